@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Husk's build, demo, tests and benchmarks need.
+# Idempotent and quiet: apt-get runs only when something is missing, so a second call
+# costs a few dpkg queries. Run as root (or with sudo available).
+set -euo pipefail
+
+# busybox-static: the rootfs of every test/demo bundle.  libseccomp: seccomp filters.
+# iptables + criu: checkpoint/restore.  runc + crun: side-by-side comparisons/benchmarks.
+# hyperfine, time, strace: benchmarks and debugging.  jq: editing config.json in scripts.
+PACKAGES=(busybox-static libseccomp2 libseccomp-dev iptables criu runc crun hyperfine time strace jq)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+
+# Tools that are not packages we install but that everything else needs.
+for tool in gcc dotnet; do
+    command -v "$tool" >/dev/null 2>&1 || echo "install-deps: warning: '$tool' not found in PATH" >&2
+done
+
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO=(sudo)
+    else
+        echo "install-deps: missing packages (${missing[*]}) and not root; install them and retry" >&2
+        exit 1
+    fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq >/dev/null
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

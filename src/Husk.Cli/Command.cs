@@ -1,0 +1,31 @@
+using Husk.Container;
+
+namespace Husk.Cli;
+
+/// <summary>The global flags, shared by every command.</summary>
+public sealed class GlobalOptions
+{
+    public string Root { get; init; } = "/run/husk";
+    public StateStore Store => new(Root);
+}
+
+/// <summary>One CLI command: one file each under Commands/.</summary>
+public abstract class Command
+{
+    public abstract string Name { get; }
+    public abstract string Usage { get; }
+    public abstract string Summary { get; }
+    public virtual IReadOnlyList<Flag> Flags => [];
+    public virtual bool Hidden => false;
+
+    public abstract int Execute(ParsedArgs args, GlobalOptions global);
+
+    /// <summary>The single container id argument most commands take.</summary>
+    protected string RequireId(ParsedArgs args, int expected = 1)
+    {
+        if (args.Positional.Count == 0) throw new HuskException($"{Name}: a container id is required (usage: husk {Name} {Usage})");
+        if (args.Positional.Count > expected)
+            throw new HuskException($"{Name}: expected {expected} argument(s), got {args.Positional.Count} (usage: husk {Name} {Usage})");
+        return args.Positional[0];
+    }
+}

@@ -1,0 +1,24 @@
+using Husk.Container;
+
+namespace Husk.Cli.Commands;
+
+/// <summary>`husk run`: create and start a container; in the foreground, wait and return its exit code.</summary>
+public sealed class RunCommand : Command
+{
+    public override string Name => "run";
+    public override string Usage => "[command options] <container-id>";
+    public override string Summary => "create and run a container";
+
+    public override IReadOnlyList<Flag> Flags =>
+    [
+        .. CreateCommand.CreateFlags,
+        new("detach", false, "detach from the container's process", "d"),
+        new("keep", false, "do not delete the container after it exits"),
+    ];
+
+    public override int Execute(ParsedArgs args, GlobalOptions global)
+    {
+        var options = CreateCommand.Options(args, RequireId(args));
+        return Runner.Run(global.Store, options, args.Bool("detach"), args.Bool("keep"));
+    }
+}

@@ -1,0 +1,28 @@
+using Husk.Spec;
+
+namespace Husk.Cli.Commands;
+
+/// <summary>`husk spec`: write a default config.json into the bundle directory, as `runc spec` does.</summary>
+public sealed class SpecCommand : Command
+{
+    public override string Name => "spec";
+    public override string Usage => "[command options]";
+    public override string Summary => "create a new specification file";
+    public override IReadOnlyList<Flag> Flags =>
+    [
+        new("bundle", true, "path to the root of the bundle directory", "b"),
+        new("rootless", false, "generate a configuration for a rootless container"),
+    ];
+
+    public override int Execute(ParsedArgs args, GlobalOptions global)
+    {
+        var bundle = args.Value("bundle") ?? ".";
+        var path = Path.Combine(bundle, "config.json");
+        if (File.Exists(path)) throw new HuskException($"File {path} exists. Remove it first");
+        var spec = DefaultSpec.Create(args.Bool("rootless"), Husk.Linux.Native.geteuid(), Husk.Linux.Native.getegid());
+        try { File.WriteAllText(path, SpecJson.Serialize(spec, indented: true) + "\n"); }
+        catch (IOException e) { throw new HuskException($"cannot write {path}: {e.Message}"); }
+        catch (UnauthorizedAccessException e) { throw new HuskException($"cannot write {path}: {e.Message}"); }
+        return 0;
+    }
+}

@@ -1,0 +1,111 @@
+using Husk.Cli.Commands;
+
+namespace Husk.Cli
+{
+    /// <summary>
+    /// husk: runc's command line over the Husk library. Errors are one line on stderr (and in
+    /// the --log file), exit status 1; never a stack trace.
+    /// </summary>
+    public static class HuskCli
+    {
+        public const string Version = "0.1.0";
+
+        static readonly Command[] Commands =
+        [
+            new CreateCommand(), new StartCommand(), new RunCommand(), new StateCommand(), new KillCommand(),
+            new DeleteCommand(), new ListCommand(), new SpecCommand(), new FeaturesCommand(), new InitCommand(),
+        ];
+
+        static readonly Flag[] GlobalFlags =
+        [
+            new("root", true, "root directory for storage of container state (this should be located in tmpfs)"),
+            new("log", true, "set the log file to write husk logs to (default is stderr)"),
+            new("log-format", true, "set the log format ('text' (default), or 'json')"),
+            new("debug", false, "enable debug logging"),
+            new("systemd-cgroup", false, "enable systemd cgroup support (not supported: there is no systemd driver yet)"),
+            new("criu", true, "path to the criu binary used for checkpoint and restore"),
+            new("rootless", true, "ignore cgroup permission errors ('true', 'false', or 'auto')"),
+            new("version", false, "print the version", "v"),
+            new("help", false, "show help", "h"),
+        ];
+
+        public static int Main(string[] argv)
+        {
+            try
+            {
+                var global = ArgParser.Parse(argv, GlobalFlags, out int consumed);
+                var format = global.Value("log-format") ?? "text";
+                if (format is not ("text" or "json")) throw new HuskException($"invalid log-format \"{format}\": use text or json");
+                Log.Configure(global.Value("log"), format == "json", global.Bool("debug"));
+
+                if (global.Bool("version"))
+                {
+                    Console.Out.WriteLine($"husk version {Version}\nspec: 1.2.0");
+                    return 0;
+                }
+                if (consumed >= argv.Length || global.Bool("help"))
+                {
+                    Console.Out.Write(Help());
+                    return consumed >= argv.Length && !global.Bool("help") ? 1 : 0;
+                }
+                var name = argv[consumed];
+                var command = Commands.FirstOrDefault(c => c.Name == name)
+                    ?? throw new HuskException($"unknown command \"{name}\"; see husk --help");
+                var rest = argv[(consumed + 1)..];
+                if (rest.Length > 0 && rest[0] is "--help" or "-h")
+                {
+                    Console.Out.Write(CommandHelp(command));
+                    return 0;
+                }
+                var parsed = ArgParser.ParseCommand(rest, command.Flags);
+                var options = new GlobalOptions { Root = global.Value("root") ?? "/run/husk" };
+                Log.Debug($"husk {string.Join(' ', argv)}");
+                return command.Execute(parsed, options);
+            }
+            catch (HuskException e)
+            {
+                return Fail(e.Message);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return Fail(e.Message);
+            }
+        }
+
+        static int Fail(string message)
+        {
+            var line = message.ReplaceLineEndings(" ");
+            Log.Error(line);
+            Console.Error.WriteLine($"husk: {line}");
+            return 1;
+        }
+
+        static string Help()
+        {
+            var sb = new System.Text.StringBuilder();
+            sb.Append("husk: a secure OCI container runtime (runc's command line)\n\nUSAGE:\n   husk [global options] command [command options] [arguments...]\n\nCOMMANDS:\n");
+            foreach (var c in Commands.Where(c => !c.Hidden)) sb.Append($"   {c.Name,-10} {c.Summary}\n");
+            sb.Append("\nGLOBAL OPTIONS:\n");
+            foreach (var f in GlobalFlags) sb.Append(FlagLine(f));
+            return sb.ToString();
+        }
+
+        static string CommandHelp(Command c)
+        {
+            var sb = new System.Text.StringBuilder($"husk {c.Name} - {c.Summary}\n\nUSAGE:\n   husk {c.Name} {c.Usage}\n");
+            if (c.Flags.Count > 0)
+            {
+                sb.Append("\nOPTIONS:\n");
+                foreach (var f in c.Flags) sb.Append(FlagLine(f));
+            }
+            return sb.ToString();
+        }
+
+        static string FlagLine(Flag f)
+        {
+            var names = string.Join(", ", f.AllNames.Select(n => n.Length == 1 ? "-" + n : "--" + n));
+            if (f.TakesValue) names += " value";
+            return $"   {names,-28} {f.Help}\n";
+        }
+    }
+}

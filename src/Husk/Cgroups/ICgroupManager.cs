@@ -1,0 +1,64 @@
+using System.Text.Json.Serialization;
+
+namespace Husk.Cgroups;
+
+/// <summary>
+/// A container's cgroup across the host's hierarchies (youki's libcgroups shape: one interface,
+/// a v1 and a v2 implementation; hybrid hosts use the v1 one, which also keeps the unified dir).
+/// </summary>
+public interface ICgroupManager
+{
+    /// <summary>The cgroup path as in the spec, normalised: "/husk/abc" (absolute) or "a/b" (relative to the runtime's cgroup).</summary>
+    string Path { get; }
+
+    /// <summary>The container's absolute directory in each hierarchy; the primary one (used for <see cref="Pids"/>) first.</summary>
+    IReadOnlyList<string> Directories { get; }
+
+    /// <summary>The directories this manager created itself, shallowest first (the container dirs among them).</summary>
+    IReadOnlyList<string> CreatedDirectories { get; }
+
+    /// <summary>Creates the directory in every hierarchy where it must exist. On failure, removes what it created and throws.</summary>
+    void Create();
+
+    /// <summary>Moves <paramref name="pid"/> into the cgroup in every hierarchy.</summary>
+    void AddProcess(int pid);
+
+    /// <summary>The pids in the cgroup (and its sub-cgroups) of the primary hierarchy, sorted; empty when it does not exist.</summary>
+    IReadOnlyList<int> Pids();
+
+    /// <summary>
+    /// SIGKILLs what is left (cgroup.kill on v2 when present; else freeze, kill each, thaw), waits up to ~2 s
+    /// for cgroup.procs to empty, removes the container dir in every hierarchy and then the parents this
+    /// manager created when they are empty. Missing directories are not errors.
+    /// </summary>
+    void Destroy();
+
+    /// <summary>Whether the primary directory exists.</summary>
+    bool Exists();
+
+    /// <summary>Freezes every process of the cgroup (v1 freezer, or cgroup.freeze on v2), waiting until it is frozen.</summary>
+    void Freeze();
+
+    void Thaw();
+
+    bool IsFrozen();
+
+    /// <summary>What a later process needs to find and destroy this cgroup (<see cref="CgroupManagers.Open"/>).</summary>
+    CgroupInfo ToInfo();
+}
+
+/// <summary>The serialisable description of a container's cgroup, kept in the container's state.</summary>
+public sealed class CgroupInfo
+{
+    /// <summary>The spec-level cgroup path (normalised).</summary>
+    [JsonPropertyName("path")]
+    public string Path { get; set; } = "";
+
+    /// <summary>The container's absolute directories, one per hierarchy, the primary first.</summary>
+    [JsonPropertyName("dirs")]
+    public List<string>? Directories { get; set; }
+
+    /// <summary>The directories the runtime created (shallowest first); parents among them are removed when empty.</summary>
+    [JsonPropertyName("created")]
+    public List<string>? CreatedDirectories { get; set; }
+}

@@ -1,0 +1,166 @@
+using System.Text;
+using System.Text.Json;
+using Husk.Cgroups;
+using Husk.Linux;
+using Husk.Spec;
+
+namespace Husk.Container;
+
+/// <summary>What `husk create` (and `run`) was asked for on the command line.</summary>
+public sealed class CreateOptions
+{
+    public required string Id { get; init; }
+    public required string Bundle { get; init; }
+    public string? PidFile { get; init; }
+    public string? ConsoleSocket { get; init; }
+    public bool NoPivot { get; init; }
+    public bool NoNewKeyring { get; init; }
+    public int PreserveFds { get; init; }
+}
+
+/// <summary>
+/// `create`: validates the bundle, makes the state directory and cgroup, starts the init
+/// (whose C constructor enters the namespaces), answers its requests (uid/gid maps,
+/// createRuntime hooks) and returns once it waits for `start`. On any failure everything made
+/// so far is undone: no process, cgroup or state directory stays behind.
+/// </summary>
+public static class Creator
+{
+    public static ContainerRecord Create(StateStore store, CreateOptions o)
+    {
+        var bundle = Path.GetFullPath(o.Bundle);
+        var spec = LoadAndValidate(bundle);
+        var rootfs = Path.GetFullPath(spec.Root!.Path, bundle);
+        if (!Directory.Exists(rootfs)) throw new HuskException($"/root/path: rootfs \"{rootfs}\" is not a directory");
+        if (spec.Process!.Terminal && o.ConsoleSocket == null)
+            throw new HuskException("/process/terminal: a terminal needs --console-socket when the runtime does not stay attached");
+        if (o.PreserveFds < 0 || o.PreserveFds > 1000) throw new HuskException($"--preserve-fds {o.PreserveFds}: out of range");
+        var plan = NamespacePlan.From(spec);
+
+        using var dirLock = store.CreateDirectory(o.Id);
+        var record = new ContainerRecord
+        {
+            Id = o.Id, Bundle = bundle, Rootfs = rootfs, Owner = "",
+            CreatedAt = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffff00Z"),
+            Annotations = new Dictionary<string, string>(spec.Annotations),
+        };
+        ICgroupManager? cgroup = null;
+        int spawned = 0;
+        try
+        {
+            store.WriteRecord(record);
+            store.WriteConfig(o.Id, SpecJson.SerializeToUtf8(spec));
+
+            cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
+            // Record the cgroup before creating it, so a create killed half-way can still be cleaned up.
+            record.Cgroup = cgroup.ToInfo();
+            store.WriteRecord(record);
+            cgroup.Create();
+            record.Cgroup = cgroup.ToInfo();
+            store.WriteRecord(record);
+
+            var fifoPath = Path.Combine(store.DirOf(o.Id), StateStore.ExecFifo);
+            Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
+            using var launch = InitLauncher.Launch(o.PreserveFds, fifoPath);
+            spawned = launch.SpawnedPid;
+            cgroup.AddProcess(spawned);
+
+            launch.Channel.Send(InitMessage.Bootstrap, BuildBootstrap(spec, plan));
+            int initPid = AwaitInitPid(launch, spec);
+            record.Pid = initPid;
+            record.PidStartTime = ProcFs.Stat(initPid)?.StartTime ?? 0;
+            store.WriteRecord(record);
+
+            var options = new InitOptions
+            {
+                Id = o.Id, Rootfs = rootfs, NoPivot = o.NoPivot, UserNamespace = plan.HasUserNamespace,
+                PreserveFds = o.PreserveFds, StateJson = StateJson(record, spec, "creating"),
+            };
+            launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
+            launch.Channel.Send(InitMessage.Options, JsonSerializer.SerializeToUtf8Bytes(options, ContainerJsonContext.Default.InitOptions));
+
+            while (true)
+            {
+                var msg = launch.Channel.Receive() ?? throw new HuskException("container init exited before it was ready");
+                if (msg.Type == InitMessage.Error) throw new HuskException(Encoding.UTF8.GetString(msg.Payload));
+                if (msg.Type == InitMessage.Ready) break;
+                if (msg.Type != InitMessage.RunCreateRuntimeHooks) throw new HuskException($"container init sent unexpected {msg.Type}");
+                var hooks = spec.Hooks;
+                if (hooks != null)
+                {
+                    HookRunner.Run(hooks.Prestart, options.StateJson, "prestart");
+                    HookRunner.Run(hooks.CreateRuntime, options.StateJson, "createRuntime");
+                }
+                launch.Channel.Send(InitMessage.HooksDone, ReadOnlySpan<byte>.Empty);
+            }
+
+            if (o.PidFile != null) StateStore.WriteAtomically(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(initPid.ToString()));
+            record.CreateFinished = true;
+            store.WriteRecord(record);
+            return record;
+        }
+        catch (Exception)
+        {
+            Cleanup.KillInit(record.Pid, record.PidStartTime);
+            // Not yet reaped while the init pid is unknown, so its pid cannot have been reused.
+            if (spawned > 0 && record.Pid == 0) Cleanup.KillAndReap(spawned);
+            try { cgroup?.Destroy(); } catch (HuskException e) { Log.Warn($"cleanup: {e.Message}"); }
+            store.RemoveDirectory(o.Id);
+            throw;
+        }
+    }
+
+    public static Spec.Spec LoadAndValidate(string bundle)
+    {
+        var configPath = Path.Combine(bundle, "config.json");
+        if (!Directory.Exists(bundle)) throw new HuskException($"bundle {bundle}: no such directory");
+        var spec = SpecJson.Load(configPath);
+        var errors = SpecValidator.Validate(spec, bundle);
+        if (errors.Count == 1) throw new HuskException($"config.json: {errors[0]}");
+        if (errors.Count > 1) throw new HuskException($"config.json: {errors.Count} problems: {string.Join("; ", errors)}");
+        return spec;
+    }
+
+    /// <summary>The OCI state given to hooks and printed by `state`.</summary>
+    public static string StateJson(ContainerRecord r, Spec.Spec? spec, string status) =>
+        SpecJson.Serialize(ContainerStatus.ToState(r, spec, status, r.Pid));
+
+    static byte[] BuildBootstrap(Spec.Spec spec, NamespacePlan plan)
+    {
+        var b = new InitChannel.BootstrapBuilder();
+        b.AddUInt32(BootstrapRecord.CloneFlags, plan.CloneFlags);
+        foreach (var (flag, path) in plan.Joins) b.AddNamespacePath(flag, path);
+        if (spec.Process?.OOMScoreAdj is int oom) b.AddText(BootstrapRecord.OomScoreAdj, oom.ToString());
+        if (plan.Creates("time") && spec.Linux is { } linux && linux.TimeOffsets.Count > 0)
+        {
+            var sb = new StringBuilder();
+            foreach (var (clock, off) in linux.TimeOffsets) sb.Append($"{clock} {off.Secs} {off.Nanosecs}\n");
+            b.AddText(BootstrapRecord.TimeNamespaceOffsets, sb.ToString());
+        }
+        return b.ToArray();
+    }
+
+    /// <summary>Serves nsexec.c until it reports the init's pid: writes uid/gid maps when it asks.</summary>
+    static int AwaitInitPid(InitLauncher launch, Spec.Spec spec)
+    {
+        while (true)
+        {
+            var msg = launch.Channel.Receive()
+                ?? throw new HuskException($"container init exited while entering namespaces ({Cleanup.DescribeExit(launch.SpawnedPid)})");
+            switch (msg.Type)
+            {
+                case InitMessage.Error: throw new HuskException(Encoding.UTF8.GetString(msg.Payload));
+                case InitMessage.UserMapRequest:
+                    UserNamespace.WriteMappings(InitChannel.ReadInt(msg.Payload), spec.Linux!);
+                    launch.Channel.Send(InitMessage.UserMapAck, ReadOnlySpan<byte>.Empty);
+                    break;
+                case InitMessage.ChildPid:
+                    int pid = InitChannel.ReadInt(msg.Payload);
+                    // With a new pid namespace the process we spawned forked the init and exits: reap it.
+                    if (pid != launch.SpawnedPid) Cleanup.Reap(launch.SpawnedPid);
+                    return pid;
+                default: throw new HuskException($"container init sent unexpected {msg.Type}");
+            }
+        }
+    }
+}

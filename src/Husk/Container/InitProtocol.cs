@@ -1,0 +1,129 @@
+using System.Buffers.Binary;
+using System.Text;
+using Husk.Linux;
+
+namespace Husk.Container;
+
+/// <summary>
+/// Messages between `husk create` and the container's init over their socket. Types 1-5 are
+/// spoken by native/nsexec.c (keep the numbers in sync); the rest by the managed init.
+/// Frame: u32 type, u32 length, payload.
+/// </summary>
+public enum InitMessage : uint
+{
+    Bootstrap = 1,
+    UserMapRequest = 2,
+    UserMapAck = 3,
+    ChildPid = 4,
+    Error = 5,
+    /// <summary>parent → init: the spec (JSON) the init must build.</summary>
+    Spec = 10,
+    /// <summary>parent → init: <see cref="InitOptions"/> (JSON).</summary>
+    Options = 11,
+    /// <summary>init → parent: mounts are done; run the createRuntime (and prestart) hooks now.</summary>
+    RunCreateRuntimeHooks = 12,
+    /// <summary>parent → init: those hooks succeeded.</summary>
+    HooksDone = 13,
+    /// <summary>init → parent: everything is in place; the init now waits for `start`.</summary>
+    Ready = 14,
+}
+
+/// <summary>Bootstrap records for nsexec.c.</summary>
+public enum BootstrapRecord : ushort
+{
+    CloneFlags = 1,
+    NamespacePath = 2,
+    OomScoreAdj = 3,
+    TimeNamespaceOffsets = 4,
+}
+
+/// <summary>A framed, blocking message channel over a socket fd.</summary>
+public sealed class InitChannel(int fd) : IDisposable
+{
+    public int Fd { get; private set; } = fd;
+
+    public void Send(InitMessage type, ReadOnlySpan<byte> payload)
+    {
+        Span<byte> hdr = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(hdr, (uint)type);
+        BinaryPrimitives.WriteUInt32LittleEndian(hdr[4..], (uint)payload.Length);
+        Native.WriteAll(Fd, hdr, "init socket");
+        if (payload.Length > 0) Native.WriteAll(Fd, payload, "init socket");
+    }
+
+    public void Send(InitMessage type, string text) => Send(type, Encoding.UTF8.GetBytes(text));
+
+    public void Send(InitMessage type, int value)
+    {
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(b, value);
+        Send(type, b);
+    }
+
+    /// <summary>Receives the next message; null when the peer closed the socket.</summary>
+    public (InitMessage Type, byte[] Payload)? Receive()
+    {
+        Span<byte> hdr = stackalloc byte[8];
+        if (!Native.ReadExact(Fd, hdr, "init socket")) return null;
+        var type = (InitMessage)BinaryPrimitives.ReadUInt32LittleEndian(hdr);
+        uint len = BinaryPrimitives.ReadUInt32LittleEndian(hdr[4..]);
+        if (len > 64 << 20) throw new HuskException("init socket: message too large");
+        var payload = new byte[len];
+        if (len > 0 && !Native.ReadExact(Fd, payload, "init socket"))
+            throw new HuskException("init socket: unexpected end of data");
+        return (type, payload);
+    }
+
+    /// <summary>Receives a message that must be of <paramref name="expected"/> type; an Error message becomes a HuskException.</summary>
+    public byte[] Expect(InitMessage expected, string during)
+    {
+        var msg = Receive() ?? throw new HuskException($"container init exited {during}");
+        if (msg.Type == InitMessage.Error) throw new HuskException(Encoding.UTF8.GetString(msg.Payload));
+        if (msg.Type != expected) throw new HuskException($"container init sent {msg.Type} {during}, expected {expected}");
+        return msg.Payload;
+    }
+
+    public static int ReadInt(byte[] payload) => BinaryPrimitives.ReadInt32LittleEndian(payload);
+
+    public void Dispose()
+    {
+        if (Fd >= 0) Native.close(Fd);
+        Fd = -1;
+    }
+
+    /// <summary>Builds the bootstrap payload for nsexec.c.</summary>
+    public sealed class BootstrapBuilder
+    {
+        readonly MemoryStream _buf = new();
+
+        public BootstrapBuilder Add(BootstrapRecord type, ReadOnlySpan<byte> payload)
+        {
+            Span<byte> hdr = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt16LittleEndian(hdr, (ushort)type);
+            BinaryPrimitives.WriteUInt16LittleEndian(hdr[2..], 0);
+            BinaryPrimitives.WriteUInt32LittleEndian(hdr[4..], (uint)payload.Length);
+            _buf.Write(hdr);
+            _buf.Write(payload);
+            return this;
+        }
+
+        public BootstrapBuilder AddUInt32(BootstrapRecord type, uint value)
+        {
+            Span<byte> b = stackalloc byte[4];
+            BinaryPrimitives.WriteUInt32LittleEndian(b, value);
+            return Add(type, b);
+        }
+
+        public BootstrapBuilder AddText(BootstrapRecord type, string text) => Add(type, Encoding.UTF8.GetBytes(text));
+
+        public BootstrapBuilder AddNamespacePath(uint cloneFlag, string path)
+        {
+            var bytes = new byte[4 + Encoding.UTF8.GetByteCount(path) + 1];
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes, cloneFlag);
+            Encoding.UTF8.GetBytes(path, bytes.AsSpan(4));
+            return Add(BootstrapRecord.NamespacePath, bytes);
+        }
+
+        public byte[] ToArray() => _buf.ToArray();
+    }
+}

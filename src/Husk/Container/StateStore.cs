@@ -1,0 +1,160 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Husk.Linux;
+
+namespace Husk.Container;
+
+/// <summary>
+/// The state directory (--root): one sub-directory per container holding state.json,
+/// config.json and exec.fifo. Every command that changes a container holds an exclusive
+/// flock on its directory, so two commands on one id never interleave.
+/// </summary>
+public sealed partial class StateStore(string root)
+{
+    public const string StateFile = "state.json", ConfigFile = "config.json", ExecFifo = "exec.fifo";
+
+    public string Root { get; } = root;
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_+.-]*$")]
+    private static partial Regex IdPattern();
+
+    /// <summary>runc's rule for ids: letters, digits, "_+-."; no path separators, not "." or "..".</summary>
+    public static void ValidateId(string id)
+    {
+        if (id.Length == 0) throw new HuskException("container id cannot be empty");
+        if (id.Length > 1024 || !IdPattern().IsMatch(id) || id is "." or "..")
+            throw new HuskException($"invalid container id \"{id}\": use letters, digits and _+-. only");
+    }
+
+    public string DirOf(string id) => Path.Combine(Root, id);
+
+    public IEnumerable<string> Ids()
+    {
+        if (!Directory.Exists(Root)) yield break;
+        foreach (var d in Directory.EnumerateDirectories(Root).Order(StringComparer.Ordinal))
+            yield return Path.GetFileName(d);
+    }
+
+    /// <summary>Creates the container's directory (failing if the id exists) and locks it.</summary>
+    public ContainerLock CreateDirectory(string id)
+    {
+        ValidateId(id);
+        Directory.CreateDirectory(Root);
+        var dir = DirOf(id);
+        try
+        {
+            // mkdir is atomic: of two concurrent creates of one id, exactly one gets here.
+            if (Native.mkdir(dir, 0x1c0) < 0)
+            {
+                if (Native.Errno == Native.EEXIST) throw new HuskException($"container with id \"{id}\" already exists");
+                throw new KernelException($"cannot create state directory {dir}", Native.Errno);
+            }
+        }
+        catch (UnauthorizedAccessException e) { throw new HuskException($"cannot create state directory {dir}: {e.Message}"); }
+        return ContainerLock.Acquire(dir, id, blocking: true)!;
+    }
+
+    /// <summary>Locks an existing container's directory; throws a clear error for an unknown id.</summary>
+    public ContainerLock Lock(string id)
+    {
+        ValidateId(id);
+        var l = ContainerLock.Acquire(DirOf(id), id, blocking: true);
+        // A concurrent delete may have removed the directory while we waited for the lock.
+        if (l == null || !Directory.Exists(DirOf(id)))
+        {
+            l?.Dispose();
+            throw new HuskException($"container \"{id}\" does not exist");
+        }
+        return l;
+    }
+
+    /// <summary>Tries to lock without waiting; null when another command holds it. Throws for an unknown id.</summary>
+    public ContainerLock? TryLock(string id)
+    {
+        ValidateId(id);
+        if (!Directory.Exists(DirOf(id))) throw new HuskException($"container \"{id}\" does not exist");
+        return ContainerLock.Acquire(DirOf(id), id, blocking: false);
+    }
+
+    public bool Exists(string id) => Directory.Exists(DirOf(id));
+
+    /// <summary>Reads state.json; null when it is not there (a create killed before writing it).</summary>
+    public ContainerRecord? ReadRecord(string id)
+    {
+        var path = Path.Combine(DirOf(id), StateFile);
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (FileNotFoundException) { return null; }
+        catch (DirectoryNotFoundException) { return null; }
+        try
+        {
+            return JsonSerializer.Deserialize(bytes, ContainerJsonContext.Default.ContainerRecord)
+                ?? throw new HuskException($"{path}: empty state file");
+        }
+        catch (JsonException e)
+        {
+            throw new HuskException($"{path}: corrupt state file ({e.Message.Split('\n')[0]}); `husk delete --force {id}` removes it");
+        }
+    }
+
+    public void WriteRecord(ContainerRecord record) =>
+        WriteAtomically(Path.Combine(DirOf(record.Id), StateFile),
+            JsonSerializer.SerializeToUtf8Bytes(record, ContainerJsonContext.Default.ContainerRecord));
+
+    public void WriteConfig(string id, byte[] specJson) => WriteAtomically(Path.Combine(DirOf(id), ConfigFile), specJson);
+
+    public Spec.Spec? ReadConfig(string id)
+    {
+        var path = Path.Combine(DirOf(id), ConfigFile);
+        return File.Exists(path) ? Spec.SpecJson.Load(path) : null;
+    }
+
+    /// <summary>Write to a temporary file, fsync-free rename over the target: readers see the old or the new file, never half.</summary>
+    public static void WriteAtomically(string path, byte[] data)
+    {
+        var tmp = path + ".tmp" + Environment.ProcessId;
+        File.WriteAllBytes(tmp, data);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    public void RemoveDirectory(string id)
+    {
+        var dir = DirOf(id);
+        try { Directory.Delete(dir, recursive: true); }
+        catch (DirectoryNotFoundException) { }
+    }
+}
+
+/// <summary>An exclusive flock on a container's state directory.</summary>
+public sealed class ContainerLock : IDisposable
+{
+    int _fd;
+    public string Id { get; }
+
+    ContainerLock(int fd, string id) { _fd = fd; Id = id; }
+
+    internal static ContainerLock? Acquire(string dir, string id, bool blocking)
+    {
+        int fd = Native.open(dir, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            if (Native.Errno == Native.ENOENT) throw new HuskException($"container \"{id}\" does not exist");
+            throw new KernelException($"cannot open state directory {dir}", Native.Errno);
+        }
+        while (Native.flock(fd, Native.LOCK_EX | (blocking ? 0 : Native.LOCK_NB)) < 0)
+        {
+            int e = Native.Errno;
+            if (e == Native.EINTR) continue;
+            Native.close(fd);
+            if (e == Native.EAGAIN) return null; // EWOULDBLOCK: held by another command
+            throw new KernelException($"cannot lock state directory {dir}", e);
+        }
+        return new ContainerLock(fd, id);
+    }
+
+    public void Dispose()
+    {
+        if (_fd >= 0) Native.close(_fd);
+        _fd = -1;
+    }
+}

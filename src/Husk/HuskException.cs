@@ -1,0 +1,11 @@
+namespace Husk;
+
+/// <summary>
+/// An error meant for the user: its message is one line saying what failed and why.
+/// The CLI prints it (and logs it) without a stack trace and exits non-zero.
+/// </summary>
+public class HuskException : Exception
+{
+    public HuskException(string message) : base(message) { }
+    public HuskException(string message, Exception inner) : base(message, inner) { }
+}

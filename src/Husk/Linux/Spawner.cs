@@ -1,0 +1,88 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Husk.Linux;
+
+/// <summary>
+/// Starts a program with posix_spawn: exact argv (argv[0] may differ from the path), an exact
+/// environment, chosen fds placed at chosen numbers, every other fd above 2 closed, and all
+/// signals reset to default and unblocked (the .NET runtime blocks and handles some).
+/// </summary>
+public static unsafe class Spawner
+{
+    /// <param name="path">The program to execute (no PATH search).</param>
+    /// <param name="argv">argv, argv[0] included.</param>
+    /// <param name="env">The complete environment ("K=V").</param>
+    /// <param name="fds">Pairs (source fd in this process, fd number in the child). Child fds 0-2 are
+    /// inherited unless mapped here; mapped targets above 2 survive, everything else above 2 is closed.</param>
+    /// <param name="newSession">Put the child in a new session (setsid).</param>
+    public static int Spawn(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env,
+        IReadOnlyList<(int Source, int Target)>? fds = null, bool newSession = false)
+    {
+        fds ??= [];
+        // Move every source fd above every target first, so one mapping cannot clobber another's source.
+        var high = new int[fds.Count];
+        int maxTarget = 2;
+        foreach (var (_, t) in fds) maxTarget = Math.Max(maxTarget, t);
+        for (int i = 0; i < fds.Count; i++)
+            high[i] = Native.Check(Native.fcntl(fds[i].Source, Native.F_DUPFD_CLOEXEC, Math.Max(maxTarget + 1, 100)), "fcntl(F_DUPFD)");
+
+        var fa = NativeMemory.AllocZeroed(256);
+        var attr = NativeMemory.AllocZeroed(512);
+        var sigs = NativeMemory.AllocZeroed(128);
+        var strings = new List<nint>();
+        try
+        {
+            Native.posix_spawn_file_actions_init(fa);
+            for (int i = 0; i < fds.Count; i++)
+                Native.posix_spawn_file_actions_adddup2(fa, high[i], fds[i].Target);
+            Native.posix_spawn_file_actions_addclosefrom_np(fa, maxTarget + 1);
+
+            Native.posix_spawnattr_init(attr);
+            short flags = Native.POSIX_SPAWN_SETSIGMASK | Native.POSIX_SPAWN_SETSIGDEF;
+            if (newSession) flags |= Native.POSIX_SPAWN_SETSID;
+            Native.posix_spawnattr_setflags(attr, flags);
+            Native.sigemptyset(sigs);
+            Native.posix_spawnattr_setsigmask(attr, sigs);
+            Native.sigfillset(sigs);
+            Native.posix_spawnattr_setsigdefault(attr, sigs);
+
+            byte* cpath = Utf8(path, strings);
+            byte** cargv = StringArray(argv, strings);
+            byte** cenv = StringArray(env, strings);
+            int pid;
+            int rc = Native.posix_spawn(&pid, cpath, fa, attr, cargv, cenv);
+            if (rc != 0) throw new KernelException($"cannot execute {path}", rc);
+            return pid;
+        }
+        finally
+        {
+            Native.posix_spawn_file_actions_destroy(fa);
+            Native.posix_spawnattr_destroy(attr);
+            NativeMemory.Free(fa);
+            NativeMemory.Free(attr);
+            NativeMemory.Free(sigs);
+            foreach (var p in strings) NativeMemory.Free((void*)p);
+            foreach (var h in high) Native.close(h);
+        }
+    }
+
+    static byte* Utf8(string s, List<nint> owned)
+    {
+        int n = Encoding.UTF8.GetByteCount(s);
+        var p = (byte*)NativeMemory.Alloc((nuint)n + 1);
+        Encoding.UTF8.GetBytes(s, new Span<byte>(p, n));
+        p[n] = 0;
+        owned.Add((nint)p);
+        return p;
+    }
+
+    static byte** StringArray(IReadOnlyList<string> items, List<nint> owned)
+    {
+        var arr = (byte**)NativeMemory.Alloc((nuint)(sizeof(nint) * (items.Count + 1)));
+        owned.Add((nint)arr);
+        for (int i = 0; i < items.Count; i++) arr[i] = Utf8(items[i], owned);
+        arr[items.Count] = null;
+        return arr;
+    }
+}

@@ -1,0 +1,62 @@
+namespace Husk.Rootfs;
+
+/// <summary>
+/// Lexical handling of paths inside the container (pure string work, no file system access).
+/// These never decide where a mount lands: that is <see cref="SafeRoot"/>'s job, which resolves
+/// in the kernel with RESOLVE_IN_ROOT. They only normalise what the spec says, for messages,
+/// comparisons and the checks that must be made on the path as written.
+/// </summary>
+public static class ContainerPath
+{
+    /// <summary>
+    /// Cleans a container path: always absolute, no "", "." or ".." components, and ".." at the
+    /// root stays at the root (as the kernel does for RESOLVE_IN_ROOT), so "../../etc" is "/etc".
+    /// </summary>
+    public static string Clean(string? path)
+    {
+        var parts = new List<string>();
+        foreach (var p in (path ?? "").Split('/'))
+        {
+            if (p.Length == 0 || p == ".") continue;
+            if (p == "..") { if (parts.Count > 0) parts.RemoveAt(parts.Count - 1); continue; }
+            parts.Add(p);
+        }
+        return "/" + string.Join('/', parts);
+    }
+
+    /// <summary>The components of a cleaned path ("/a/b" → ["a", "b"]; "/" → []).</summary>
+    public static string[] Components(string path) =>
+        Clean(path).Split('/', StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>Parent directory and last component of a cleaned path ("/dev/null" → ("/dev", "null")).</summary>
+    public static (string Parent, string Name) Split(string path)
+    {
+        var clean = Clean(path);
+        int i = clean.LastIndexOf('/');
+        return (i == 0 ? "/" : clean[..i], clean[(i + 1)..]);
+    }
+
+    /// <summary>Joins a container path to a base, the result cleaned and never above the base's root.</summary>
+    public static string Join(string basePath, string rel) => Clean(basePath + "/" + rel);
+
+    /// <summary>True when the cleaned <paramref name="path"/> is <paramref name="dir"/> or inside it.</summary>
+    public static bool IsWithin(string path, string dir)
+    {
+        var p = Clean(path);
+        var d = Clean(dir);
+        return d == "/" || p == d || p.StartsWith(d + "/", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The container path of <paramref name="hostPath"/>, a path the kernel reported (readlink of
+    /// /proc/self/fd/N) for a file inside the rootfs at <paramref name="rootfsHostPath"/>; null when
+    /// it is not inside the rootfs (which RESOLVE_IN_ROOT rules out, so null means a bug or a race).
+    /// </summary>
+    public static string? RelativeToRoot(string hostPath, string rootfsHostPath)
+    {
+        var root = rootfsHostPath.TrimEnd('/');
+        if (hostPath == root || (root.Length == 0 && hostPath == "/")) return "/";
+        if (!hostPath.StartsWith(root + "/", StringComparison.Ordinal)) return null;
+        return Clean(hostPath[root.Length..]);
+    }
+}
