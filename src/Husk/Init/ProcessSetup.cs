@@ -354,7 +354,13 @@ public static unsafe class ProcessSetup
         if (arg0.Length == 0)
             throw new HuskException("exec: no command: args[0] is empty");
         if (arg0.Contains('/'))
+        {
+            // As Go's LookPath: a path is not searched, but it must be an executable file.
+            var full = arg0.StartsWith('/') ? arg0 : Path.GetFullPath(arg0, cwd.StartsWith('/') ? cwd : "/");
+            if (!IsExecutableFile(full))
+                throw new HuskException($"exec: {Quote(arg0)}: no such executable file");
             return arg0;
+        }
         string path = "";
         foreach (var e in env)
             if (e.StartsWith("PATH=", StringComparison.Ordinal)) path = e[5..];   // the last one wins, as in getenv of the new image
@@ -372,7 +378,6 @@ public static unsafe class ProcessSetup
     {
         try
         {
-            if (OperatingSystem.IsWindows()) return false;
             var info = new FileInfo(path);       // follows symlinks for the attributes below
             if (!info.Exists) return false;      // missing, or a directory
             var mode = info.UnixFileMode;

@@ -65,7 +65,9 @@ public static class CgroupMounts
 
             // The path of our cgroup relative to the root of this mount of the hierarchy.
             string rel = l.Path;
-            if (m.Root != "/" && ContainerPath.IsWithin(rel, m.Root)) rel = rel[m.Root.Length..];
+            // In a cgroup namespace both are namespace-relative and mountinfo may show "/.." roots;
+            // the bind source is then unused (a fresh cgroup mount is made), so only strip a real prefix.
+            if (m.Root != "/" && rel.Length >= m.Root.Length && ContainerPath.IsWithin(rel, m.Root)) rel = rel[m.Root.Length..];
             string source = ContainerPath.Clean(m.MountPoint + "/" + rel);
 
             string data = m.FsType == "cgroup2" ? ""

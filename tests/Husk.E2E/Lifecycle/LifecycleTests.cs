@@ -42,9 +42,14 @@ public class LifecycleTests
     public void Run_of_a_killed_container_returns_128_plus_the_signal()
     {
         using var root = new TestRoot();
-        using var bundle = new Bundle("sh", "-c", "kill -9 $$");
-        var r = root.Run("run", "--bundle", bundle.Dir, root.NewId());
-        Assert.Equal(137, r.ExitCode);
+        using var bundle = new Bundle("sleep", "1000");
+        var id = root.NewId();
+        // pid 1 ignores signals it has no handler for from inside its namespace: kill it from outside.
+        var run = Task.Run(() => root.Run("run", "--bundle", bundle.Dir, id));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline && !root.Run("state", id).Stdout.Contains("\"running\"")) Thread.Sleep(20);
+        root.Run("kill", id, "KILL").AssertSuccess();
+        Assert.Equal(137, run.Result.ExitCode);
     }
 
     [Fact]
