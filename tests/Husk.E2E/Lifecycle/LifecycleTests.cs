@@ -39,7 +39,7 @@ public class LifecycleTests
     }
 
     [Fact]
-    public void Run_of_a_killed_container_returns_128_plus_the_signal()
+    public async Task Run_of_a_killed_container_returns_128_plus_the_signal()
     {
         using var root = new TestRoot();
         using var bundle = new Bundle("sleep", "1000");
@@ -49,7 +49,7 @@ public class LifecycleTests
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (DateTime.UtcNow < deadline && !root.Run("state", id).Stdout.Contains("\"running\"")) Thread.Sleep(20);
         root.Run("kill", id, "KILL").AssertSuccess();
-        Assert.Equal(137, run.Result.ExitCode);
+        Assert.Equal(137, (await run).ExitCode);
     }
 
     [Fact]
