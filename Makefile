@@ -59,9 +59,10 @@ $(NATIVE_OBJ): $(NATIVE_SRC) $(wildcard native/*.h)
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
 
 $(BIN): $(NATIVE_OBJ) $(SOURCES) .build/sources.list
-	$(DOTNET) publish src/Husk.Cli/Husk.Cli.csproj --nologo -c $(CONFIG) -o $(PUBLISH_DIR) -v minimal
-	@mkdir -p $(dir $@)
-	@cp $(PUBLISH_DIR)/husk $@.tmp && chmod 0755 $@.tmp && mv -f $@.tmp $@
+	@mkdir -p .build $(dir $@)
+	@# One build at a time: concurrent publishes into the same obj/ directories break each other.
+	flock .build/build.lock $(DOTNET) publish src/Husk.Cli/Husk.Cli.csproj --nologo -c $(CONFIG) -o $(PUBLISH_DIR) -v minimal
+	@cp $(PUBLISH_DIR)/husk $@.tmp.$$$$ && chmod 0755 $@.tmp.$$$$ && mv -f $@.tmp.$$$$ $@
 	@echo "built $@"
 
 build: $(BIN)

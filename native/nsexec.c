@@ -264,8 +264,17 @@ __attribute__((constructor)) static void husk_nsexec(void)
 	if (rest && unshare((int)rest) < 0)
 		bail("nsexec: unshare namespaces 0x%x", rest);
 
-	if ((b.clone_flags & CLONE_NEWTIME) && b.timens_offsets)
+	if ((b.clone_flags & CLONE_NEWTIME) && b.timens_offsets) {
+		/* setresuid() into a new user namespace made us non-dumpable, so our /proc files
+		 * belong to the host's root, which the new namespace does not map: open() would fail
+		 * with EACCES. Be dumpable just for this write, then restore what it was. */
+		int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+		if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			bail("nsexec: prctl(PR_SET_DUMPABLE)");
 		write_proc_file("/proc/self/timens_offsets", b.timens_offsets, b.timens_len);
+		if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			bail("nsexec: prctl(PR_SET_DUMPABLE)");
+	}
 
 	int joins_pid = 0;
 	for (int i = 0; i < b.ns_count; i++)
