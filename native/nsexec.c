@@ -220,6 +220,17 @@ static void join_namespaces(const struct bootstrap *b)
 	}
 }
 
+/* Become uid/gid 0 of the user namespace we are now in (the container's root; the managed
+ * init switches to process.user later). Needed for a joined one too: our host uid is not
+ * mapped there, and files or mounts made with an unmapped owner fail (EOVERFLOW). */
+static void become_root(const char *which)
+{
+	if (setresgid(0, 0, 0) < 0)
+		bail("nsexec: setresgid(0) in the %s user namespace", which);
+	if (setresuid(0, 0, 0) < 0)
+		bail("nsexec: setresuid(0) in the %s user namespace", which);
+}
+
 static void new_user_namespace(void)
 {
 	if (unshare(CLONE_NEWUSER) < 0)
@@ -229,11 +240,7 @@ static void new_user_namespace(void)
 	uint32_t hdr[2];
 	if (read_all(sync_fd, hdr, sizeof(hdr)) < 0 || hdr[0] != MSG_USERMAP_ACK)
 		_exit(1); /* the parent failed and reports why */
-	/* Become root of the new namespace; the parent decided the mapping. */
-	if (setresgid(0, 0, 0) < 0)
-		bail("nsexec: setresgid(0) in the user namespace");
-	if (setresuid(0, 0, 0) < 0)
-		bail("nsexec: setresuid(0) in the user namespace");
+	become_root("new");
 }
 
 __attribute__((constructor)) static void husk_nsexec(void)
@@ -257,8 +264,14 @@ __attribute__((constructor)) static void husk_nsexec(void)
 
 	join_namespaces(&b);
 
+	int joins_user = 0;
+	for (int i = 0; i < b.ns_count; i++)
+		joins_user |= b.ns_type[i] == CLONE_NEWUSER;
+
 	if (b.clone_flags & CLONE_NEWUSER)
 		new_user_namespace();
+	else if (joins_user)
+		become_root("joined");
 
 	uint32_t rest = b.clone_flags & ~(uint32_t)CLONE_NEWUSER;
 	if (rest && unshare((int)rest) < 0)

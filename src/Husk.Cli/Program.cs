@@ -14,6 +14,7 @@ namespace Husk.Cli
         [
             new CreateCommand(), new StartCommand(), new RunCommand(), new StateCommand(), new KillCommand(),
             new DeleteCommand(), new ListCommand(), new SpecCommand(), new FeaturesCommand(), new InitCommand(),
+            new PauseCommand(), new ResumeCommand(), new UpdateCommand(), new EventsCommand(), new PsCommand(), new CheckCommand(),
         ];
 
         static readonly Flag[] GlobalFlags =
@@ -25,6 +26,7 @@ namespace Husk.Cli
             new("systemd-cgroup", false, "enable systemd cgroup support (not supported: there is no systemd driver yet)"),
             new("criu", true, "path to the criu binary used for checkpoint and restore"),
             new("rootless", true, "ignore cgroup permission errors ('true', 'false', or 'auto')"),
+            new("cdi-spec-dirs", true, "colon-separated CDI spec directories, later ones override earlier ones (default: $HUSK_CDI_SPEC_DIRS, else /etc/cdi:/var/run/cdi)"),
             new("version", false, "print the version", "v"),
             new("help", false, "show help", "h"),
         ];
@@ -37,6 +39,7 @@ namespace Husk.Cli
                 var format = global.Value("log-format") ?? "text";
                 if (format is not ("text" or "json")) throw new HuskException($"invalid log-format \"{format}\": use text or json");
                 Log.Configure(global.Value("log"), format == "json", global.Bool("debug"));
+                Husk.Cdi.CdiConfig.Configure(global.Value("cdi-spec-dirs"));
 
                 if (global.Bool("version"))
                 {

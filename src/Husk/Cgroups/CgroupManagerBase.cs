@@ -1,4 +1,5 @@
 using Husk.Linux;
+using Husk.Spec;
 using IOPath = System.IO.Path;
 
 namespace Husk.Cgroups;
@@ -123,6 +124,65 @@ public abstract class CgroupManagerBase : ICgroupManager
     public abstract void Thaw();
 
     public abstract bool IsFrozen();
+
+    public abstract bool IsV2 { get; }
+
+    public abstract string? DirectoryOf(string controller);
+
+    /// <summary>The writes for <paramref name="r"/> in this cgroup version (throws for settings it cannot express).</summary>
+    protected abstract List<CgroupWrite> Plan(LinuxResources r, List<string> warnings);
+
+    /// <summary>Why <paramref name="w"/>'s controller is not usable here (for the error message).</summary>
+    protected abstract string Unavailable(CgroupWrite w);
+
+    /// <summary>Enforces the device rules (v1 files or a v2 eBPF program).</summary>
+    protected abstract void ApplyDevices(IReadOnlyList<DeviceRule> rules, bool explicitRules);
+
+    public void ApplyResources(LinuxResources resources, IReadOnlyList<LinuxDevice>? devices, bool applyDevices)
+    {
+        var warnings = new List<string>();
+        var plan = Plan(resources, warnings);
+        foreach (var w in warnings) Log.Warn(w);
+
+        // Resolve every write (directory, file or its fallback) before writing anything.
+        var resolved = new List<(CgroupWrite W, string Path, string Value)>();
+        foreach (var w in plan)
+        {
+            var dir = DirectoryOf(w.Controller) ?? throw new HuskException($"{w.Pointer}: {Unavailable(w)}");
+            string path = IOPath.Combine(dir, w.File);
+            string value = w.Value;
+            if (!File.Exists(path) && w.FallbackFile != null && File.Exists(IOPath.Combine(dir, w.FallbackFile)))
+            {
+                path = IOPath.Combine(dir, w.FallbackFile);
+                value = w.FallbackValue ?? w.Value;
+            }
+            if (!File.Exists(path))
+                throw new HuskException($"{w.Pointer}: this host cannot set it: {path} does not exist"
+                    + (w.FallbackFile != null ? $" (nor {w.FallbackFile})" : ""));
+            resolved.Add((w, path, value));
+        }
+
+        var done = new HashSet<int>();
+        for (int i = 0; i < resolved.Count; i++)
+        {
+            if (done.Contains(i)) continue;
+            var (w, path, value) = resolved[i];
+            if (CgroupFs.TryWrite(path, value, out int errno)) continue;
+            // v1: raising memory.limit_in_bytes above the current memsw limit fails until memsw is raised first.
+            int memsw = resolved.FindIndex(x => x.W.File == "memory.memsw.limit_in_bytes");
+            if (w.File == "memory.limit_in_bytes" && memsw > i && errno == Native.EINVAL
+                && CgroupFs.TryWrite(resolved[memsw].Path, resolved[memsw].Value, out _)
+                && CgroupFs.TryWrite(path, value, out errno))
+            {
+                done.Add(memsw);
+                continue;
+            }
+            throw new HuskException($"{w.Pointer}: cannot write \"{value}\" to {path}: {Native.StrError(errno)}");
+        }
+
+        if (applyDevices)
+            ApplyDevices(DeviceRules.Effective(resources, devices), resources.Devices.Count > 0);
+    }
 
     public CgroupInfo ToInfo() => new()
     {

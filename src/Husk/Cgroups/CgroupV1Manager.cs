@@ -1,3 +1,4 @@
+using Husk.Spec;
 using IOPath = System.IO.Path;
 
 namespace Husk.Cgroups;
@@ -118,6 +119,42 @@ public sealed class CgroupV1Manager : CgroupManagerBase
             return;
         }
         throw new HuskException("cgroup: cannot thaw: no freezer hierarchy is mounted");
+    }
+
+    public override bool IsV2 => false;
+
+    public override string? DirectoryOf(string controller)
+    {
+        if (controller is "unified" or "") return UnifiedDir?.Dir;
+        return Dirs.FirstOrDefault(d => !d.Hierarchy.IsV2 && d.Hierarchy.Has(controller))?.Dir;
+    }
+
+    protected override List<CgroupWrite> Plan(LinuxResources r, List<string> warnings)
+        => ResourcePlan.V1(r, hybrid: UnifiedDir != null, warnings);
+
+    protected override string Unavailable(CgroupWrite w)
+    {
+        if (w.Controller == "unified") return "this host has no cgroup2 hierarchy for unified settings";
+        var mounted = string.Join(", ", Dirs.Where(d => !d.Hierarchy.IsV2).Select(d => d.Hierarchy.Name));
+        return $"the {w.Controller} cgroup controller is not mounted on this host (cgroup v1 hierarchies: {mounted})";
+    }
+
+    protected override void ApplyDevices(IReadOnlyList<DeviceRule> rules, bool explicitRules)
+    {
+        var dir = DirectoryOf("devices");
+        if (dir == null)
+        {
+            // Hybrid without a v1 devices hierarchy: the unified directory can take an eBPF program.
+            if (UnifiedDir is { } u) { BpfDevices.Attach(u.Dir, rules); return; }
+            if (explicitRules) throw new HuskException($"{ResourcePlan.Prefix}/devices: the devices cgroup controller is not mounted on this host");
+            return;
+        }
+        foreach (var rule in rules)
+        {
+            string file = IOPath.Combine(dir, rule.Allow ? "devices.allow" : "devices.deny");
+            if (!CgroupFs.TryWrite(file, rule.CgroupString, out int errno))
+                throw new HuskException($"{ResourcePlan.Prefix}/devices: cannot write \"{rule.CgroupString}\" to {file}: {Linux.Native.StrError(errno)}");
+        }
     }
 
     public override bool IsFrozen()

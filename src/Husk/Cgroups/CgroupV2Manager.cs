@@ -1,3 +1,4 @@
+using Husk.Spec;
 using IOPath = System.IO.Path;
 
 namespace Husk.Cgroups;
@@ -69,4 +70,23 @@ public sealed class CgroupV2Manager : CgroupManagerBase
     }
 
     public override bool IsFrozen() => CgroupFs.IsFrozenV2(Dir);
+
+    public override bool IsV2 => true;
+
+    /// <summary>The controllers enabled for the container's cgroup (its cgroup.controllers).</summary>
+    public IReadOnlyList<string> Controllers()
+        => CgroupFs.TryRead(IOPath.Combine(Dir, "cgroup.controllers"))?.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries) ?? [];
+
+    public override string? DirectoryOf(string controller)
+        => controller is "" or "unified" || Controllers().Contains(controller) ? Dir : null;
+
+    protected override List<CgroupWrite> Plan(LinuxResources r, List<string> warnings) => ResourcePlan.V2(r, warnings);
+
+    protected override string Unavailable(CgroupWrite w)
+    {
+        var have = Controllers();
+        return $"the {w.Controller} controller is not available in this host's cgroup v2 hierarchy (controllers here: {(have.Count == 0 ? "none" : string.Join(", ", have))})";
+    }
+
+    protected override void ApplyDevices(IReadOnlyList<DeviceRule> rules, bool explicitRules) => BpfDevices.Attach(Dir, rules);
 }

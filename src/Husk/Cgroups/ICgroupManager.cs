@@ -45,6 +45,23 @@ public interface ICgroupManager
 
     /// <summary>What a later process needs to find and destroy this cgroup (<see cref="CgroupManagers.Open"/>).</summary>
     CgroupInfo ToInfo();
+
+    /// <summary>True for the cgroup v2 manager (resources go to the unified hierarchy).</summary>
+    bool IsV2 { get; }
+
+    /// <summary>
+    /// The container's directory holding <paramref name="controller"/>'s files ("" = the v2 core files), or null
+    /// when the host has no such controller here.
+    /// </summary>
+    string? DirectoryOf(string controller);
+
+    /// <summary>
+    /// Writes linux.resources (<see cref="ResourcePlan"/>) to the cgroup files; with <paramref name="applyDevices"/>
+    /// also the device rules (v1 devices.allow/deny, v2 an eBPF program) built from the resources and
+    /// <paramref name="devices"/> (linux.devices). Everything is checked before anything is written; a setting
+    /// the host cannot honour throws a one-line error naming it.
+    /// </summary>
+    void ApplyResources(Husk.Spec.LinuxResources resources, IReadOnlyList<Husk.Spec.LinuxDevice>? devices, bool applyDevices);
 }
 
 /// <summary>The serialisable description of a container's cgroup, kept in the container's state.</summary>

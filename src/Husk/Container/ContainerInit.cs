@@ -32,8 +32,15 @@ public static class ContainerInit
         var process = spec.Process!;
         try
         {
+            // First, as runc: do not share the caller's session keyring (unless --no-new-keyring).
+            if (!options.NoNewKeyring) ProcessSetup.JoinSessionKeyring(options.Id, options.UserNamespace);
             RootfsBuilder.Prepare(spec, options.Rootfs,
-                new RootfsOptions { NoPivot = options.NoPivot, InUserNamespace = options.UserNamespace },
+                new RootfsOptions
+                {
+                    NoPivot = options.NoPivot, InUserNamespace = options.UserNamespace,
+                    // As runc: a missing cwd is created (0755) in the new root, before it may turn read-only.
+                    AfterPivot = () => ProcessSetup.CreateCwd(process.Cwd),
+                },
                 beforePivot: () =>
                 {
                     channel.Send(InitMessage.RunCreateRuntimeHooks, ReadOnlySpan<byte>.Empty);
@@ -70,7 +77,8 @@ public static class ContainerInit
         try
         {
             WaitForStart(fifoFd);
-            if (spec.Hooks is { } hooks) HookRunner.Run(hooks.StartContainer, options.StateJson.Replace("\"creating\"", "\"running\""), "startContainer");
+            if (spec.Hooks is { StartContainer.Count: > 0 } hooks)
+                HookRunner.Run(hooks.StartContainer, WithStatus(options.StateJson, "created"), "startContainer");
             ProcessSetup.ApplyUserAndCapabilities(process);
             if (process.NoNewPrivileges) ProcessSetup.SetNoNewPrivileges();
             ProcessSetup.SetUmask(process.User.Umask);
@@ -79,13 +87,20 @@ public static class ContainerInit
         }
         catch (Exception e)
         {
-            // After create has returned, the container's stderr is the only place left to say why.
+            // After create has returned: `start` waits for this process to exec or exit and reports
+            // what is left in the exec fifo; the container's stderr gets it too.
+            string msg = e is HuskException ? e.Message : $"container init: {e.GetType().Name}: {e.Message}";
+            ReportStartError(fifoFd, msg);
             Console.Error.WriteLine($"husk: {(e is HuskException ? e.Message : e.ToString())}");
             return 127;
         }
     }
 
-    /// <summary>Blocks until `start` writes to the exec fifo.</summary>
+    /// <summary>
+    /// Blocks until `start` writes to the exec fifo. The fifo stays open, close-on-exec: `start`
+    /// waits until no reader is left (this process exec'd the program or died) before it runs the
+    /// poststart hooks, and reads any error this process left in it (<see cref="ReportStartError"/>).
+    /// </summary>
     static unsafe void WaitForStart(int fifoFd)
     {
         byte b;
@@ -96,7 +111,23 @@ public static class ContainerInit
             if (n < 0 && Native.Errno == Native.EINTR) continue;
             throw new HuskException("exec fifo closed before start");
         }
-        Native.close(fifoFd);
+        int flags = Native.fcntl(fifoFd, Native.F_GETFD, 0);
+        if (flags >= 0) Native.fcntl(fifoFd, Native.F_SETFD, flags | Native.FD_CLOEXEC);
+    }
+
+    /// <summary>Leaves one line for `start` in the exec fifo (best effort: `start` may be gone).</summary>
+    static void ReportStartError(int fifoFd, string message)
+    {
+        try { Native.WriteAll(fifoFd, Encoding.UTF8.GetBytes(message.ReplaceLineEndings(" ") + "\n"), "exec fifo"); }
+        catch (HuskException) { }
+    }
+
+    /// <summary>The state JSON with another status (startContainer hooks get "created", as in runc).</summary>
+    static string WithStatus(string stateJson, string status)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(stateJson)!.AsObject();
+        node["status"] = status;
+        return node.ToJsonString();
     }
 
     static int EnvFd(string name) =>

@@ -35,6 +35,7 @@ public sealed class InitOptions
     [JsonPropertyName("noPivot")] public bool NoPivot { get; set; }
     [JsonPropertyName("userNamespace")] public bool UserNamespace { get; set; }
     [JsonPropertyName("preserveFds")] public int PreserveFds { get; set; }
+    [JsonPropertyName("noNewKeyring")] public bool NoNewKeyring { get; set; }
     /// <summary>The state JSON (status creating) given to createContainer hooks on stdin.</summary>
     [JsonPropertyName("stateJson")] public string StateJson { get; set; } = "";
 }

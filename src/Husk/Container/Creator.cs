@@ -16,6 +16,8 @@ public sealed class CreateOptions
     public bool NoPivot { get; init; }
     public bool NoNewKeyring { get; init; }
     public int PreserveFds { get; init; }
+    /// <summary>CDI spec directories, lowest priority first; null: --cdi-spec-dirs, $HUSK_CDI_SPEC_DIRS or the defaults.</summary>
+    public IReadOnlyList<string>? CdiSpecDirs { get; init; }
 }
 
 /// <summary>
@@ -29,7 +31,11 @@ public static class Creator
     public static ContainerRecord Create(StateStore store, CreateOptions o)
     {
         var bundle = Path.GetFullPath(o.Bundle);
-        var spec = LoadAndValidate(bundle);
+        var spec = Load(bundle);
+        // CDI devices from cdi.k8s.io/* annotations and VFIO annotations, before validation and
+        // before anything is made (Husk.Cdi); record.Annotations below copies the result.
+        Cdi.DeviceInjector.Apply(spec, o.CdiSpecDirs);
+        Validate(spec, bundle);
         var rootfs = Path.GetFullPath(spec.Root!.Path, bundle);
         if (!Directory.Exists(rootfs)) throw new HuskException($"/root/path: rootfs \"{rootfs}\" is not a directory");
         if (spec.Process!.Terminal && o.ConsoleSocket == null)
@@ -58,6 +64,8 @@ public static class Creator
             cgroup.Create();
             record.Cgroup = cgroup.ToInfo();
             store.WriteRecord(record);
+            // linux.resources and the device rules, before any process is in the cgroup.
+            cgroup.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
 
             var fifoPath = Path.Combine(store.DirOf(o.Id), StateStore.ExecFifo);
             Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
@@ -74,7 +82,7 @@ public static class Creator
             var options = new InitOptions
             {
                 Id = o.Id, Rootfs = rootfs, NoPivot = o.NoPivot, UserNamespace = plan.HasUserNamespace,
-                PreserveFds = o.PreserveFds, StateJson = StateJson(record, spec, "creating"),
+                PreserveFds = o.PreserveFds, NoNewKeyring = o.NoNewKeyring, StateJson = StateJson(record, spec, "creating"),
             };
             launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
             launch.Channel.Send(InitMessage.Options, JsonSerializer.SerializeToUtf8Bytes(options, ContainerJsonContext.Default.InitOptions));
@@ -105,6 +113,11 @@ public static class Creator
             // Not yet reaped while the init pid is unknown, so its pid cannot have been reused.
             if (spawned > 0 && record.Pid == 0) Cleanup.KillAndReap(spawned);
             try { cgroup?.Destroy(); } catch (HuskException e) { Log.Warn($"cleanup: {e.Message}"); }
+            // Runtime spec lifecycle: a create that fails once the container exists (a prestart,
+            // createRuntime or createContainer hook, or any later step) destroys it and goes on to
+            // the poststop hooks, as runc's destroy does. Their failures are only warnings.
+            if (spawned > 0 && spec.Hooks is { Poststop.Count: > 0 } hooks)
+                HookRunner.RunBestEffort(hooks.Poststop, StateJson(record, spec, ContainerStatus.Stopped), "poststop", Log.Warn);
             store.RemoveDirectory(o.Id);
             throw;
         }
@@ -112,13 +125,22 @@ public static class Creator
 
     public static Spec.Spec LoadAndValidate(string bundle)
     {
-        var configPath = Path.Combine(bundle, "config.json");
+        var spec = Load(bundle);
+        Validate(spec, bundle);
+        return spec;
+    }
+
+    static Spec.Spec Load(string bundle)
+    {
         if (!Directory.Exists(bundle)) throw new HuskException($"bundle {bundle}: no such directory");
-        var spec = SpecJson.Load(configPath);
+        return SpecJson.Load(Path.Combine(bundle, "config.json"));
+    }
+
+    static void Validate(Spec.Spec spec, string bundle)
+    {
         var errors = SpecValidator.Validate(spec, bundle);
         if (errors.Count == 1) throw new HuskException($"config.json: {errors[0]}");
         if (errors.Count > 1) throw new HuskException($"config.json: {errors.Count} problems: {string.Join("; ", errors)}");
-        return spec;
     }
 
     /// <summary>The OCI state given to hooks and printed by `state`.</summary>

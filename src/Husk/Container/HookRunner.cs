@@ -60,7 +60,8 @@ public static unsafe class HookRunner
         int pid;
         try
         {
-            pid = Spawner.Spawn(hook.Path, argv, hook.Env, [(readFd, 0)]);
+            // In a session (and process group) of its own, so a timeout kills what it started too.
+            pid = Spawner.Spawn(hook.Path, argv, hook.Env, [(readFd, 0)], newSession: true);
         }
         catch (KernelException e)
         {
@@ -78,6 +79,7 @@ public static unsafe class HookRunner
         {
             if (!Wait(pid, ref writeFd, input, hook.Timeout, out status))
             {
+                Native.kill(-pid, Native.SIGKILL);   // the hook's process group (it is not reaped yet: the id is still its)
                 Native.kill(pid, Native.SIGKILL);
                 Reap(pid, out _);
                 return $"{name} timed out after {hook.Timeout}s";
@@ -90,6 +92,7 @@ public static unsafe class HookRunner
         catch
         {
             // Never leave the hook running or a zombie behind.
+            Native.kill(-pid, Native.SIGKILL);
             Native.kill(pid, Native.SIGKILL);
             Reap(pid, out _);
             throw;

@@ -27,13 +27,60 @@ public static class Operations
             if (Native.Errno == Native.ENXIO) throw new HuskException($"cannot start container \"{id}\": its init has exited");
             throw new KernelException($"open {fifo}", Native.Errno);
         }
-        try { Native.WriteAll(fd, "0"u8, "exec fifo"); }
+        string? initError;
+        try
+        {
+            Native.WriteAll(fd, "0"u8, "exec fifo");
+            Native.unlink(fifo);
+            initError = AwaitExec(fd);
+        }
         finally { Native.close(fd); }
-        Native.unlink(fifo);
+        // The init died before the program ran (a startContainer hook failed, the user or the
+        // program could not be set up): the container has stopped; poststart hooks do not run.
+        if (initError != null) throw new HuskException($"cannot start container \"{id}\": {initError}");
 
         var spec = store.ReadConfig(id);
         if (spec?.Hooks is { Poststart.Count: > 0 } hooks)
             HookRunner.RunBestEffort(hooks.Poststart, Creator.StateJson(r, spec, ContainerStatus.Running), "poststart", Log.Warn);
+    }
+
+    /// <summary>
+    /// After `start` released the init: waits until the exec fifo has no reader left, that is until
+    /// the init exec'd the program (its fd is close-on-exec) or exited, so poststart hooks run after
+    /// the startContainer hooks and the program's start, as the runtime spec orders them. Returns the
+    /// error line the init left in the fifo when it failed instead, else null.
+    /// </summary>
+    static unsafe string? AwaitExec(int writeFd)
+    {
+        // Events 0: poll reports only POLLERR, which a fifo's write end gets once no reader is left.
+        var pfd = new Native.PollFd { Fd = writeFd, Events = 0 };
+        while (true)
+        {
+            pfd.REvents = 0;
+            int rc = Native.poll(&pfd, 1, -1);
+            if (rc < 0 && Native.Errno == Native.EINTR) continue;
+            if (rc < 0) throw new KernelException("poll exec fifo", Native.Errno);
+            if ((pfd.REvents & (Native.POLLERR | Native.POLLHUP | Native.POLLNVAL)) != 0) break;
+        }
+        // Our write end keeps the pipe's buffer alive: read what the init left through a new reader.
+        int rfd = Native.open($"/proc/self/fd/{writeFd}", Native.O_RDONLY | Native.O_NONBLOCK | Native.O_CLOEXEC, 0);
+        if (rfd < 0) return null;
+        try
+        {
+            var buf = new byte[4096];
+            int len = 0;
+            fixed (byte* b = buf)
+                while (len < buf.Length)
+                {
+                    nint n = Native.read(rfd, b + len, buf.Length - len);
+                    if (n < 0 && Native.Errno == Native.EINTR) continue;
+                    if (n <= 0) break;
+                    len += (int)n;
+                }
+            var text = Encoding.UTF8.GetString(buf, 0, len).Trim();
+            return text.Length == 0 ? null : text;
+        }
+        finally { Native.close(rfd); }
     }
 
     public static State GetState(StateStore store, string id)
@@ -70,12 +117,16 @@ public static class Operations
         using var l = store.Lock(id);
         var r = store.ReadRecord(id);
         var status = ContainerStatus.Of(store, r, createInProgress: false);
-        if (r == null || status == ContainerStatus.Stopped) throw new HuskException($"cannot kill container \"{id}\": it is not running");
-        if (all && r.Cgroup != null)
+        if (all && r?.Cgroup != null)
         {
-            foreach (var pid in Cgroups.CgroupManagers.Open(r.Cgroup).Pids()) Native.kill(pid, signal);
+            // Every process in the cgroup, also when the init is gone but others remain.
+            var cgroup = Cgroups.CgroupManagers.Open(r.Cgroup);
+            if (status == ContainerStatus.Stopped && cgroup.Pids().Count == 0)
+                throw new HuskException($"cannot kill container \"{id}\": it is not running");
+            ResourceOperations.SignalAll(cgroup, signal);
             return;
         }
+        if (r == null || status == ContainerStatus.Stopped) throw new HuskException($"cannot kill container \"{id}\": it is not running");
         Native.Check(Native.kill(r.Pid, signal), $"kill container \"{id}\" (pid {r.Pid})");
     }
 

@@ -243,6 +243,39 @@ public static unsafe class ProcessSetup
         }
     }
 
+    // ------------------------------------------------------------------ session keyring
+
+    /// <summary>
+    /// runc's default (unless --no-new-keyring): join a new session keyring "_ses.&lt;id&gt;" so the
+    /// container does not share the caller's, then make it searchable by its owner (by others in a
+    /// user namespace), as runc's getSessionRingParams/ModKeyringPerm. A kernel without keyrings
+    /// (ENOSYS) is not an error, as in runc.
+    /// </summary>
+    public static void JoinSessionKeyring(string containerId, bool inUserNamespace)
+    {
+        string name = "_ses." + containerId;
+        var b = Encoding.UTF8.GetBytes(name + "\0");
+        int key;
+        fixed (byte* p = b) key = Native.KeyctlJoinSessionKeyring(p);
+        if (key < 0)
+        {
+            int errno = Native.Errno;
+            if (errno == Native.ENOSYS) return;
+            throw new HuskException($"unable to join session keyring {Quote(name)}: {Native.StrError(errno)}");
+        }
+        var buf = stackalloc byte[512];
+        long n = Native.KeyctlDescribe(key, buf, 512);
+        if (n < 0 || n > 512)
+            throw new HuskException($"unable to describe session keyring {Quote(name)}: {(n < 0 ? Native.StrError(Native.Errno) : "description too long")}");
+        // "keyring;0;0;3f010000;_ses.id": the 4th field is the permission mask in hex.
+        var fields = Encoding.UTF8.GetString(buf, (int)Math.Max(0, n - 1)).Split(';');
+        if (fields.Length < 4 || !uint.TryParse(fields[3], System.Globalization.NumberStyles.HexNumber, null, out uint perm))
+            throw new HuskException($"unable to parse the permissions of session keyring {Quote(name)}");
+        perm |= inUserNamespace ? 0x8u : 0x80000u;   // KEY_OTH_SEARCH : KEY_USR_SEARCH
+        if (Native.KeyctlSetPerm(key, perm) != 0)
+            throw new HuskException($"unable to mod keyring permissions of {Quote(name)}: {Native.StrError(Native.Errno)}");
+    }
+
     // ------------------------------------------------------------------ small settings
 
     /// <summary>PR_SET_NO_NEW_PRIVS on this thread (inherited by execve).</summary>
@@ -402,6 +435,23 @@ public static unsafe class ProcessSetup
             int flags = Native.fcntl(fd, Native.F_GETFD, 0);
             if (flags < 0) continue;   // the enumeration's own fd, already closed
             Native.fcntl(fd, Native.F_SETFD, flags | Native.FD_CLOEXEC);
+        }
+    }
+
+    /// <summary>
+    /// Creates the cwd (and its parents, mode 0755) when it does not exist, as runc does before the
+    /// root turns read-only. Call after pivot_root: "/" is the container's root, so the path and its
+    /// symlinks resolve inside it. Nothing for an empty cwd.
+    /// </summary>
+    public static void CreateCwd(string cwd)
+    {
+        if (cwd == "" || Directory.Exists(cwd)) return;
+        string path = "";
+        foreach (var part in cwd.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            path += "/" + part;
+            if (Native.mkdir(path, 0x1ed) != 0 && Native.Errno != Native.EEXIST)
+                throw new HuskException($"create cwd ({Quote(cwd)}) set in config.json: mkdir {path}: {Native.StrError(Native.Errno)}");
         }
     }
 

@@ -35,6 +35,19 @@ public static unsafe partial class Native
     public const int PR_CAPBSET_READ = 23, PR_CAP_AMBIENT_IS_SET = 1, PR_CAP_AMBIENT_LOWER = 3,
         PR_GET_NO_NEW_PRIVS = 39, PR_GET_KEEPCAPS = 7;
 
+    // ---- keyrings (keyctl(2) as a raw syscall: glibc has no wrapper) ----
+
+    public const long SYS_keyctl = 250;   // x86_64
+    public const int KEYCTL_SETPERM = 5, KEYCTL_DESCRIBE = 6, KEYCTL_JOIN_SESSION_KEYRING = 1;
+
+    /// <summary>keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): joins (or creates) the named session keyring; its serial, or -1.</summary>
+    public static int KeyctlJoinSessionKeyring(byte* name) => (int)syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, (long)name, 0, 0, 0, 0);
+
+    /// <summary>keyctl(KEYCTL_DESCRIBE): "type;uid;gid;perm;description" into buf; the length it needs (with the NUL), or -1.</summary>
+    public static long KeyctlDescribe(int key, byte* buf, int len) => syscall(SYS_keyctl, KEYCTL_DESCRIBE, key, (long)buf, len, 0, 0);
+
+    public static int KeyctlSetPerm(int key, uint perm) => (int)syscall(SYS_keyctl, KEYCTL_SETPERM, key, perm, 0, 0, 0);
+
     // ---- credentials ----
 
     [LibraryImport(Libc, SetLastError = true)]

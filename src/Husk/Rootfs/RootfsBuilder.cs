@@ -42,7 +42,11 @@ public static class RootfsBuilder
     public static void Prepare(OciSpec spec, string rootfsPath, RootfsOptions options, Action beforePivot)
     {
         // Decide everything that can be decided before touching anything (bad devices, options).
-        ulong rootPropagation = ParsePropagation(spec.Linux?.RootfsPropagation) ?? (MS_SLAVE | MS_REC);
+        // The requested propagation is also that of our copy of the host's mounts, as in runc, except
+        // (r)unbindable: an unbindable "/" makes the bind of the rootfs below fail (EINVAL). That one
+        // is applied to the container's own "/" only, by ApplyRootPropagation at the end.
+        ulong rootPropagation = ParsePropagation(spec.Linux?.RootfsPropagation) is { } asked && (asked & MS_UNBINDABLE) == 0
+            ? asked : MS_SLAVE | MS_REC;
         var entries = spec.Mounts.Select(MountEntry.From).ToList();
         var devPlan = DevPlan.For(spec, File.Exists("/proc/kcore"));
         bool cgroupNs = spec.Linux?.Namespaces.Any(n => n.Type == "cgroup") == true;

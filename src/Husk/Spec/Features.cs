@@ -20,6 +20,12 @@ public sealed class Features
         OCIVersionMax = "1.2.0",
         Hooks = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         MountOptions = [.. global::Husk.Spec.MountOptions.Names],
+        Annotations = new()
+        {
+            // CDI device injection from cdi.k8s.io/* annotations, and VFIO classification.
+            ["org.husk.cdi.versions"] = global::Husk.Cdi.CdiSpecParser.VersionRange,
+            ["org.husk.cdi.vfio"] = global::Husk.Cdi.Vfio.AnnotationPrefix + "<N>",
+        },
         Linux = new FeaturesLinux
         {
             Namespaces = [.. SpecValidator.NamespaceTypes],

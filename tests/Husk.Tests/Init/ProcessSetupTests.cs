@@ -137,10 +137,12 @@ public class ProcessSetupTests : IDisposable
     }
 
     [Fact]
-    public void ArgZeroWithASlashIsUsedAsIs()
+    public void ArgZeroWithASlashIsNotSearchedButMustExist()
     {
-        Assert.Equal("/no/such/prog", ProcessSetup.ResolveExecutable("/no/such/prog", [], "/"));
-        Assert.Equal("./prog", ProcessSetup.ResolveExecutable("./prog", ["PATH=/bin"], "/"));
+        Assert.Equal("/bin/sh", ProcessSetup.ResolveExecutable("/bin/sh", [], "/"));
+        Assert.Equal("./sh", ProcessSetup.ResolveExecutable("./sh", ["PATH=/nowhere"], "/bin"));
+        var e = Assert.Throws<HuskException>(() => ProcessSetup.ResolveExecutable("/no/such/prog", [], "/"));
+        Assert.Contains("\"/no/such/prog\"", e.Message);
     }
 
     [Fact]

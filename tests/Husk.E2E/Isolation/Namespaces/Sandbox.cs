@@ -42,6 +42,29 @@ public sealed class Sandbox : IDisposable
         Bundle = new Bundle(args);
     }
 
+    /// <summary>
+    /// A new user namespace mapping container 0.. to host <paramref name="hostId"/>.. (uids and gids,
+    /// 65536 of each). The bundle directory (0700 from mkdtemp) is opened to others, as the
+    /// container's root, an unprivileged host uid, must reach its rootfs.
+    /// </summary>
+    public Sandbox WithUserNamespace(uint hostId = 100000)
+    {
+        ((JsonArray)(Linux["namespaces"] ??= new JsonArray())).Add(new JsonObject { ["type"] = "user" });
+        Linux["uidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = hostId, ["size"] = 65536 });
+        Linux["gidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = hostId, ["size"] = 65536 });
+        File.SetUnixFileMode(Bundle.Dir, (UnixFileMode)0b111_101_101);
+        return this;
+    }
+
+    /// <summary>Adds a capability to every set of process.capabilities (e.g. CAP_SYS_ADMIN to mount inside).</summary>
+    public Sandbox WithCapability(string cap)
+    {
+        var caps = (JsonObject)(Bundle.Process["capabilities"] ??= new JsonObject());
+        foreach (var set in new[] { "bounding", "effective", "permitted" })
+            ((JsonArray)(caps[set] ??= new JsonArray())).Add(cap);
+        return this;
+    }
+
     /// <summary>Sets process.args to sh -c SCRIPT and saves.</summary>
     public Sandbox Script(string script)
     {
@@ -143,12 +166,15 @@ public sealed class Sandbox : IDisposable
 /// <summary>One line of /proc/PID/mountinfo.</summary>
 public sealed record MountLine(string MountPoint, string Root, string Options, string Propagation, string FsType, string Source, string SuperOptions)
 {
+    /// <summary>major:minor of the file system (field 3).</summary>
+    public string Dev { get; init; } = "";
+
     public static MountLine Parse(string line)
     {
         var f = line.Split(' ');
         int dash = Array.IndexOf(f, "-");
         return new MountLine(Unescape(f[4]), Unescape(f[3]), f[5], string.Join(' ', f[6..dash]), f[dash + 1], Unescape(f[dash + 2]),
-            dash + 3 < f.Length ? f[dash + 3] : "");
+            dash + 3 < f.Length ? f[dash + 3] : "") { Dev = f[2] };
     }
 
     public bool Has(string option) => Options.Split(',').Contains(option);

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `make bench`: Husk vs runc vs crun vs the floor on one busybox bundle, interleaved.
+# Writes raw samples to bench/out/ and the summary to bench/RESULTS.md.
+#   RUNS=25 CONC=50 CONC_ROUNDS=7 MEM_RUNS=7 PROFILE=1 (defaults; see bench/lib.sh)
+#   BENCH_VIEWS="host v2"  which cgroup views to measure (v2: private mount ns, pure cgroup2)
+# Needs root, gcc, jq, hyperfine is not needed; /usr/bin/time and strace (scripts/install-deps.sh).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[[ $(id -u) -eq 0 ]] || die "run as root"
+"$REPO/scripts/install-deps.sh"
+[[ -x $HUSK ]] || die "$HUSK not found (make build)"
+for tool in gcc jq /usr/bin/time "$RUNC"; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+
+started=$(date +%s)
+rm -rf "$OUT"
+mkdir -p "$OUT/tools"
+
+log "building the helpers and the floor"
+gcc -O2 -Wall -Wextra -o "$BT" "$BENCH_DIR/tools/benchtool.c"
+gcc -O2 -Wall -Wextra -o "$FLOOR" "$BENCH_DIR/floor/floor.c"
+gcc -O2 -Wall -Wextra -shared -fPIC -o "$SHIM" "$BENCH_DIR/tools/memlock_shim.c" -ldl
+
+log "making the bundle"
+HUSK=$HUSK "$REPO/scripts/make-bundle.sh" "$BUNDLE" /bin/true >/dev/null
+# crun 1.8.1 refuses any ociVersion without "1.0" in it ("unknown version specified");
+# nothing in this config is newer than 1.0.2, so every runtime gets the same 1.0.2 config.
+jq '.ociVersion = "1.0.2"' "$BUNDLE/config.json" >"$BUNDLE/config.json.tmp"
+mv "$BUNDLE/config.json.tmp" "$BUNDLE/config.json"
+mkdir -p "$BUNDLE_SLEEP"
+jq --arg root "$ROOTFS" '.root.path = $root | .process.args = ["sleep", "1000000"]' \
+    "$BUNDLE/config.json" >"$BUNDLE_SLEEP/config.json"
+
+: >"$OUT/samples.tsv"
+: >"$OUT/notes.tsv"
+for view in ${BENCH_VIEWS:-host v2}; do
+    log "view $view"
+    case $view in
+        host) "$BT" reap -- "$BENCH_DIR/measure.sh" host ;;
+        v2) "$BT" reap -- unshare -m -- "$BENCH_DIR/measure.sh" v2 ;;
+        *) die "unknown view $view" ;;
+    esac
+done
+
+if [[ ${PROFILE:-1} == 1 ]]; then
+    log "profiling husk run"
+    "$BT" reap -- "$BENCH_DIR/profile.sh" || log "profile.sh failed (see above); continuing"
+fi
+
+elapsed=$(($(date +%s) - started))
+[[ -x "$BENCH_DIR/report.sh" ]] && "$BENCH_DIR/report.sh" "$elapsed" >"$BENCH_DIR/RESULTS.md.tmp"
+mv "$BENCH_DIR/RESULTS.md.tmp" "$BENCH_DIR/RESULTS.md"
+rm -rf "${STATE_BASE:?}"
+log "wrote bench/RESULTS.md (${elapsed}s)"
