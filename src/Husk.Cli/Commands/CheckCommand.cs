@@ -19,6 +19,7 @@ public sealed class CheckCommand : Command
     public static readonly (string Area, Func<IEnumerable<CheckResult>> Run)[] Checks =
     [
         ("cgroup", CgroupChecks.Run),
+        ("cdi", Husk.Cdi.CdiCheck.Results),
     ];
 
     public override int Execute(ParsedArgs args, GlobalOptions global)

@@ -98,7 +98,7 @@ public sealed class CdiTests : IDisposable
         var low = Dir("etc-cdi");
         var high = Dir("run-cdi");
         File.WriteAllText(Path.Combine(low, "vendor.json"),
-            """{"cdiVersion":"0.3.0","kind":"husk.test/gpu","devices":[{"name":"0","containerEdits":{"env":["WHO=static"]}},{"name":"1","containerEdits":{"env":["ONE=static"]}}]}""");
+            """{"cdiVersion":"0.5.0","kind":"husk.test/gpu","devices":[{"name":"0","containerEdits":{"env":["WHO=static"]}},{"name":"1","containerEdits":{"env":["ONE=static"]}}]}""");
         File.WriteAllText(Path.Combine(high, "vendor.yaml"),
             "cdiVersion: 0.5.0\nkind: husk.test/gpu\ndevices:\n  - name: \"0\"\n    containerEdits:\n      env: [WHO=dynamic]\n");
         using var root = new TestRoot();
@@ -148,6 +148,22 @@ public sealed class CdiTests : IDisposable
         var r = root.Run(WithDirs(Dir("specs")), "create", "--bundle", bundle.Dir, root.NewId()).AssertFailure();
         Assert.Contains("/annotations/cdi.k8s.io~1test: unqualified device \"gpu0\"", r.Stderr);
         Assert.Empty(Directory.GetFileSystemEntries(root.Path));
+    }
+
+    [Fact]
+    public void Check_lists_the_cdi_devices_it_can_see()
+    {
+        var specs = Dir("specs");
+        File.WriteAllText(Path.Combine(specs, "vendor.yaml"),
+            "cdiVersion: 0.6.0\nkind: husk.test/gpu\ndevices:\n  - {name: \"0\", containerEdits: {env: [A=1]}}\n  - {name: all, containerEdits: {env: [A=2]}}\n");
+        File.WriteAllText(Path.Combine(specs, "broken.json"), "{");
+        var r = HuskCli.Run(WithDirs(specs), "check").AssertSuccess();
+        Assert.Contains($"husk.test/gpu=0 ({Path.Combine(specs, "vendor.yaml")})", r.Stdout);
+        Assert.Contains($"husk.test/gpu=all ({Path.Combine(specs, "vendor.yaml")})", r.Stdout);
+        Assert.Matches(@"cdi\.spec\s+warn\s+.*broken\.json: invalid JSON", r.Stdout);
+
+        var json = JsonNode.Parse(HuskCli.Run(WithDirs(specs), "check", "--format", "json").AssertSuccess().Stdout)!.AsArray();
+        Assert.Contains(json, n => (string?)n!["name"] == "cdi.device" && ((string?)n["detail"])!.StartsWith("husk.test/gpu=0 "));
     }
 
     [Fact]

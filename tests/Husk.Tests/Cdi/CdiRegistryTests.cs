@@ -123,10 +123,11 @@ public sealed class CdiRegistryTests : IDisposable
         var etc = Dir("etc");
         File.WriteAllText(Path.Combine(etc, "a.json"), Spec("vendor.com/gpu", "0", "A=1"));
         File.WriteAllText(Path.Combine(etc, "bad.yaml"), "kind: [");
-        var report = CdiCheck.Run([etc, Path.Combine(_tmp, "nope")]);
-        var lines = report.Lines().ToList();
-        Assert.Contains(lines, l => l.Contains($"{Path.Combine(_tmp, "nope")} (missing)"));
-        Assert.Contains($"CDI device vendor.com/gpu=0 ({Path.Combine(etc, "a.json")})", lines);
-        Assert.Contains(lines, l => l.StartsWith("problem: ") && l.Contains("bad.yaml"));
+        var report = CdiCheck.Run([etc, Path.Combine(_tmp, "nope")], sysfsRoot: _tmp, devVfio: Path.Combine(_tmp, "no-vfio"));
+        var results = report.Results().ToList();
+        Assert.Contains(results, r => r.Name == "cdi.specdirs" && r.Detail.Contains($"{Path.Combine(_tmp, "nope")} (missing)"));
+        Assert.Contains(new Husk.Cgroups.CheckResult("cdi.device", "ok", $"vendor.com/gpu=0 ({Path.Combine(etc, "a.json")})"), results);
+        Assert.Contains(results, r => r.Name == "cdi.spec" && r.Status == "warn" && r.Detail.Contains("bad.yaml"));
+        Assert.Contains(results, r => r.Name == "cdi.vfio" && r.Detail.StartsWith("no VFIO devices"));
     }
 }

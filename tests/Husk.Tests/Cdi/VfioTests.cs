@@ -95,6 +95,18 @@ public class VfioTests
     }
 
     [Fact]
+    public void Check_reports_the_hosts_vfio_devices_as_create_would_annotate_them()
+    {
+        using var sys = FakeSysfs.TwoGpusAndASwitch();
+        var dev = Directory.CreateDirectory(Path.Combine(sys.Root, "fake-dev-vfio")).FullName;
+        foreach (var f in new[] { "vfio", "12", "9", "7" }) File.WriteAllText(Path.Combine(dev, f), "");
+        var report = CdiCheck.Run(specDirs: [Path.Combine(sys.Root, "no-cdi")], sysfsRoot: sys.Root, devVfio: dev);
+        Assert.Equal(
+            ["/dev/vfio/12: cdi.k8s.io/vfio12=nvidia.com/gpu=1", "/dev/vfio/7: cdi.k8s.io/vfio7=nvidia.com/gpu=0", "/dev/vfio/9: no known device kind, not annotated"],
+            report.Results().Where(r => r.Name == "cdi.vfio").Select(r => r.Detail));
+    }
+
+    [Fact]
     public void Pci_addresses_order_numerically()
     {
         string[] addrs = ["0000:82:00.0", "0001:00:00.0", "0000:0a:00.0", "0000:0a:00.1", "0000:41:1f.0", "garbage"];

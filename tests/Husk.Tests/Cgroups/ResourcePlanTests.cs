@@ -96,7 +96,7 @@ public class ResourcePlanTests
         Assert.Equal("mlx5_1 hca_handle=3 hca_object=10000", f["rdma.max"]);
         // Without BFQ, io.weight with the converted weight.
         var weight = ResourcePlan.V2(r).First(x => x.Pointer.EndsWith("/blockIO/weight"));
-        Assert.Equal(("io.weight", "default 5000"), (weight.FallbackFile, weight.FallbackValue));
+        Assert.Equal(("io.weight", "default 4950"), (weight.FallbackFile, weight.FallbackValue));
         Assert.DoesNotContain("memory.swappiness", f.Keys);
     }
 

@@ -65,6 +65,21 @@ public class MountTests
     }
 
     [Fact]
+    public void A_bind_mount_of_a_missing_source_fails_cleanly_after_other_mounts_were_made()
+    {
+        using var s = new Sandbox();
+        AddMount(s, "/scratch", "tmpfs", "tmpfs", "size=1m");
+        AddMount(s, "/mnt/missing", "bind", Path.Combine(s.Bundle.Dir, "no-such-dir"), "rbind");
+        var r = s.Run().AssertFailure();
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+        Assert.Contains("no-such-dir", r.Stderr);
+        Assert.Contains("No such file or directory", r.Stderr);
+        Assert.Empty(s.Root.ListIds());
+        Assert.Empty(Directory.GetDirectories(s.Root.Path));
+        s.AssertNothingLeaked();
+    }
+
+    [Fact]
     public void A_file_bind_mount_shows_the_hosts_file()
     {
         using var s = new Sandbox();

@@ -94,6 +94,21 @@ public class NewNamespaceTests
     }
 
     [Fact]
+    public void Overlapping_uid_mappings_are_one_clear_error_and_leave_nothing()
+    {
+        using var s = new Sandbox();
+        s.WithUserNamespace(100000);
+        s.Linux["uidMappings"]!.AsArray().Add(new JsonObject { ["containerID"] = 10, ["hostID"] = 300000, ["size"] = 5 });
+        var r = s.Run().AssertFailure();
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+        Assert.Contains("/linux/uidMappings", r.Stderr);
+        Assert.Contains("Invalid argument", r.Stderr);
+        Assert.DoesNotContain(" : '", r.Stderr); // not .NET's exception text
+        Assert.Empty(s.Root.ListIds());
+        s.AssertNothingLeaked();
+    }
+
+    [Fact]
     public void Time_namespace_shifts_monotonic_and_boottime_clocks()
     {
         const long bootOffset = 864000, monoOffset = 86400; // 10 days, 1 day
