@@ -112,7 +112,7 @@ exec_rts=()
 for rt in "${runtimes[@]}"; do
     rt_cmd "$rt" "$view"
     id=$rt-exec
-    if ! rt_exec "$rt" "${CMD[@]}" create --bundle "$BUNDLE_SLEEP" "$id" </dev/null >/dev/null ||
+    if ! rt_exec "$rt" "${CMD[@]}" create --bundle "$BUNDLE_SLEEP" "$id" </dev/null >/dev/null 2>>"$OUT/containers.log" ||
         ! rt_exec "$rt" "${CMD[@]}" start "$id"; then
         note exec "$rt" "could not start the sleep container"
         continue
@@ -163,8 +163,10 @@ for ((r = 1; r <= MEM_RUNS; r++)); do
     for rt in "${runtimes[@]}"; do
         rt_cmd "$rt" "$view"
         id=$rt-mem-$r
-        out=$(rt_exec "$rt" /usr/bin/time -f 'MAXRSS %M' "${CMD[@]}" create "$id" 2>&1 </dev/null >/dev/null) || true
-        sample create_maxrss "$rt" "$r" "$(sed -n 's/^MAXRSS //p' <<<"$out")" 0
+        # (time's report goes to a file: the container init keeps the runtime's stdio open)
+        rt_exec "$rt" /usr/bin/time -o "$OUT/time.out" -f '%M' "${CMD[@]}" create "$id" \
+            </dev/null >/dev/null 2>>"$OUT/containers.log" || true
+        sample create_maxrss "$rt" "$r" "$(tail -1 "$OUT/time.out")" 0
         pid=$(rt_exec "$rt" "${CMD[@]}" state "$id" | jq -r .pid)
         if [[ -r /proc/$pid/smaps_rollup ]]; then
             sample init_rss "$rt" "$r" "$(awk '/^Rss:/ {print $2}' "/proc/$pid/smaps_rollup")" 0
@@ -176,11 +178,12 @@ for ((r = 1; r <= MEM_RUNS; r++)); do
             sample init_children "$rt" "$r" "$(cat /proc/"$pid"/task/*/children 2>/dev/null | wc -w)" 0
         fi
         rt_exec "$rt" "${CMD[@]}" delete -f "$id" >/dev/null 2>&1 || true
-        out=$(rt_exec "$rt" /usr/bin/time -f 'MAXRSS %M' "${CMD[@]}" run "$id-run" 2>&1 </dev/null >/dev/null) || true
-        sample run_maxrss "$rt" "$r" "$(sed -n 's/^MAXRSS //p' <<<"$out")" 0
+        rt_exec "$rt" /usr/bin/time -o "$OUT/time.out" -f '%M' "${CMD[@]}" run "$id-run" \
+            </dev/null >/dev/null 2>>"$OUT/containers.log" || true
+        sample run_maxrss "$rt" "$r" "$(tail -1 "$OUT/time.out")" 0
     done
-    out=$(/usr/bin/time -f 'MAXRSS %M' "$FLOOR" "$ROOTFS" 2>&1 </dev/null >/dev/null) || true
-    sample run_maxrss floor "$r" "$(sed -n 's/^MAXRSS //p' <<<"$out")" 0
+    /usr/bin/time -o "$OUT/time.out" -f '%M' "$FLOOR" "$ROOTFS" </dev/null >/dev/null 2>>"$OUT/containers.log" || true
+    sample run_maxrss floor "$r" "$(tail -1 "$OUT/time.out")" 0
 done
 
 for rt in "${runtimes[@]}"; do cleanup_rt "$rt"; done

@@ -3,7 +3,7 @@
 # Writes raw samples to bench/out/ and the summary to bench/RESULTS.md.
 #   RUNS=25 CONC=50 CONC_ROUNDS=7 MEM_RUNS=7 PROFILE=1 (defaults; see bench/lib.sh)
 #   BENCH_VIEWS="host v2"  which cgroup views to measure (v2: private mount ns, pure cgroup2)
-# Needs root, gcc, jq, hyperfine is not needed; /usr/bin/time and strace (scripts/install-deps.sh).
+# Needs root, gcc, jq, /usr/bin/time, strace (scripts/install-deps.sh installs them); perf is optional.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -33,6 +33,7 @@ mkdir -p "$BUNDLE_SLEEP"
 jq --arg root "$ROOTFS" '.root.path = $root | .process.args = ["sleep", "1000000"]' \
     "$BUNDLE/config.json" >"$BUNDLE_SLEEP/config.json"
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$OUT/samples.tsv"
 : >"$OUT/notes.tsv"
 for view in ${BENCH_VIEWS:-host v2}; do
@@ -46,11 +47,13 @@ done
 
 if [[ ${PROFILE:-1} == 1 ]]; then
     log "profiling husk run"
-    "$BT" reap -- "$BENCH_DIR/profile.sh" || log "profile.sh failed (see above); continuing"
+    "$BT" reap -- "$BENCH_DIR/profile.sh" host || log "profile.sh host failed; continuing"
+    "$BT" reap -- unshare -m -- "$BENCH_DIR/profile.sh" v2 || log "profile.sh v2 failed; continuing"
 fi
 
+echo "$load_before → $(cut -d' ' -f1-3 /proc/loadavg)" >"$OUT/load.txt"
 elapsed=$(($(date +%s) - started))
-[[ -x "$BENCH_DIR/report.sh" ]] && "$BENCH_DIR/report.sh" "$elapsed" >"$BENCH_DIR/RESULTS.md.tmp"
+"$BENCH_DIR/report.sh" "$elapsed" >"$BENCH_DIR/RESULTS.md.tmp"
 mv "$BENCH_DIR/RESULTS.md.tmp" "$BENCH_DIR/RESULTS.md"
 rm -rf "${STATE_BASE:?}"
 log "wrote bench/RESULTS.md (${elapsed}s)"

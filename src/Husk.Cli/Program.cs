@@ -14,7 +14,7 @@ namespace Husk.Cli
         [
             new CreateCommand(), new StartCommand(), new RunCommand(), new StateCommand(), new KillCommand(),
             new DeleteCommand(), new ListCommand(), new SpecCommand(), new FeaturesCommand(), new InitCommand(),
-            new PauseCommand(), new ResumeCommand(), new UpdateCommand(), new EventsCommand(), new PsCommand(), new CheckCommand(),
+            new ExecCommand(), new PauseCommand(), new ResumeCommand(), new UpdateCommand(), new EventsCommand(), new PsCommand(), new CheckCommand(),
         ];
 
         static readonly Flag[] GlobalFlags =
@@ -73,14 +73,46 @@ namespace Husk.Cli
             {
                 return Fail(e.Message);
             }
+            catch (Exception e)
+            {
+                // Never a stack trace, and never a failure missing from the --log file that
+                // containerd's runc client reads: an unexpected error is one line too.
+                return Fail($"internal error: {e.GetType().Name}: {e.Message}");
+            }
         }
 
         static int Fail(string message)
         {
             var line = message.ReplaceLineEndings(" ");
+            ConfigureLogForFailure();
             Log.Error(line);
             Console.Error.WriteLine($"husk: {line}");
             return 1;
+        }
+
+        /// <summary>
+        /// When a failure comes before the global flags were applied (a bad global flag), the log is
+        /// not configured yet: find --log and --log-format by hand so the error still reaches the file.
+        /// </summary>
+        static void ConfigureLogForFailure()
+        {
+            if (Log.ToFile) return;
+            var argv = Environment.GetCommandLineArgs();
+            string? path = null, format = null;
+            for (int i = 1; i < argv.Length; i++)
+            {
+                var a = argv[i];
+                if (!a.StartsWith('-')) break;   // the command: global flags end here
+                var body = a.TrimStart('-');
+                string? value = null;
+                int eq = body.IndexOf('=');
+                if (eq >= 0) { value = body[(eq + 1)..]; body = body[..eq]; }
+                else if (body is "log" or "log-format" && i + 1 < argv.Length) value = argv[++i];
+                if (body == "log") path = value;
+                else if (body == "log-format") format = value;
+                else if (body is "root" or "criu" or "rootless" or "cdi-spec-dirs" && eq < 0) i++;
+            }
+            if (path != null) Log.Configure(path, format == "json", false);
         }
 
         static string Help()

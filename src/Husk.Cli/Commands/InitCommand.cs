@@ -10,5 +10,7 @@ public sealed class InitCommand : Command
     public override string Summary => "internal: the container's init";
     public override bool Hidden => true;
 
-    public override int Execute(ParsedArgs args, GlobalOptions global) => ContainerInit.Run();
+    /// <summary>Started by create (ContainerInit) or, in exec mode, by exec (ExecInit).</summary>
+    public override int Execute(ParsedArgs args, GlobalOptions global) =>
+        Environment.GetEnvironmentVariable(InitLauncher.InitModeEnv) == "exec" ? ExecInit.Run() : ContainerInit.Run();
 }

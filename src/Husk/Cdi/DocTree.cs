@@ -125,6 +125,9 @@ internal static class DocReader
         var stream = new YamlStream();
         try
         {
+            // A first pass over the parser's events (iterative) bounds the nesting, so the
+            // recursive RepresentationModel never meets a file nested deep enough to hurt.
+            CheckYamlDepth(text, source);
             stream.Load(new StringReader(text));
         }
         catch (YamlException e)
@@ -144,6 +147,26 @@ internal static class DocReader
         if (stream.Documents.Count > 1) throw new HuskException($"{source}: {stream.Documents.Count} YAML documents, expected one CDI spec");
         int count = 0;
         return FromYaml(stream.Documents[0].RootNode, source, "", 0, ref count);
+    }
+
+    static void CheckYamlDepth(string text, string source)
+    {
+        var parser = new Parser(new StringReader(text));
+        int depth = 0, events = 0;
+        while (parser.MoveNext())
+        {
+            if (++events > MaxNodes * 4) throw new HuskException($"{source}: more than {MaxNodes} values");
+            switch (parser.Current)
+            {
+                case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart:
+                    if (++depth > MaxDepth)
+                        throw new HuskException($"{source}: YAML nested deeper than {MaxDepth} levels (line {parser.Current.Start.Line})");
+                    break;
+                case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                    depth--;
+                    break;
+            }
+        }
     }
 
     static DocNode FromYaml(YamlNode node, string source, string path, int depth, ref int count)

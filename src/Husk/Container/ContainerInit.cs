@@ -30,10 +30,16 @@ public static class ContainerInit
         catch (HuskException) { return 1; } // the parent is gone or confused; it reports what happened
 
         var process = spec.Process!;
+        Husk.Seccomp.SeccompListener? seccompListener = null;
         try
         {
+            // As runc's nsexec: the init leads its own session (CRIU cannot checkpoint a container
+            // whose session leader is outside its pid namespace).
+            Native.EnsureSessionLeader();
             // First, as runc: do not share the caller's session keyring (unless --no-new-keyring).
             if (!options.NoNewKeyring) ProcessSetup.JoinSessionKeyring(options.Id, options.UserNamespace);
+            // The seccomp listener socket is a host path: pin it while the host's files are still in reach.
+            seccompListener = Husk.Seccomp.SeccompListener.Open(spec.Linux?.Seccomp);
             RootfsBuilder.Prepare(spec, options.Rootfs,
                 new RootfsOptions
                 {
@@ -47,6 +53,9 @@ public static class ContainerInit
                     channel.Expect(InitMessage.HooksDone, "while createRuntime hooks ran");
                     if (spec.Hooks is { } hooks) HookRunner.Run(hooks.CreateContainer, options.StateJson, "createContainer");
                 });
+            // process.terminal: the pty is made here, from the container's own /dev/ptmx (after
+            // pivot_root), and its master sent over the console socket (ContainerConsole).
+            if (process.Terminal) ContainerConsole.Setup(ContainerConsole.InheritedSocket(), process.ConsoleSize, process.User.UID);
 
             var namespaces = NamespacePlan.From(spec);
             if (namespaces.Creates("uts") || namespaces.JoinsExisting("uts"))
@@ -79,10 +88,22 @@ public static class ContainerInit
             WaitForStart(fifoFd);
             if (spec.Hooks is { StartContainer.Count: > 0 } hooks)
                 HookRunner.Run(hooks.StartContainer, WithStatus(options.StateJson, "created"), "startContainer");
+            // The container's user gets its stdio pipes/sockets (never a shared host file such as /dev/null).
+            StdioOwnership.Fix(process.User.UID);
+            // seccomp: without no_new_privs loading needs CAP_SYS_ADMIN, so before the capabilities are
+            // dropped (runc's order); with it, last, right before execve.
+            var seccomp = spec.Linux?.Seccomp;
+            string seccompState = seccomp is null ? "" : WithStatus(options.StateJson, "running");
+            if (seccomp is not null && !process.NoNewPrivileges)
+                Husk.Seccomp.SeccompFilter.Install(seccomp, seccompState, 0, seccompListener);
             ProcessSetup.ApplyUserAndCapabilities(process);
             if (process.NoNewPrivileges) ProcessSetup.SetNoNewPrivileges();
             ProcessSetup.SetUmask(process.User.Umask);
-            ProcessSetup.Exec(process, options.PreserveFds);
+            Lsm.ApplyExecLabels(process);
+            ProcessSetup.Exec(process, options.PreserveFds,
+                seccomp is not null && process.NoNewPrivileges
+                    ? () => Husk.Seccomp.SeccompFilter.Install(seccomp, seccompState, 0, seccompListener)
+                    : null);
             return 127; // Exec only returns by throwing
         }
         catch (Exception e)

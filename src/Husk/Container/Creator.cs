@@ -13,6 +13,8 @@ public sealed class CreateOptions
     public required string Bundle { get; init; }
     public string? PidFile { get; init; }
     public string? ConsoleSocket { get; init; }
+    /// <summary>An already connected console socket (`run -t` in the foreground relays the pty itself); -1: none.</summary>
+    public int ConsoleSocketFd { get; set; } = -1;
     public bool NoPivot { get; init; }
     public bool NoNewKeyring { get; init; }
     public int PreserveFds { get; init; }
@@ -28,6 +30,17 @@ public sealed class CreateOptions
 /// </summary>
 public static class Creator
 {
+    /// <summary>
+    /// The number of socket-activation fds passed to this process (LISTEN_FDS, when LISTEN_PID is
+    /// this process, as go-systemd's activation.Files that runc uses); 0 when none.
+    /// </summary>
+    public static int ListenFds()
+    {
+        if (!int.TryParse(Environment.GetEnvironmentVariable("LISTEN_FDS"), out int n) || n <= 0) return 0;
+        if (!int.TryParse(Environment.GetEnvironmentVariable("LISTEN_PID"), out int pid) || pid != Environment.ProcessId) return 0;
+        return Math.Min(n, 1000);
+    }
+
     public static ContainerRecord Create(StateStore store, CreateOptions o)
     {
         var bundle = Path.GetFullPath(o.Bundle);
@@ -36,12 +49,19 @@ public static class Creator
         // before anything is made (Husk.Cdi); record.Annotations below copies the result.
         Cdi.DeviceInjector.Apply(spec, o.CdiSpecDirs);
         Validate(spec, bundle);
+        // What this host cannot enforce is refused now, in one line: LSM labels, seccomp features.
+        Husk.Init.Lsm.CheckHost(spec);
+        Husk.Seccomp.SeccompFilter.Check(spec.Linux?.Seccomp);
         var rootfs = Path.GetFullPath(spec.Root!.Path, bundle);
         if (!Directory.Exists(rootfs)) throw new HuskException($"/root/path: rootfs \"{rootfs}\" is not a directory");
-        if (spec.Process!.Terminal && o.ConsoleSocket == null)
+        if (spec.Process!.Terminal && o.ConsoleSocket == null && o.ConsoleSocketFd < 0)
             throw new HuskException("/process/terminal: a terminal needs --console-socket when the runtime does not stay attached");
         if (o.PreserveFds < 0 || o.PreserveFds > 1000) throw new HuskException($"--preserve-fds {o.PreserveFds}: out of range");
+        // Socket activation, as runc: LISTEN_FDS meant for us come first (3..), then --preserve-fds.
+        int listenFds = ListenFds();
+        int preserveFds = listenFds + o.PreserveFds;
         var plan = NamespacePlan.From(spec);
+        RefuseRuntimeMountNamespace(plan);
 
         using var dirLock = store.CreateDirectory(o.Id);
         var record = new ContainerRecord
@@ -69,7 +89,13 @@ public static class Creator
 
             var fifoPath = Path.Combine(store.DirOf(o.Id), StateStore.ExecFifo);
             Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
-            using var launch = InitLauncher.Launch(o.PreserveFds, fifoPath);
+            if (listenFds > 0) spec.Process.Env.AddRange([$"LISTEN_FDS={listenFds}", "LISTEN_PID=1"]);
+            int console = !spec.Process.Terminal ? -1
+                : o.ConsoleSocketFd >= 0 ? o.ConsoleSocketFd : Native.ConnectUnix(o.ConsoleSocket!);
+            InitLauncher launch;
+            try { launch = InitLauncher.Launch(preserveFds, fifoPath, console); }
+            finally { if (console >= 0 && console != o.ConsoleSocketFd) Native.close(console); }
+            using var launchScope = launch;
             spawned = launch.SpawnedPid;
             cgroup.AddProcess(spawned);
 
@@ -82,7 +108,7 @@ public static class Creator
             var options = new InitOptions
             {
                 Id = o.Id, Rootfs = rootfs, NoPivot = o.NoPivot, UserNamespace = plan.HasUserNamespace,
-                PreserveFds = o.PreserveFds, NoNewKeyring = o.NoNewKeyring, StateJson = StateJson(record, spec, "creating"),
+                PreserveFds = preserveFds, NoNewKeyring = o.NoNewKeyring, StateJson = StateJson(record, spec, "creating"),
             };
             launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
             launch.Channel.Send(InitMessage.Options, JsonSerializer.SerializeToUtf8Bytes(options, ContainerJsonContext.Default.InitOptions));
@@ -146,6 +172,25 @@ public static class Creator
     /// <summary>The OCI state given to hooks and printed by `state`.</summary>
     public static string StateJson(ContainerRecord r, Spec.Spec? spec, string status) =>
         SpecJson.Serialize(ContainerStatus.ToState(r, spec, status, r.Pid));
+
+    /// <summary>
+    /// Joining the runtime's own mount namespace would bind, pivot_root and remount the host's root:
+    /// refused (the validator already requires a mount namespace, new or joined).
+    /// </summary>
+    static unsafe void RefuseRuntimeMountNamespace(NamespacePlan plan)
+    {
+        foreach (var (flag, path) in plan.Joins)
+        {
+            if (flag != NamespacePlan.CLONE_NEWNS) continue;
+            Native.Statx joined, own;
+            if (Native.statx(Native.AT_FDCWD, path, 0, Native.STATX_BASIC_STATS, &joined) < 0) continue; // nsexec reports it
+            if (Native.statx(Native.AT_FDCWD, "/proc/self/ns/mnt", 0, Native.STATX_BASIC_STATS, &own) < 0) continue;
+            // stx_ino is at offset 32 of struct statx.
+            if (joined.DevMajor == own.DevMajor && joined.DevMinor == own.DevMinor
+                && *(ulong*)((byte*)&joined + 32) == *(ulong*)((byte*)&own + 32))
+                throw new HuskException($"/linux/namespaces: mount namespace {path} is the runtime's own (the host's); a container needs a mount namespace of its own");
+        }
+    }
 
     static byte[] BuildBootstrap(Spec.Spec spec, NamespacePlan plan)
     {

@@ -14,9 +14,15 @@ public sealed class InitLauncher : IDisposable
     public required int SpawnedPid { get; init; }
     public required InitChannel Channel { get; init; }
 
-    public static InitLauncher Launch(int preserveFds, string fifoPath)
+    /// <summary>Set to "exec" for `husk exec`: the init joins a running container (<see cref="ExecInit"/>).</summary>
+    public const string InitModeEnv = "_HUSK_INITMODE";
+
+    /// <param name="fifoPath">The exec fifo (create); null for `exec`, which has none.</param>
+    /// <param name="consoleSocket">A connected console socket for process.terminal, or -1; it follows the fifo.</param>
+    /// <param name="exec">Start the init in exec mode (joins a running container, no rootfs work).</param>
+    public static InitLauncher Launch(int preserveFds, string? fifoPath, int consoleSocket = -1, bool exec = false)
     {
-        int fifo = Native.Check(Native.open(fifoPath, Native.O_RDWR | Native.O_CLOEXEC, 0), $"open {fifoPath}");
+        int fifo = fifoPath == null ? -1 : Native.Check(Native.open(fifoPath, Native.O_RDWR | Native.O_CLOEXEC, 0), $"open {fifoPath}");
         int[] pair = new int[2];
         try
         {
@@ -25,13 +31,27 @@ public sealed class InitLauncher : IDisposable
                 fixed (int* p = pair)
                     Native.Check(Native.socketpair(Native.AF_UNIX, Native.SOCK_STREAM | Native.SOCK_CLOEXEC, 0, p), "socketpair");
             }
-            int sockTarget = 3 + preserveFds, fifoTarget = 4 + preserveFds;
+            int sockTarget = 3 + preserveFds, next = 4 + preserveFds;
             var fds = new List<(int, int)>();
             for (int i = 3; i < 3 + preserveFds; i++) fds.Add((i, i));
             fds.Add((pair[1], sockTarget));
-            fds.Add((fifo, fifoTarget));
-            int pid = Spawner.Spawn(SelfExe.Path, ["husk", "init"],
-                [$"{InitPipeEnv}={sockTarget}", $"{FifoFdEnv}={fifoTarget}"], fds);
+            var env = new List<string> { $"{InitPipeEnv}={sockTarget}" };
+            if (fifo >= 0)
+            {
+                fds.Add((fifo, next));
+                env.Add($"{FifoFdEnv}={next++}");
+            }
+            if (consoleSocket >= 0)
+            {
+                fds.Add((consoleSocket, next));
+                env.Add($"{Husk.Init.ContainerConsole.ConsoleFdEnv}={next++}");
+            }
+            if (exec) env.Add($"{InitModeEnv}=exec");
+            // CVE-2019-5736: what enters the container runs from a sealed memfd copy of husk, so
+            // its /proc/PID/exe cannot be used to overwrite the binary on the host.
+            using var exe = SealedExe.Create();
+            Log.Debug($"sealed copy of husk for the init: {exe.CopyMilliseconds:0.00} ms");
+            int pid = Spawner.Spawn(exe.ExecPath, ["husk", "init"], env, fds);
             return new InitLauncher { SpawnedPid = pid, Channel = new InitChannel(pair[0]) };
         }
         catch
@@ -43,7 +63,7 @@ public sealed class InitLauncher : IDisposable
         {
             // Only the init may hold the fifo and its end of the socket: when it dies, `start`
             // sees a fifo without a reader and the socket reports end-of-file.
-            Native.close(fifo);
+            if (fifo >= 0) Native.close(fifo);
             if (pair[1] > 0) Native.close(pair[1]);
         }
     }

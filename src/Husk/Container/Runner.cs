@@ -14,21 +14,60 @@ public static class Runner
             // pid 1; as a subreaper we get it back and can wait for its exit status.
             Native.prctl(Native.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         }
-        var record = Creator.Create(store, o);
-        try { Operations.Start(store, o.Id); }
+        // process.terminal in the foreground without --console-socket: the init sends the pty
+        // master to us and we relay it (TerminalRelay), as runc does.
+        int consoleParent = -1;
+        if (!detach && o.ConsoleSocket == null && o.ConsoleSocketFd < 0 && WantsTerminal(o.Bundle))
+            (consoleParent, o.ConsoleSocketFd) = TerminalRelay.NewConsoleSocketPair();
+        ContainerRecord record;
+        try { record = Creator.Create(store, o); }
+        catch
+        {
+            if (consoleParent >= 0) { Native.close(consoleParent); Native.close(o.ConsoleSocketFd); }
+            throw;
+        }
+        TerminalRelay? relay = null;
+        try
+        {
+            if (consoleParent >= 0)
+            {
+                Native.close(o.ConsoleSocketFd);
+                o.ConsoleSocketFd = -1;
+                int master = TerminalRelay.Receive(consoleParent);
+                consoleParent = -1;
+                relay = TerminalRelay.Start(master);
+            }
+            Operations.Start(store, o.Id);
+        }
         catch (HuskException)
         {
+            if (consoleParent >= 0) Native.close(consoleParent);
+            relay?.Dispose();
             Operations.Delete(store, o.Id, force: true);
             throw;
         }
         if (detach) return 0;
 
-        int status = WaitForwardingSignals(record.Pid);
+        int status;
+        try
+        {
+            status = WaitForwardingSignals(record.Pid);
+            relay?.Drain(TimeSpan.FromSeconds(2));
+        }
+        finally { relay?.Dispose(); }
         if (!keep) Operations.Delete(store, o.Id, force: true);
         return Cleanup.ExitCode(status);
     }
 
-    static unsafe int WaitForwardingSignals(int initPid)
+    /// <summary>Whether the bundle's process.terminal is set (false when config.json cannot be read: create reports that).</summary>
+    static bool WantsTerminal(string bundle)
+    {
+        try { return Spec.SpecJson.Load(Path.Combine(Path.GetFullPath(bundle), "config.json")).Process?.Terminal == true; }
+        catch (HuskException) { return false; }
+    }
+
+    /// <summary>Waits for <paramref name="initPid"/> (reaping other children), forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT to it; returns its wait status.</summary>
+    internal static unsafe int WaitForwardingSignals(int initPid)
     {
         var registrations = new List<PosixSignalRegistration>();
         foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })

@@ -531,8 +531,10 @@ public static unsafe class ProcessSetup
     /// Marks fds from 3 + <paramref name="preserveFds"/> close-on-exec, changes into the cwd (unless
     /// <see cref="ApplyUserAndCapabilities"/> already did), resolves args[0] and execve's it with the
     /// process's environment (plus HOME, see <see cref="ProcessEnvironment"/>). Returns only by throwing.
+    /// <paramref name="beforeExecve"/> runs last, right before execve(2), once everything else is ready
+    /// (the place for the seccomp filter, so nothing of the runtime's own setup is filtered).
     /// </summary>
-    public static void Exec(Process p, int preserveFds)
+    public static void Exec(Process p, int preserveFds, Action? beforeExecve = null)
     {
         if (p.Args.Count == 0)
             throw new HuskException("args must not be empty");
@@ -541,11 +543,14 @@ public static unsafe class ProcessSetup
             ChangeDirectory(p.Cwd);
         var env = ProcessEnvironment(p.Env, p.User.UID);
         string path = ResolveExecutable(p.Args[0], env, p.Cwd);
-        ExecVe(path, p.Args, env);
+        ExecVe(path, p.Args, env, beforeExecve);
     }
 
-    /// <summary>execve; throws a HuskException naming the program and the errno when it fails.</summary>
-    public static void ExecVe(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env)
+    /// <summary>
+    /// execve; throws a HuskException naming the program and the errno when it fails.
+    /// <paramref name="beforeExecve"/> runs once argv and envp are built, just before the call.
+    /// </summary>
+    public static void ExecVe(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env, Action? beforeExecve = null)
     {
         var owned = new List<nint>();
         try
@@ -553,6 +558,7 @@ public static unsafe class ProcessSetup
             byte* cpath = Utf8(path, owned);
             byte** cargv = StringArray(argv, owned);
             byte** cenv = StringArray(env, owned);
+            beforeExecve?.Invoke();
             Native.execve(cpath, cargv, cenv);
             int errno = Native.Errno;
             throw new HuskException($"exec {Quote(path)}: {Native.StrError(errno)}");

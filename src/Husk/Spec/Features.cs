@@ -25,23 +25,18 @@ public sealed class Features
             // CDI device injection from cdi.k8s.io/* annotations, and VFIO classification.
             ["org.husk.cdi.versions"] = global::Husk.Cdi.CdiSpecParser.VersionRange,
             ["org.husk.cdi.vfio"] = global::Husk.Cdi.Vfio.AnnotationPrefix + "<N>",
+            // As runc: the libseccomp version the runtime uses.
+            ["io.github.seccomp.libseccomp.version"] = global::Husk.Seccomp.SeccompSupport.Version,
         },
         Linux = new FeaturesLinux
         {
             Namespaces = [.. SpecValidator.NamespaceTypes],
             Capabilities = [.. Capabilities.All.Keys],
             Cgroup = new FeaturesCgroup { V1 = true, V2 = true, Systemd = false, SystemdUser = false, Rdma = true },
-            Seccomp = new FeaturesSeccomp
-            {
-                Enabled = true,
-                Actions = [.. SpecValidator.SeccompActions],
-                Operators = [.. SpecValidator.SeccompOperators],
-                Archs = [.. SpecValidator.SeccompArchitectures],
-                KnownFlags = [.. SpecValidator.SeccompFlags],
-                SupportedFlags = [.. SpecValidator.SeccompFlags],
-            },
-            Apparmor = new FeaturesEnabled { Enabled = false },
-            Selinux = new FeaturesEnabled { Enabled = false },
+            // What the host's libseccomp (and kernel, through its API level) can load.
+            Seccomp = global::Husk.Seccomp.SeccompSupport.Features(),
+            Apparmor = new FeaturesEnabled { Enabled = global::Husk.Init.Lsm.AppArmorEnabled() },
+            Selinux = new FeaturesEnabled { Enabled = global::Husk.Init.Lsm.SelinuxEnabled() },
             IntelRdt = new FeaturesIntelRdt { Enabled = false },
             MountExtensions = new FeaturesMountExtensions { IDMap = new FeaturesEnabled { Enabled = true } },
         },

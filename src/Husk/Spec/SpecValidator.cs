@@ -122,6 +122,11 @@ public static class SpecValidator
             bool Has(string t) => ns.Any(n => n.Type == t);
             bool HasNew(string t) => ns.Any(n => n.Type == t && string.IsNullOrEmpty(n.Path));
 
+            // Without a mount namespace of its own the init would bind, pivot_root and remount in the
+            // runtime's (the host's) mount namespace: every container needs one, new or joined.
+            if (!Has("mount"))
+                Err("/linux/namespaces", "a container needs a mount namespace (add {\"type\":\"mount\"}); without one its root, mounts, maskedPaths and readonlyPaths would change the host's");
+
             if (s.Process is null) Err("/process", "must be set");
             else CheckProcess(s.Process, s);
 
@@ -371,8 +376,6 @@ public static class SpecValidator
 
             for (int i = 0; i < l.MaskedPaths.Count; i++) Abs($"/linux/maskedPaths/{I(i)}", l.MaskedPaths[i]);
             for (int i = 0; i < l.ReadonlyPaths.Count; i++) Abs($"/linux/readonlyPaths/{I(i)}", l.ReadonlyPaths[i]);
-            if ((l.MaskedPaths.Count > 0 || l.ReadonlyPaths.Count > 0 || s.Mounts.Count > 0) && !has("mount"))
-                Err("/linux/namespaces", "mounts, maskedPaths and readonlyPaths need a new mount namespace (add {\"type\":\"mount\"})");
 
             if (l.Personality is { } pers)
             {

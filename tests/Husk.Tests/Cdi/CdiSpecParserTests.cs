@@ -232,6 +232,31 @@ public class CdiSpecParserTests
         Assert.DoesNotContain('\n', e.Message);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Deep_nesting_is_refused_without_recursing_into_it(bool flow)
+    {
+        const int n = 100_000;
+        var yaml = "cdiVersion: 0.6.0\nkind: vendor.com/gpu\ndevices: " +
+                   (flow ? new string('[', n) + new string(']', n) : "\n" + string.Concat(Enumerable.Repeat("- ", n)) + "x") + "\n";
+        var e = Assert.Throws<HuskException>(() => CdiSpecParser.Parse(yaml, "f.yaml", json: false));
+        Assert.StartsWith("f.yaml: ", e.Message);
+        Assert.Contains("nested deeper than 64", e.Message);
+        var json = "{\"devices\":" + new string('[', n) + new string(']', n) + "}";
+        e = Assert.Throws<HuskException>(() => CdiSpecParser.Parse(json, "f.json", json: true));
+        Assert.StartsWith("f.json: invalid JSON", e.Message);
+    }
+
+    [Fact]
+    public void Yaml_aliases_cannot_blow_up()
+    {
+        var sb = new System.Text.StringBuilder("cdiVersion: 0.6.0\nkind: vendor.com/gpu\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for (int i = 1; i < 10; i++) sb.Append($"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]\n");
+        var e = Assert.Throws<HuskException>(() => CdiSpecParser.Parse(sb.ToString(), "f.yaml", json: false));
+        Assert.Contains("more than", e.Message);
+    }
+
     [Fact]
     public void Yaml_plain_scalars_read_as_strings_where_strings_are_expected()
     {

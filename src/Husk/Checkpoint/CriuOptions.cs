@@ -1,0 +1,76 @@
+namespace Husk.Checkpoint;
+
+/// <summary>The CRIU flags `checkpoint` and `restore` share (runc's names).</summary>
+public class CriuFlags
+{
+    /// <summary>The global --criu: a path, or a name looked up on PATH; null: "criu".</summary>
+    public string? CriuBinary { get; init; }
+    /// <summary>--image-path; null: "./checkpoint", as runc.</summary>
+    public string? ImagePath { get; init; }
+    /// <summary>--work-path (CRIU's logs and work files); null: the image path.</summary>
+    public string? WorkPath { get; init; }
+    public bool TcpEstablished { get; init; }
+    public bool ExtUnixSk { get; init; }
+    public bool ShellJob { get; init; }
+    public bool FileLocks { get; init; }
+    public bool AutoDedup { get; init; }
+    public bool LazyPages { get; init; }
+    /// <summary>--manage-cgroups-mode: soft, full, strict or ignore (null: CRIU's default, soft).</summary>
+    public string? ManageCgroupsMode { get; init; }
+    /// <summary>--empty-ns: namespace types ("network") CRIU creates empty instead of restoring their contents.</summary>
+    public IReadOnlyList<string> EmptyNamespaces { get; init; } = [];
+
+    internal string ImageDir => Path.GetFullPath(ImagePath ?? "checkpoint");
+    internal string WorkDir => WorkPath is { Length: > 0 } w ? Path.GetFullPath(w) : ImageDir;
+
+    /// <summary>The CRIU command-line options common to dump and restore.</summary>
+    internal List<string> CommonArgs()
+    {
+        var a = new List<string>();
+        if (ManageCgroupsMode is { Length: > 0 } mode)
+        {
+            if (mode is not ("soft" or "full" or "strict" or "ignore"))
+                throw new HuskException($"--manage-cgroups-mode \"{mode}\": use soft, full, strict or ignore");
+            a.Add($"--manage-cgroups={mode}");
+        }
+        else a.Add("--manage-cgroups");
+        if (TcpEstablished) a.Add("--tcp-established");
+        if (ExtUnixSk) a.Add("--ext-unix-sk");
+        if (ShellJob) a.Add("--shell-job");
+        if (FileLocks) a.Add("--file-locks");
+        if (AutoDedup) a.Add("--auto-dedup");
+        foreach (var ns in EmptyNamespaces)
+        {
+            if (ns != "network") throw new HuskException($"--empty-ns \"{ns}\": only \"network\" is supported (as runc)");
+            a.Add("--empty-ns");
+            a.Add("net");
+        }
+        return a;
+    }
+}
+
+/// <summary>`husk checkpoint` options.</summary>
+public sealed class CheckpointOptions : CriuFlags
+{
+    public required string Id { get; init; }
+    public bool LeaveRunning { get; init; }
+    public bool PreDump { get; init; }
+    /// <summary>--parent-path: the previous (pre-)dump, relative to the image path (CRIU's --prev-images-dir).</summary>
+    public string? ParentPath { get; init; }
+    /// <summary>--page-server ADDRESS:PORT.</summary>
+    public string? PageServer { get; init; }
+}
+
+/// <summary>`husk restore` options.</summary>
+public sealed class RestoreOptions : CriuFlags
+{
+    public required string Id { get; init; }
+    public required string Bundle { get; init; }
+    public string? PidFile { get; init; }
+    public bool Detach { get; init; }
+    public string? ConsoleSocket { get; init; }
+    public bool NoPivot { get; init; }
+    /// <summary>Compare the specs and stop: no CRIU, no container.</summary>
+    public bool DryRun { get; init; }
+    public IReadOnlyList<string>? CdiSpecDirs { get; init; }
+}

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using Husk.Init;
+using Husk.Linux;
+using Husk.Spec;
+
+namespace Husk.Container;
+
+/// <summary>
+/// `husk init` in exec mode (<see cref="InitLauncher.InitModeEnv"/>): a process that nsexec.c has
+/// put into every namespace of a running container (joining its mount namespace put it at the
+/// container's root), and that `husk exec` has put into its cgroup. No rootfs work: the session,
+/// terminal, rlimits, labels, user, capabilities, no_new_privs, umask, cwd, then execve
+/// (runc's setns_init_linux.go), with the container's seccomp filter. Reports Ready just before execve; the socket is close-on-exec,
+/// so `husk exec` sees end-of-file once the program runs, or an Error if execve failed.
+/// </summary>
+public static class ExecInit
+{
+    public static int Run()
+    {
+        if (!int.TryParse(Environment.GetEnvironmentVariable(InitLauncher.InitPipeEnv), out int sockFd) || sockFd <= 2)
+            throw new HuskException($"husk init is started by husk create or exec, not by hand ({InitLauncher.InitPipeEnv} is not set)");
+        using var channel = new InitChannel(sockFd);
+        Spec.Spec spec;
+        ExecInitOptions options;
+        try
+        {
+            spec = SpecJson.Parse(channel.Expect(InitMessage.Spec, "before receiving its process"));
+            options = JsonSerializer.Deserialize(channel.Expect(InitMessage.Options, "before receiving its options"),
+                ExecJsonContext.Default.ExecInitOptions) ?? throw new HuskException("exec init: empty options");
+        }
+        catch (HuskException) { return 1; } // the parent is gone or confused; it reports what happened
+
+        var process = spec.Process!;
+        try
+        {
+            // As runc's nsexec: lead a session (and so be able to take a controlling terminal).
+            Native.EnsureSessionLeader();
+            if (!options.NoNewKeyring) ProcessSetup.JoinSessionKeyring(options.Id, options.UserNamespace);
+            if (process.Terminal)
+                ContainerConsole.Setup(ContainerConsole.InheritedSocket(), process.ConsoleSize, process.User.UID);
+            ProcessSetup.ApplyRlimits(process.Rlimits);
+            // The rest in ContainerInit's order (runc's setns init): stdio ownership, seccomp before
+            // dropping capabilities unless no_new_privs (then last, right before execve), user and
+            // capabilities, no_new_privs, umask, LSM labels.
+            StdioOwnership.Fix(process.User.UID);
+            var seccomp = spec.Linux?.Seccomp;
+            if (seccomp is not null && !process.NoNewPrivileges)
+                Husk.Seccomp.SeccompFilter.Install(seccomp, options.StateJson, options.ProcessPid, null);
+            ProcessSetup.ApplyUserAndCapabilities(process);
+            if (process.NoNewPrivileges) ProcessSetup.SetNoNewPrivileges();
+            ProcessSetup.SetUmask(process.User.Umask);
+            Lsm.ApplyExecLabels(process);
+            // Fail with a clear message before reporting Ready when the program cannot be found.
+            ProcessSetup.ResolveExecutable(process.Args.Count > 0 ? process.Args[0] : "",
+                ProcessSetup.ProcessEnvironment(process.Env, process.User.UID), process.Cwd);
+            channel.Send(InitMessage.Ready, ReadOnlySpan<byte>.Empty);
+            ProcessSetup.Exec(process, options.PreserveFds,
+                seccomp is not null && process.NoNewPrivileges
+                    ? () => Husk.Seccomp.SeccompFilter.Install(seccomp, options.StateJson, options.ProcessPid, null)
+                    : null);
+            return 127; // Exec only returns by throwing
+        }
+        catch (Exception e)
+        {
+            var msg = e is HuskException ? e.Message : $"exec init: {e.GetType().Name}: {e.Message}";
+            try { channel.Send(InitMessage.Error, msg); } catch (HuskException) { }
+            return 127;
+        }
+    }
+}

@@ -1,0 +1,119 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Husk.Linux;
+
+// Terminals and fd passing: the pty of a container with process.terminal (made inside the
+// container by its init), termios for relaying a terminal, and unix sockets that carry fds
+// with SCM_RIGHTS (runc's --console-socket protocol). socket, connect, sendmsg, msghdr and
+// fchown are declared in Native.Seccomp.cs, setsid in Native.Checkpoint.cs.
+public static unsafe partial class Native
+{
+    [LibraryImport(Libc, SetLastError = true)]
+    public static partial int ioctl(int fd, nuint request, void* arg);
+
+    public const nuint TIOCSCTTY = 0x540E, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414,
+        TIOCGPTN = 0x80045430, TIOCSPTLCK = 0x40045431;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct WinSize
+    {
+        public ushort Rows, Cols, XPixel, YPixel;
+    }
+
+    /// <summary>struct termios of x86_64/aarch64 glibc (60 bytes), kept opaque: only libc reads it.</summary>
+    [StructLayout(LayoutKind.Sequential, Size = 64)]
+    public struct Termios
+    {
+        public uint IFlag, OFlag, CFlag, LFlag;
+    }
+
+    [LibraryImport(Libc, SetLastError = true)]
+    public static partial int tcgetattr(int fd, Termios* t);
+
+    [LibraryImport(Libc, SetLastError = true)]
+    public static partial int tcsetattr(int fd, int when, Termios* t);
+
+    [LibraryImport(Libc)]
+    public static partial void cfmakeraw(Termios* t);
+
+    public const int TCSANOW = 0, TCSADRAIN = 1;
+    public const uint ONLCR = 0x4;
+
+    [LibraryImport(Libc, SetLastError = true)]
+    public static partial int isatty(int fd);
+
+    [LibraryImport(Libc, SetLastError = true)]
+    public static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
+
+    public const int MSG_CMSG_CLOEXEC = 0x40000000, MSG_CTRUNC = 0x8;
+    public const int EIO = 5;
+
+    /// <summary>CMSG_LEN / CMSG_SPACE for one int on 64-bit Linux: a 16-byte cmsghdr, data padded to 8.</summary>
+    const int CmsgHdrLen = 16, CmsgLenOneFd = CmsgHdrLen + 4, CmsgSpaceOneFd = CmsgHdrLen + 8;
+
+    /// <summary>
+    /// Sends <paramref name="fd"/> over the unix socket <paramref name="sock"/> with SCM_RIGHTS, and
+    /// <paramref name="name"/> as the message's data: runc's utils.SendFd, which the receivers of a
+    /// console socket (containerd, conmon, runc's recvtty) read with RecvFd.
+    /// </summary>
+    public static void SendFd(int sock, string name, int fd)
+    {
+        var data = Encoding.UTF8.GetBytes(name);
+        if (data.Length == 0 || data.Length >= 4096) throw new HuskException($"sendfd: bad name \"{name}\"");
+        var control = stackalloc byte[CmsgSpaceOneFd];
+        new Span<byte>(control, CmsgSpaceOneFd).Clear();
+        *(nuint*)control = CmsgLenOneFd;
+        *(int*)(control + 8) = SOL_SOCKET;
+        *(int*)(control + 12) = SCM_RIGHTS;
+        *(int*)(control + CmsgHdrLen) = fd;
+        fixed (byte* d = data)
+        {
+            var iov = new IoVec { Base = d, Len = (nuint)data.Length };
+            var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = CmsgSpaceOneFd };
+            while (true)
+            {
+                if (sendmsg(sock, &msg, 0) >= 0) return;
+                if (Errno != EINTR) throw new KernelException("send the console fd over the console socket", Errno);
+            }
+        }
+    }
+
+    /// <summary>Receives one fd sent with <see cref="SendFd"/> (close-on-exec); returns it and the name sent with it.</summary>
+    public static (int Fd, string Name) RecvFd(int sock)
+    {
+        var data = new byte[4096];
+        var control = stackalloc byte[CmsgSpaceOneFd * 4];
+        fixed (byte* d = data)
+        {
+            var iov = new IoVec { Base = d, Len = (nuint)data.Length };
+            var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = (nuint)(CmsgSpaceOneFd * 4) };
+            nint n;
+            while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0)
+                if (Errno != EINTR) throw new KernelException("receive the console fd", Errno);
+            if (msg.ControlLen < CmsgLenOneFd || *(int*)(control + 8) != SOL_SOCKET || *(int*)(control + 12) != SCM_RIGHTS)
+                throw new HuskException(n == 0 ? "the container's init exited before it sent its console" : "receive the console fd: no fd in the message");
+            return (*(int*)(control + CmsgHdrLen), Encoding.UTF8.GetString(data, 0, (int)n));
+        }
+    }
+
+    /// <summary>Connects a new close-on-exec AF_UNIX stream socket to <paramref name="path"/>.</summary>
+    public static int ConnectUnix(string path)
+    {
+        var bytes = Encoding.UTF8.GetBytes(path);
+        if (bytes.Length == 0 || bytes.Length >= 108) throw new HuskException($"console socket \"{path}\": path too long for a unix socket");
+        int fd = Check(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket(AF_UNIX)");
+        var addr = stackalloc byte[110];
+        new Span<byte>(addr, 110).Clear();
+        *(ushort*)addr = AF_UNIX;
+        bytes.CopyTo(new Span<byte>(addr + 2, 108));
+        while (connect(fd, addr, (uint)(2 + bytes.Length + 1)) != 0)
+        {
+            int errno = Errno;
+            if (errno == EINTR) continue;
+            close(fd);
+            throw new HuskException($"connect to console socket \"{path}\": {StrError(errno)}");
+        }
+        return fd;
+    }
+}

@@ -1,0 +1,232 @@
+using System.Text;
+using System.Text.Json;
+using Husk.Linux;
+using Husk.Spec;
+
+namespace Husk.Seccomp;
+
+/// <summary>
+/// The seccomp listener socket (linux.seccomp.listenerPath), pinned with an O_PATH fd while its
+/// host path is still reachable (before pivot_root, or before joining the container's mount
+/// namespace), and connected later through /proc/self/fd/N, which keeps working inside the
+/// container. Dispose closes the fd.
+/// </summary>
+public sealed class SeccompListener : IDisposable
+{
+    int _fd;
+    public string Path { get; }
+
+    SeccompListener(int fd, string path) { _fd = fd; Path = path; }
+
+    /// <summary>
+    /// Pins the listener of <paramref name="seccomp"/> when it has a listenerPath and some rule
+    /// notifies; null otherwise. A missing socket is an error now (at create), not at start.
+    /// </summary>
+    public static SeccompListener? Open(LinuxSeccomp? seccomp)
+    {
+        if (seccomp is null || string.IsNullOrEmpty(seccomp.ListenerPath)) return null;
+        if (!seccomp.Syscalls.Any(s => s.Action == "SCMP_ACT_NOTIFY")) return null;
+        int fd = Native.open(seccomp.ListenerPath, Native.O_PATH | Native.O_CLOEXEC, 0);
+        if (fd < 0)
+            throw new HuskException($"seccomp listener {seccomp.ListenerPath}: {Native.StrError(Native.Errno)}");
+        var st = Native.FStatx(fd, $"seccomp listener {seccomp.ListenerPath}");
+        if ((st.Mode & Native.S_IFMT) != 0xC000)   // S_IFSOCK
+        {
+            Native.close(fd);
+            throw new HuskException($"seccomp listener {seccomp.ListenerPath}: not a unix socket");
+        }
+        return new SeccompListener(fd, seccomp.ListenerPath);
+    }
+
+    /// <summary>A new stream socket connected to the listener.</summary>
+    internal int Connect() => SeccompFilter.ConnectUnix(_fd >= 0 ? $"/proc/self/fd/{_fd}" : Path, Path);
+
+    public void Dispose()
+    {
+        if (_fd >= 0) Native.close(_fd);
+        _fd = -1;
+    }
+}
+
+/// <summary>
+/// Loads linux.seccomp into the calling thread through libseccomp, as runc's
+/// libcontainer/seccomp InitSeccomp: default action and errno, extra architectures, flags as
+/// filter attributes, one rule per syscall name (names this libseccomp does not know are
+/// ignored), no_new_privs left to the caller (SCMP_FLTATR_CTL_NNP off). With SCMP_ACT_NOTIFY
+/// rules the listener fd is sent to listenerPath with SCM_RIGHTS, together with the
+/// ContainerProcessState JSON (runtime-spec: fds ["seccompFd"], pid, metadata, state).
+/// </summary>
+/// <remarks>
+/// Call it LAST, on the thread that will execve, right before execve: whatever the runtime does
+/// after it is filtered too. Without no_new_privs loading needs CAP_SYS_ADMIN: then call it before
+/// capabilities are dropped (runc's order). On success the filter context is deliberately not
+/// released: free() after the load could make a syscall the profile forbids; execve drops it.
+/// </remarks>
+public static unsafe class SeccompFilter
+{
+    const int EEXIST = 17;
+
+    /// <summary>
+    /// At create: refuses what this host's libseccomp cannot load (missing library, a flag or
+    /// action it lacks, notify without a listener), so the error comes now and not at start.
+    /// </summary>
+    public static void Check(LinuxSeccomp? seccomp)
+    {
+        if (seccomp is null) return;
+        if (!SeccompSupport.Available) throw new HuskException($"seccomp: {SeccompSupport.Error}");
+        var plan = SeccompProfile.Build(seccomp, SeccompSupport.FlagSupported, SeccompSupport.Version);
+        foreach (var action in seccomp.Syscalls.Select(s => s.Action).Append(seccomp.DefaultAction).Distinct())
+            if (!SeccompSupport.ActionSupported(action))
+                throw new HuskException($"seccomp: action {action} is not supported by libseccomp {SeccompSupport.Version} on this kernel");
+        if (plan.UsesNotify && string.IsNullOrEmpty(seccomp.ListenerPath))
+            throw new HuskException("seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
+    }
+
+    /// <summary>
+    /// Installs <paramref name="seccomp"/> (nothing when null). <paramref name="stateJson"/> is the
+    /// container's OCI state (sent to the listener); <paramref name="processPid"/> is the host pid of
+    /// the process being set up (0: the state's pid, i.e. the init); <paramref name="listener"/> the
+    /// listener pinned earlier with <see cref="SeccompListener.Open"/> (null: connect to the
+    /// listenerPath directly, which must then be reachable from here).
+    /// </summary>
+    public static void Install(LinuxSeccomp? seccomp, string stateJson, int processPid = 0, SeccompListener? listener = null)
+    {
+        if (seccomp is null) return;
+        if (!SeccompSupport.Available) throw new HuskException($"seccomp: {SeccompSupport.Error}");
+        var plan = SeccompProfile.Build(seccomp, SeccompSupport.FlagSupported, SeccompSupport.Version);
+        if (plan.UsesNotify && string.IsNullOrEmpty(seccomp.ListenerPath))
+            throw new HuskException("seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
+        if (plan.UsesNotify && !SeccompSupport.ActionSupported("SCMP_ACT_NOTIFY"))
+            throw new HuskException($"seccomp: SCMP_ACT_NOTIFY is not supported by libseccomp {SeccompSupport.Version} on this kernel");
+
+        nint ctx = Native.seccomp_init(plan.DefaultAction);
+        if (ctx == 0) throw new HuskException($"seccomp: cannot create a filter with default action {seccomp.DefaultAction}");
+        int sock = -1;
+        bool loaded = false;
+        try
+        {
+            foreach (var arch in plan.Architectures)
+            {
+                uint token = Native.seccomp_arch_resolve_name(arch);
+                if (token == 0) throw new HuskException($"seccomp: libseccomp {SeccompSupport.Version} does not know architecture {arch}");
+                int rc = Native.seccomp_arch_add(ctx, token);
+                if (rc < 0 && rc != -EEXIST) throw new HuskException($"seccomp: add architecture {arch}: {Native.StrError(-rc)}");
+            }
+            foreach (var (attr, value) in plan.Attributes)
+                LibCheck(Native.seccomp_attr_set(ctx, attr, value), $"set filter attribute {attr}");
+            LibCheck(Native.seccomp_attr_set(ctx, Native.SCMP_FLTATR_CTL_NNP, 0), "clear the no_new_privs attribute");
+
+            var conds = stackalloc Native.ScmpArgCmp[6];
+            foreach (var rule in plan.Rules)
+            {
+                int nr = Native.seccomp_syscall_resolve_name(rule.Syscall);
+                if (nr == -1) continue;   // __NR_SCMP_ERROR: unknown here; ignored, as runc does
+                int n = Math.Min(rule.Conditions.Count, 6);
+                for (int i = 0; i < n; i++)
+                {
+                    var c = rule.Conditions[i];
+                    conds[i] = new Native.ScmpArgCmp { Arg = c.Index, Op = c.Op, DatumA = c.DatumA, DatumB = c.DatumB };
+                }
+                LibCheck(Native.seccomp_rule_add_array(ctx, rule.Action, nr, (uint)n, conds), $"add rule for {rule.Syscall}");
+            }
+
+            // Everything that allocates or may fail is done before the load.
+            byte[]? message = null;
+            if (plan.UsesNotify)
+            {
+                message = ProcessStateMessage(stateJson, processPid, seccomp.ListenerMetadata);
+                sock = listener is not null ? listener.Connect() : ConnectUnix(seccomp.ListenerPath!, seccomp.ListenerPath!);
+            }
+
+            int loadRc = Native.seccomp_load(ctx);
+            if (loadRc < 0)
+                throw new HuskException($"seccomp: load the filter: {Native.StrError(-loadRc)}" +
+                    (-loadRc == Native.EACCES ? " (without no_new_privs it needs CAP_SYS_ADMIN)" : ""));
+            loaded = true;
+
+            if (message is not null)
+            {
+                int notifyFd = Native.seccomp_notify_fd(ctx);
+                if (notifyFd < 0) throw new HuskException($"seccomp: get the notify fd: {Native.StrError(-notifyFd)}");
+                SendWithFd(sock, message, notifyFd);
+                Native.close(notifyFd);
+            }
+        }
+        finally
+        {
+            if (sock >= 0) Native.close(sock);
+            if (!loaded) Native.seccomp_release(ctx);
+        }
+    }
+
+    static void LibCheck(int rc, string what)
+    {
+        if (rc < 0) throw new HuskException($"seccomp: {what}: {Native.StrError(-rc)}");
+    }
+
+    /// <summary>
+    /// The runtime-spec ContainerProcessState: {"ociVersion","fds":["seccompFd"],"pid","metadata","state"}.
+    /// </summary>
+    public static byte[] ProcessStateMessage(string stateJson, int processPid, string? metadata)
+    {
+        using var doc = JsonDocument.Parse(stateJson);
+        var root = doc.RootElement;
+        string version = root.TryGetProperty("ociVersion", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "1.2.0";
+        if (processPid <= 0 && root.TryGetProperty("pid", out var p) && p.ValueKind == JsonValueKind.Number) processPid = p.GetInt32();
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            w.WriteString("ociVersion", version);
+            w.WriteStartArray("fds");
+            w.WriteStringValue("seccompFd");
+            w.WriteEndArray();
+            w.WriteNumber("pid", processPid);
+            if (!string.IsNullOrEmpty(metadata)) w.WriteString("metadata", metadata);
+            w.WritePropertyName("state");
+            root.WriteTo(w);
+            w.WriteEndObject();
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>A close-on-exec AF_UNIX stream socket connected to <paramref name="path"/>.</summary>
+    internal static int ConnectUnix(string path, string shownPath)
+    {
+        var bytes = Encoding.UTF8.GetBytes(path);
+        if (bytes.Length == 0 || bytes.Length >= 108) throw new HuskException($"seccomp listener {shownPath}: path too long for a unix socket");
+        int fd = Native.Check(Native.socket(Native.AF_UNIX, Native.SOCK_STREAM | Native.SOCK_CLOEXEC, 0), "socket(AF_UNIX)");
+        var addr = stackalloc byte[110];
+        new Span<byte>(addr, 110).Clear();
+        *(ushort*)addr = (ushort)Native.AF_UNIX;
+        bytes.CopyTo(new Span<byte>(addr + 2, 108));
+        while (Native.connect(fd, addr, (uint)(2 + bytes.Length + 1)) != 0)
+        {
+            int errno = Native.Errno;
+            if (errno == Native.EINTR) continue;
+            Native.close(fd);
+            throw new HuskException($"seccomp: connect to the listener {shownPath}: {Native.StrError(errno)}");
+        }
+        return fd;
+    }
+
+    /// <summary>One sendmsg: <paramref name="data"/> plus <paramref name="fd"/> in an SCM_RIGHTS message.</summary>
+    static void SendWithFd(int sock, byte[] data, int fd)
+    {
+        const int hdr = 16, len = hdr + 4, space = hdr + 8;
+        var control = stackalloc byte[space];
+        new Span<byte>(control, space).Clear();
+        *(nuint*)control = len;
+        *(int*)(control + 8) = Native.SOL_SOCKET;
+        *(int*)(control + 12) = Native.SCM_RIGHTS;
+        *(int*)(control + hdr) = fd;
+        fixed (byte* d = data)
+        {
+            var iov = new Native.IoVec { Base = d, Len = (nuint)data.Length };
+            var msg = new Native.MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = space };
+            while (Native.sendmsg(sock, &msg, Native.MSG_NOSIGNAL) < 0)
+                if (Native.Errno != Native.EINTR)
+                    throw new HuskException($"seccomp: send the listener fd: {Native.StrError(Native.Errno)}");
+        }
+    }
+}
