@@ -184,19 +184,25 @@ public static unsafe class ProcessSetup
         }
     }
 
-    /// <summary>setgroups (unless /proc/self/setgroups says "deny"), setresgid, setresuid.</summary>
+    /// <summary>
+    /// setgroups (unless /proc/self/setgroups says "deny"), setresgid, setresuid — as raw system
+    /// calls on the calling thread only. glibc's wrappers would stop every runtime thread to change
+    /// its credentials too (a signal round trip each); those threads die at the execve that follows
+    /// on this thread, so only this thread's credentials matter.
+    /// </summary>
     public static void SetUser(User user)
     {
+        const long SYS_setresuid = 117, SYS_setresgid = 119, SYS_setgroups = 116;
         if (SetgroupsAllowed())
         {
             var gids = user.AdditionalGids.ToArray();
             fixed (uint* g = gids)
-                if (Native.setgroups((nuint)gids.Length, g) != 0)
+                if (Native.syscall(SYS_setgroups, gids.Length, (long)g, 0, 0, 0, 0) != 0)
                     throw new HuskException($"setgroups [{string.Join(" ", gids)}]: {Native.StrError(Native.Errno)}");
         }
-        if (Native.setresgid(user.GID, user.GID, user.GID) != 0)
+        if (Native.syscall(SYS_setresgid, user.GID, user.GID, user.GID, 0, 0, 0) != 0)
             throw new HuskException($"setresgid to gid {user.GID}: {Native.StrError(Native.Errno)}");
-        if (Native.setresuid(user.UID, user.UID, user.UID) != 0)
+        if (Native.syscall(SYS_setresuid, user.UID, user.UID, user.UID, 0, 0, 0) != 0)
             throw new HuskException($"setresuid to uid {user.UID}: {Native.StrError(Native.Errno)}");
     }
 
@@ -558,7 +564,24 @@ public static unsafe class ProcessSetup
             byte* cpath = Utf8(path, owned);
             byte** cargv = StringArray(argv, owned);
             byte** cenv = StringArray(env, owned);
-            beforeExecve?.Invoke();
+            if (beforeExecve is not null)
+            {
+                // After beforeExecve (a seccomp filter) the runtime itself may be refused the syscalls
+                // that throwing needs (mmap, ...): a failed execve is reported with one write and _exit.
+                var prefix = Encoding.UTF8.GetBytes($"husk: exec {Quote(path)} failed (denied by the seccomp filter?): errno ");
+                byte* msg = stackalloc byte[prefix.Length + 16];
+                prefix.CopyTo(new Span<byte>(msg, prefix.Length));
+                beforeExecve();
+                Native.execve(cpath, cargv, cenv);
+                int err = Native.Errno, len = prefix.Length;
+                Span<byte> digits = stackalloc byte[10];
+                int nd = 0;
+                do { digits[nd++] = (byte)('0' + err % 10); err /= 10; } while (err > 0 && nd < 10);
+                while (nd > 0) msg[len++] = digits[--nd];
+                msg[len++] = (byte)'\n';
+                Native.write(2, msg, len);
+                Native._exit(127);
+            }
             Native.execve(cpath, cargv, cenv);
             int errno = Native.Errno;
             throw new HuskException($"exec {Quote(path)}: {Native.StrError(errno)}");

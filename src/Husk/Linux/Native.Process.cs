@@ -48,16 +48,7 @@ public static unsafe partial class Native
 
     public static int KeyctlSetPerm(int key, uint perm) => (int)syscall(SYS_keyctl, KEYCTL_SETPERM, key, perm, 0, 0, 0);
 
-    // ---- credentials ----
-
-    [LibraryImport(Libc, SetLastError = true)]
-    public static partial int setresuid(uint ruid, uint euid, uint suid);
-
-    [LibraryImport(Libc, SetLastError = true)]
-    public static partial int setresgid(uint rgid, uint egid, uint sgid);
-
-    [LibraryImport(Libc, SetLastError = true)]
-    public static partial int setgroups(nuint size, uint* list);
+    // ---- credentials (setresuid/setresgid/setgroups are raw syscalls: see ProcessSetup.SetUser) ----
 
     [LibraryImport(Libc)]
     public static partial uint getuid();
