@@ -33,6 +33,7 @@ mkdir -p "$BUNDLE_SLEEP"
 jq --arg root "$ROOTFS" '.root.path = $root | .process.args = ["sleep", "1000000"]' \
     "$BUNDLE/config.json" >"$BUNDLE_SLEEP/config.json"
 
+echo "$HUSK: $("$HUSK" --version 2>/dev/null | head -1), $(stat -c %s "$HUSK") bytes, built $(date -r "$HUSK" '+%F %T'), tree $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src native 2>/dev/null || echo ' + uncommitted changes in src/ or native/')" >"$OUT/husk.txt"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$OUT/samples.tsv"
 : >"$OUT/notes.tsv"

@@ -6,6 +6,8 @@ namespace Husk.Cli;
 public sealed class GlobalOptions
 {
     public string Root { get; init; } = "/run/husk";
+    /// <summary>The global --criu: CRIU's path, or a name looked up on PATH; null: "criu".</summary>
+    public string? Criu { get; init; }
     public StateStore Store => new(Root);
 }
 

@@ -15,6 +15,7 @@ namespace Husk.Cli
             new CreateCommand(), new StartCommand(), new RunCommand(), new StateCommand(), new KillCommand(),
             new DeleteCommand(), new ListCommand(), new SpecCommand(), new FeaturesCommand(), new InitCommand(),
             new ExecCommand(), new PauseCommand(), new ResumeCommand(), new UpdateCommand(), new EventsCommand(), new PsCommand(), new CheckCommand(),
+            new CheckpointCommand(), new RestoreCommand(),
         ];
 
         static readonly Flag[] GlobalFlags =
@@ -61,7 +62,7 @@ namespace Husk.Cli
                     return 0;
                 }
                 var parsed = ArgParser.ParseCommand(rest, command.Flags);
-                var options = new GlobalOptions { Root = global.Value("root") ?? "/run/husk" };
+                var options = new GlobalOptions { Root = global.Value("root") ?? "/run/husk", Criu = global.Value("criu") };
                 Log.Debug($"husk {string.Join(' ', argv)}");
                 return command.Execute(parsed, options);
             }
@@ -81,9 +82,13 @@ namespace Husk.Cli
             }
         }
 
+        const int MaxErrorLength = 2000;
+
         static int Fail(string message)
         {
             var line = message.ReplaceLineEndings(" ");
+            // One readable line even when the message quotes a 10 MB value from the config.
+            if (line.Length > MaxErrorLength) line = $"{line[..MaxErrorLength]}... ({line.Length} characters)";
             ConfigureLogForFailure();
             Log.Error(line);
             Console.Error.WriteLine($"husk: {line}");

@@ -35,6 +35,12 @@ public sealed class SpecMutator
     /// <summary>Applied to the mutated tree before it is written (the e2e tests remove what could harm the host).</summary>
     public Action<JsonObject>? Sanitize { get; init; }
 
+    static readonly JsonSerializerOptions WriteOptions = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        MaxDepth = 100_000,
+    };
+
     const string RawMarker = "@@RAW@@", DupMarker = "@@DUP@@";
 
     static readonly string[] ExtremeNumbers =
@@ -76,7 +82,7 @@ public sealed class SpecMutator
             if (m != null) what.Add(m);
         }
         if (doc is JsonObject o) Sanitize?.Invoke(o);
-        string text = doc is null ? "null" : doc.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        string text = doc is null ? "null" : doc.ToJsonString(WriteOptions);
         text = Unmark(text);
         var bytes = Encoding.UTF8.GetBytes(text);
         if (rng.NextDouble() < TextCorruption)

@@ -20,10 +20,13 @@ public sealed class CheckCommand : Command
     [
         ("cgroup", CgroupChecks.Run),
         ("cdi", Husk.Cdi.CdiCheck.Results),
+        ("criu", Husk.Checkpoint.CriuChecks.Run),
+        ("security", Husk.Seccomp.SecurityChecks.Run),
     ];
 
     public override int Execute(ParsedArgs args, GlobalOptions global)
     {
+        Husk.Checkpoint.CriuChecks.Binary = global.Criu;
         var results = new List<CheckResult>();
         foreach (var (area, run) in Checks)
         {

@@ -41,7 +41,7 @@ public static class CompatibilityRules
     public static IReadOnlyList<CompatRule> Table { get; } =
     [
         // ---- allowed to differ ----
-        new("/root/path", RuleKind.Allowed, "the root filesystem may be at another path at restore (CRIU restores into the rootfs given there)"),
+        new("/root/path", RuleKind.Allowed, "the root filesystem may be at another path at restore; CRIU restores into the rootfs given there"),
         new("/mounts/*/source", RuleKind.Allowed, "a mount's source may move: CRIU maps each external mount to its source at restore"),
         new("/linux/namespaces/*/path", RuleKind.Allowed, "a namespace to join may be found at another path at restore"),
         new("/linux/devices/*/major", RuleKind.Allowed, "device numbers differ from host to host"),

@@ -38,8 +38,9 @@ public static class ContainerInit
             Native.EnsureSessionLeader();
             // First, as runc: do not share the caller's session keyring (unless --no-new-keyring).
             if (!options.NoNewKeyring) ProcessSetup.JoinSessionKeyring(options.Id, options.UserNamespace);
-            // The seccomp listener socket is a host path: pin it while the host's files are still in reach.
-            seccompListener = Husk.Seccomp.SeccompListener.Open(spec.Linux?.Seccomp);
+            // While the host's files are in reach: load libseccomp (from the host, never from the
+            // container's image) and pin the seccomp listener socket.
+            seccompListener = Husk.Seccomp.SeccompFilter.Prepare(spec.Linux?.Seccomp);
             RootfsBuilder.Prepare(spec, options.Rootfs,
                 new RootfsOptions
                 {

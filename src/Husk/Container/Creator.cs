@@ -52,6 +52,11 @@ public static class Creator
         // What this host cannot enforce is refused now, in one line: LSM labels, seccomp features.
         Husk.Init.Lsm.CheckHost(spec);
         Husk.Seccomp.SeccompFilter.Check(spec.Linux?.Seccomp);
+        // Runtime spec: bind sources are absolute or relative to the bundle (runc's cwd is the
+        // bundle; the init's here is the caller's), so a relative one is made absolute now.
+        foreach (var m in spec.Mounts)
+            if (m.Source is { Length: > 0 } src && src[0] != '/' && !src.Contains('\0') && (m.Type == "bind" || m.Options.Contains("bind") || m.Options.Contains("rbind")))
+                m.Source = Path.GetFullPath(src, bundle);
         var rootfs = Path.GetFullPath(spec.Root!.Path, bundle);
         if (!Directory.Exists(rootfs)) throw new HuskException($"/root/path: rootfs \"{rootfs}\" is not a directory");
         if (spec.Process!.Terminal && o.ConsoleSocket == null && o.ConsoleSocketFd < 0)
@@ -81,11 +86,11 @@ public static class Creator
             // Record the cgroup before creating it, so a create killed half-way can still be cleaned up.
             record.Cgroup = cgroup.ToInfo();
             store.WriteRecord(record);
-            cgroup.Create();
-            record.Cgroup = cgroup.ToInfo();
+            cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec);
+            record.Cgroup = cgroup?.ToInfo();
             store.WriteRecord(record);
             // linux.resources and the device rules, before any process is in the cgroup.
-            cgroup.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
+            cgroup?.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
 
             var fifoPath = Path.Combine(store.DirOf(o.Id), StateStore.ExecFifo);
             Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
@@ -97,7 +102,7 @@ public static class Creator
             finally { if (console >= 0 && console != o.ConsoleSocketFd) Native.close(console); }
             using var launchScope = launch;
             spawned = launch.SpawnedPid;
-            cgroup.AddProcess(spawned);
+            cgroup?.AddProcess(spawned);
 
             launch.Channel.Send(InitMessage.Bootstrap, BuildBootstrap(spec, plan));
             int initPid = AwaitInitPid(launch, spec);
@@ -146,6 +151,29 @@ public static class Creator
                 HookRunner.RunBestEffort(hooks.Poststop, StateJson(record, spec, ContainerStatus.Stopped), "poststop", Log.Warn);
             store.RemoveDirectory(o.Id);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates the container's cgroup. Run by a non-root user (rootless), a cgroup tree that was not
+    /// delegated to that user cannot be written: the container then runs without a cgroup of its
+    /// own (as runc's rootless mode), said in a debug line, and in a warning when linux.resources
+    /// asked for limits that are therefore not applied. Returns null when skipped.
+    /// </summary>
+    static ICgroupManager? CreateCgroupOrSkipWhenRootless(ICgroupManager cgroup, Spec.Spec spec)
+    {
+        try
+        {
+            cgroup.Create();
+            return cgroup;
+        }
+        catch (HuskException e) when (Native.geteuid() != 0)
+        {
+            try { cgroup.Destroy(); } catch (HuskException) { }
+            Log.Debug($"rootless: no cgroup for the container, the cgroup tree is not delegated to uid {Native.geteuid()} ({e.Message})");
+            if (spec.Linux?.Resources is { } res && SpecJson.Serialize(res) is var json && json is not "{}" and not "null")
+                Log.Warn("rootless: linux.resources are not applied: no cgroup is delegated to this user");
+            return null;
         }
     }
 

@@ -44,6 +44,8 @@ public static class ExecInit
             // capabilities, no_new_privs, umask, LSM labels.
             StdioOwnership.Fix(process.User.UID);
             var seccomp = spec.Linux?.Seccomp;
+            if (seccomp is not null && !LibSeccompPreloaded())
+                throw new HuskException("seccomp: libseccomp was not loaded from the host before joining the container");
             if (seccomp is not null && !process.NoNewPrivileges)
                 Husk.Seccomp.SeccompFilter.Install(seccomp, options.StateJson, options.ProcessPid, null);
             ProcessSetup.ApplyUserAndCapabilities(process);
@@ -66,5 +68,16 @@ public static class ExecInit
             try { channel.Send(InitMessage.Error, msg); } catch (HuskException) { }
             return 127;
         }
+    }
+
+    /// <summary>
+    /// Whether nsexec.c loaded libseccomp (BootstrapRecord.Preload) before joining the container: only
+    /// then does the library's name resolve to the host's copy, and not to one in the container's image.
+    /// </summary>
+    static bool LibSeccompPreloaded()
+    {
+        try { return File.ReadAllText("/proc/self/maps").Contains("/libseccomp.so", StringComparison.Ordinal); }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
     }
 }

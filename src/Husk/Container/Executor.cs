@@ -59,8 +59,11 @@ internal sealed partial class ExecJsonContext : JsonSerializerContext;
 /// </summary>
 public static class Executor
 {
+    const string MissingCommand = "exec: a command is required (usage: husk exec [command options] <container-id> <command> [args...])";
+
     public static int Exec(StateStore store, ExecOptions o)
     {
+        if (o.ProcessFile == null && o.Args.Count == 0) throw new HuskException(MissingCommand);
         StateStore.ValidateId(o.Id);
         if (!store.Exists(o.Id)) throw new HuskException($"container \"{o.Id}\" does not exist");
         ContainerRecord r;
@@ -75,6 +78,7 @@ public static class Executor
             spec = store.ReadConfig(o.Id) ?? throw new HuskException($"container \"{o.Id}\" has no config.json in its state");
         }
         var process = BuildProcess(spec, o);
+        Husk.Seccomp.SeccompFilter.Check(spec.Linux?.Seccomp);
         if (o.PreserveFds < 0 || o.PreserveFds > 1000) throw new HuskException($"--preserve-fds {o.PreserveFds}: out of range");
         if (process.Terminal && o.ConsoleSocket == null && o.Detach)
             throw new HuskException("cannot allocate a terminal for a detached exec without --console-socket");
@@ -106,6 +110,9 @@ public static class Executor
 
                 var b = new InitChannel.BootstrapBuilder();
                 b.AddUInt32(BootstrapRecord.CloneFlags, 0);
+                // The exec init starts inside the container's mount namespace: libseccomp must be
+                // loaded by nsexec.c from the host before it joins (never from the container's image).
+                if (spec.Linux?.Seccomp != null) b.AddText(BootstrapRecord.Preload, Native.LibSeccomp + "\0");
                 foreach (var (flag, path) in joins) b.AddNamespacePath(flag, path);
                 launch.Channel.Send(InitMessage.Bootstrap, b.ToArray());
                 pid = AwaitPid(launch);
@@ -179,7 +186,7 @@ public static class Executor
         }
         else
         {
-            if (o.Args.Count == 0) throw new HuskException("exec: a command is required (usage: husk exec [command options] <container-id> <command> [args...])");
+            if (o.Args.Count == 0) throw new HuskException(MissingCommand);
             p = Clone(container);
             p.Args = [.. o.Args];
             p.Terminal = o.Tty ?? false;

@@ -35,6 +35,8 @@ public enum BootstrapRecord : ushort
     NamespacePath = 2,
     OomScoreAdj = 3,
     TimeNamespaceOffsets = 4,
+    /// <summary>A library (NUL-terminated name) nsexec.c dlopens from the host before joining namespaces.</summary>
+    Preload = 5,
 }
 
 /// <summary>A framed, blocking message channel over a socket fd.</summary>

@@ -107,7 +107,12 @@ public static class Operations
         foreach (var id in store.Ids())
         {
             try { list.Add(GetState(store, id)); }
-            catch (HuskException) { list.Add(new State { OCIVersion = "1.2.0", ID = id, Status = ContainerStatus.Stopped }); }
+            catch (HuskException e)
+            {
+                // Listed (so it can be found and deleted) and reported: "corrupt state file ...; delete --force removes it".
+                Log.Warn(e.Message);
+                list.Add(new State { OCIVersion = "1.2.0", ID = id, Status = ContainerStatus.Stopped });
+            }
         }
         return list;
     }
@@ -162,6 +167,24 @@ public static class Operations
             if (spec?.Hooks is { Poststop.Count: > 0 } hooks)
                 HookRunner.RunBestEffort(hooks.Poststop, Creator.StateJson(r, spec, ContainerStatus.Stopped), "poststop", Log.Warn);
         }
+        else DestroyWithoutRecord(store, id);
         store.RemoveDirectory(id);
+    }
+
+    /// <summary>
+    /// state.json is missing or corrupt (a create killed before writing it, a truncated file): the
+    /// cgroup is found again as create chose it (config.json's cgroupsPath and the id), and its
+    /// processes, the init included, are killed with it, so `delete --force` still leaves nothing.
+    /// </summary>
+    static void DestroyWithoutRecord(StateStore store, string id)
+    {
+        try
+        {
+            Spec.Spec? spec = null;
+            try { spec = store.ReadConfig(id); } catch (HuskException e) { Log.Warn($"delete {id}: {e.Message}"); }
+            var cgroup = Cgroups.CgroupManagers.ForContainer(spec?.Linux?.CgroupsPath, id);
+            if (cgroup.Directories.Any(Directory.Exists)) cgroup.Destroy();
+        }
+        catch (HuskException e) { Log.Warn($"delete {id}: {e.Message}"); }
     }
 }

@@ -109,4 +109,8 @@ public static unsafe partial class Native
 
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int fchown(int fd, uint uid, uint gid);
+
+    /// <summary>_exit(2): ends the process at once (no managed shutdown), e.g. after a seccomp filter is in place.</summary>
+    [LibraryImport(Libc)]
+    public static partial void _exit(int status);
 }

@@ -67,6 +67,20 @@ public static unsafe class SeccompFilter
     const int EEXIST = 17;
 
     /// <summary>
+    /// Call while the host's file system is still in reach (before pivot_root, or before joining the
+    /// container's mount namespace): loads libseccomp from the HOST (after the pivot, dlopen would
+    /// search the container's image, and run whatever library it placed there) and pins the
+    /// listener socket. Returns the listener (null when nothing notifies); nothing when
+    /// <paramref name="seccomp"/> is null.
+    /// </summary>
+    public static SeccompListener? Prepare(LinuxSeccomp? seccomp)
+    {
+        if (seccomp is null) return null;
+        if (!SeccompSupport.Available) throw new HuskException($"seccomp: {SeccompSupport.Error}");
+        return SeccompListener.Open(seccomp);
+    }
+
+    /// <summary>
     /// At create: refuses what this host's libseccomp cannot load (missing library, a flag or
     /// action it lacks, notify without a listener), so the error comes now and not at start.
     /// </summary>
@@ -86,8 +100,8 @@ public static unsafe class SeccompFilter
     /// Installs <paramref name="seccomp"/> (nothing when null). <paramref name="stateJson"/> is the
     /// container's OCI state (sent to the listener); <paramref name="processPid"/> is the host pid of
     /// the process being set up (0: the state's pid, i.e. the init); <paramref name="listener"/> the
-    /// listener pinned earlier with <see cref="SeccompListener.Open"/> (null: connect to the
-    /// listenerPath directly, which must then be reachable from here).
+    /// listener from <see cref="Prepare"/>, which must have run before pivot_root / setns into the
+    /// container's mount namespace (null listener: connect to listenerPath directly).
     /// </summary>
     public static void Install(LinuxSeccomp? seccomp, string stateJson, int processPid = 0, SeccompListener? listener = null)
     {

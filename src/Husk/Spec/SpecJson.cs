@@ -315,7 +315,39 @@ public static class SpecJson
     /// <summary>Escapes one JSON pointer token (RFC 6901: "~" → "~0", "/" → "~1").</summary>
     public static string EscapePointer(string token) => Short(token.Replace("~", "~0").Replace("/", "~1"));
 
-    private static string Short(string s) => s.Length > 80 ? s[..80] + "..." : s;
+    private static string Short(string s) => Printable(s.Length > 80 ? s[..80] + "..." : s);
+
+    /// <summary>
+    /// A value as an error message may show it: in double quotes, at most <paramref name="max"/>
+    /// characters, with control characters, quotes and backslashes escaped as in JSON, so a
+    /// message stays one line whatever the user wrote.
+    /// </summary>
+    public static string Quote(string s, int max = 80) =>
+        "\"" + Printable(s.Length > max ? s[..max] : s, escapeQuotes: true) + (s.Length > max ? "...\"" : "\"");
+
+    private static string Printable(string s, bool escapeQuotes = false)
+    {
+        bool clean = true;
+        foreach (char c in s) if (char.IsControl(c) || c is '\u2028' or '\u2029' || (escapeQuotes && c is '"' or '\\')) { clean = false; break; }
+        if (clean) return s;
+        var sb = new StringBuilder(s.Length + 8);
+        foreach (char c in s)
+        {
+            switch (c)
+            {
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                case '"' when escapeQuotes: sb.Append("\\\""); break;
+                case '\\' when escapeQuotes: sb.Append("\\\\"); break;
+                default:
+                    if (char.IsControl(c) || c is '\u2028' or '\u2029') sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        return sb.ToString();
+    }
 
     private static int FirstInvalidUtf8(ReadOnlySpan<byte> utf8)
     {
@@ -472,7 +504,7 @@ public static class SpecJson
             {
                 JsonValueKind.Object => "an object",
                 JsonValueKind.Array => "an array",
-                JsonValueKind.String => el.GetString() is { Length: <= 40 } s ? $"the string \"{s}\"" : "a string",
+                JsonValueKind.String => el.GetString() is { Length: <= 40 } s ? $"the string {Quote(s)}" : "a string",
                 JsonValueKind.Number => el.GetRawText() is { Length: <= 40 } n ? n : "a number",
                 JsonValueKind.True => "true",
                 JsonValueKind.False => "false",

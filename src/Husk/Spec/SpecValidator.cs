@@ -87,7 +87,7 @@ public static class SpecValidator
     }
 
     private static string Esc(string token) => SpecJson.EscapePointer(token);
-    private static string Q(string s) => "\"" + (s.Length > 80 ? s[..80] + "..." : s) + "\"";
+    private static string Q(string s) => SpecJson.Quote(s);
     private static string I(int i) => i.ToString(CultureInfo.InvariantCulture);
 
     private sealed class Checker

@@ -46,6 +46,14 @@ public static class Cg
         Assert.Fail($"timed out waiting for {what}");
     }
 
+    /// <summary>A bundle whose rootfs is writable (the default spec mounts it read-only).</summary>
+    public static Bundle Writable(this Bundle b)
+    {
+        b.Config["root"]!["readonly"] = false;
+        b.Save();
+        return b;
+    }
+
     /// <summary>Sets linux.resources (a JSON object) and linux.cgroupsPath of the bundle and saves it.</summary>
     public static void SetResources(Bundle b, string resourcesJson, string? cgroupsPath = null)
     {
@@ -65,7 +73,8 @@ public static class Cg
     /// <summary>A block device of this host ("major:minor"), for blkio throttle settings.</summary>
     public static (int Major, int Minor) SomeBlockDevice()
     {
-        foreach (var dev in Directory.GetFiles("/sys/block", "dev", SearchOption.AllDirectories).Order())
+        // One level only: sysfs is full of symlink cycles.
+        foreach (var dev in Directory.GetDirectories("/sys/block").Order().Select(d => Path.Combine(d, "dev")).Where(File.Exists))
         {
             var p = File.ReadAllText(dev).Trim().Split(':');
             if (p.Length == 2) return (int.Parse(p[0]), int.Parse(p[1]));

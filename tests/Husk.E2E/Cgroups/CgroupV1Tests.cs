@@ -92,6 +92,7 @@ public class CgroupV1Tests
         if (!Cg.HasV1) return;
         using var root = new TestRoot();
         using var bundle = new Bundle();
+        bundle.Writable();
         bundle.SetScript("x=$(head -c 60000000 /dev/zero | tr '\\0' a); echo survived ${#x}");
         Cg.SetResources(bundle, """{"memory": {"limit": 16777216, "swap": 16777216}}""");
         var id = root.NewId();
@@ -104,8 +105,7 @@ public class CgroupV1Tests
         ev.AssertSuccess("events exits when the container stops");
         var lines = ev.StdoutLines.Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
         Assert.Contains(lines, l => (string)l["type"]! == "oom" && (string)l["id"]! == id);
-        string failcnt = Cg.Read(Cg.V1("memory", $"/husk/{id}") + "/memory.failcnt");
-        Assert.NotEqual("0", failcnt);
+        Assert.DoesNotContain("oom_kill 0", Cg.Read(Cg.V1("memory", $"/husk/{id}") + "/memory.oom_control"));
         root.Run("delete", id).AssertSuccess();
 
         // And with `run`: killed by SIGKILL (137), never reaching the echo.
@@ -121,10 +121,14 @@ public class CgroupV1Tests
         if (!Cg.HasV1) return;
         using var root = new TestRoot();
         using var bundle = new Bundle();
-        bundle.SetScript("i=0; while [ $i -lt 12 ]; do sleep 30 & i=$((i+1)); done; echo started; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null; exit 0");
+        bundle.Writable();
+        bundle.SetScript("i=0; while [ $i -lt 12 ]; do sleep 30 & i=$((i+1)); done; echo started; exit 0");
+        // Without a limit, twelve background processes start.
+        root.Run(new RunOptions { Timeout = TimeSpan.FromSeconds(60) }, "run", "--bundle", bundle.Dir, root.NewId()).AssertSuccess();
         Cg.SetResources(bundle, """{"pids": {"limit": 5}}""");
         var r = root.Run(new RunOptions { Timeout = TimeSpan.FromSeconds(60) }, "run", "--bundle", bundle.Dir, root.NewId());
-        Assert.Contains("started", r.Stdout);
+        // busybox sh gives up at the first failed fork.
+        Assert.DoesNotContain("started", r.Stdout);
         Assert.Matches("can't fork|Resource temporarily unavailable", r.Stderr);
     }
 
@@ -134,6 +138,7 @@ public class CgroupV1Tests
         if (!Cg.HasV1) return;
         using var root = new TestRoot();
         using var bundle = new Bundle();
+        bundle.Writable();
         bundle.SetScript("i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done");
         var id = root.NewId();
         root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
@@ -326,6 +331,7 @@ public class CgroupV1Tests
         if (!Cg.HasV1) return;
         using var root = new TestRoot();
         using var bundle = new Bundle();
+        bundle.Writable();
         bundle.SetScript("mknod /tmp/loop b 7 0 && head -c 1 /tmp/loop; echo rc=$?; head -c 3 /dev/zero | wc -c");
         var r = root.Run("run", "--bundle", bundle.Dir, root.NewId()).AssertSuccess();
         Assert.Contains("Operation not permitted", r.Stderr);

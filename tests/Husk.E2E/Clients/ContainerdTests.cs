@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using Husk.E2E.Terminal;
+using Xunit;
+
+namespace Husk.E2E.Clients;
+
+/// <summary>
+/// A private containerd (Debian's 1.6) for the tests of one class: config, root, state and
+/// sockets in a temp dir, the CRI plugin disabled, a namespace of its own, and the busybox
+/// image imported offline. Its runc shim (containerd-shim-runc-v2) runs bin/husk as the runtime
+/// binary (<c>ctr run --runc-binary</c>); the shim keeps the runtime's state in
+/// /run/containerd/runc/&lt;namespace&gt;.
+/// </summary>
+public sealed class ContainerdFixture : IDisposable
+{
+    public string Dir { get; }
+    public string Socket => Path.Combine(Dir, "containerd.sock");
+    public string Namespace { get; } = "husk-e2e-" + Guid.NewGuid().ToString("N")[..8];
+    public BusyboxImage Image { get; }
+    readonly Process _containerd;
+
+    public ContainerdFixture()
+    {
+        foreach (var tool in new[] { "containerd", "ctr", "containerd-shim-runc-v2" })
+            if (!OnPath(tool)) throw new InvalidOperationException($"{tool} is not installed: run scripts/install-deps.sh (Debian package containerd)");
+        Dir = Directory.CreateTempSubdirectory("husk-ctd-").FullName;
+        File.WriteAllText(Path.Combine(Dir, "config.toml"), $"""
+            version = 2
+            root = "{Dir}/root"
+            state = "{Dir}/state"
+            disabled_plugins = ["io.containerd.grpc.v1.cri"]
+            [grpc]
+              address = "{Socket}"
+            [ttrpc]
+              address = "{Socket}.ttrpc"
+            [debug]
+              address = "{Dir}/debug.sock"
+            """);
+        var psi = new ProcessStartInfo("containerd") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "--config", Path.Combine(Dir, "config.toml") }) psi.ArgumentList.Add(a);
+        _containerd = Process.Start(psi)!;
+        // Keep its log (drained, so containerd never blocks on a full pipe).
+        var log = new StreamWriter(Path.Combine(Dir, "containerd.log")) { AutoFlush = true };
+        _containerd.OutputDataReceived += (_, e) => { if (e.Data != null) lock (log) log.WriteLine(e.Data); };
+        _containerd.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (log) log.WriteLine(e.Data); };
+        _containerd.BeginOutputReadLine();
+        _containerd.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!Ctr(new RunOptions { Timeout = TimeSpan.FromSeconds(10) }, "version").Succeeded)
+        {
+            if (_containerd.HasExited || DateTime.UtcNow > deadline)
+                throw new InvalidOperationException($"containerd did not start; see {Dir}/containerd.log");
+            Thread.Sleep(100);
+        }
+        Image = new BusyboxImage("docker.io/library/husk-busybox:e2e");
+        Ctr("images", "import", "--all-platforms", Image.OciArchive).AssertSuccess("ctr images import");
+    }
+
+    static bool OnPath(string tool) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => d.Length > 0 && File.Exists(Path.Combine(d, tool)));
+
+    public Result Ctr(params string[] args) => Ctr(new RunOptions { Timeout = TimeSpan.FromSeconds(60) }, args);
+
+    public Result Ctr(RunOptions options, params string[] args) =>
+        ProcessRunner.Run("ctr", ["-a", Socket, "-n", Namespace, .. args], options);
+
+    /// <summary>`ctr` as a shell command line (for a <see cref="PtySession"/>).</summary>
+    public string CtrCommandLine(params string[] args) => PtySession.CommandLine(["ctr", "-a", Socket, "-n", Namespace, .. args]);
+
+    public string TaskStatus(string id)
+    {
+        var line = Ctr("task", "ls").AssertSuccess().StdoutLines.FirstOrDefault(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [var t, ..] && t == id);
+        return line?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1] ?? "";
+    }
+
+    public void WaitForStatus(string id, string status)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        string last = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            if ((last = TaskStatus(id)) == status) return;
+            Thread.Sleep(100);
+        }
+        Assert.Fail($"task {id} stayed {last}, expected {status}");
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            foreach (var id in Ctr("containers", "ls", "-q").StdoutLines.Where(l => l.Length > 0))
+            {
+                Ctr("task", "kill", "-s", "9", id);
+                Ctr("task", "delete", "-f", id);
+                Ctr("containers", "rm", id);
+            }
+            Ctr("images", "rm", Image.Name);
+        }
+        catch (Exception) { }
+        try
+        {
+            _containerd.Kill();
+            _containerd.WaitForExit(10_000);
+        }
+        catch (Exception) { }
+        Image.Dispose();
+        try { Mounts.UnmountUnder(Dir); } catch (Exception) { }
+        try { Directory.Delete(Dir, recursive: true); } catch (Exception) { }
+    }
+}
+
+/// <summary>containerd 1.6 drives Husk through its own runc shim: run, exec, pause, resume, ps, kill, delete, terminals, errors.</summary>
+public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFixture>
+{
+    string Husk => HuskCli.BinaryPath;
+
+    static string NewId() => ContainerIds.New("ctd");
+
+    [Fact]
+    public void Ctr_run_rm_prints_hi()
+    {
+        var id = NewId();
+        var r = ctd.Ctr("run", "--rm", "--runc-binary", Husk, ctd.Image.Name, id, "echo", "hi").AssertSuccess();
+        Assert.Equal("hi\n", r.Stdout);
+        Assert.DoesNotContain(id, ctd.Ctr("containers", "ls", "-q").Stdout);
+    }
+
+    [Fact]
+    public async Task A_detached_task_is_execd_into_paused_resumed_listed_killed_and_deleted()
+    {
+        var id = NewId();
+        ctd.Ctr("run", "-d", "--runc-binary", Husk, ctd.Image.Name, id, "sleep", "1000").AssertSuccess();
+        ctd.WaitForStatus(id, "RUNNING");
+
+        var exec = ctd.Ctr("task", "exec", "--exec-id", "x1", id, "sh", "-c", "echo hi from exec; cat /proc/1/cmdline | tr '\\0' ' '").AssertSuccess();
+        Assert.Equal(["hi from exec", "sleep 1000 "], exec.StdoutLines);
+        Assert.Equal(3, ctd.Ctr("task", "exec", "--exec-id", "x2", id, "sh", "-c", "exit 3").ExitCode);
+
+        // A long-running exec'd process shows up in `ctr task ps` (husk ps --format json) beside the init.
+        var bg = Task.Run(() => ctd.Ctr(new RunOptions { Timeout = TimeSpan.FromSeconds(60) }, "task", "exec", "--exec-id", "x3", id, "sleep", "30"));
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        string[] pids = [];
+        while (DateTime.UtcNow < deadline && pids.Length < 2)
+        {
+            pids = ctd.Ctr("task", "ps", id).AssertSuccess().StdoutLines.Skip(1).Select(l => l.Split(' ')[0]).Where(p => p.Length > 0).ToArray();
+            Thread.Sleep(100);
+        }
+        Assert.True(pids.Length >= 2, $"ctr task ps listed {string.Join(",", pids)}");
+        foreach (var pid in pids) Assert.True(Directory.Exists($"/proc/{pid}"), $"ctr task ps listed pid {pid}, which does not exist");
+
+        ctd.Ctr("task", "pause", id).AssertSuccess();
+        Assert.Equal("PAUSED", ctd.TaskStatus(id));
+        ctd.Ctr("task", "resume", id).AssertSuccess();
+        Assert.Equal("RUNNING", ctd.TaskStatus(id));
+        Assert.Equal("still here\n", ctd.Ctr("task", "exec", "--exec-id", "x4", id, "echo", "still here").AssertSuccess().Stdout);
+
+        ctd.Ctr("task", "kill", "-s", "9", id).AssertSuccess();
+        ctd.WaitForStatus(id, "STOPPED");
+        ctd.Ctr("task", "delete", id).AssertSuccess();
+        ctd.Ctr("containers", "rm", id).AssertSuccess();
+        Assert.DoesNotContain(id, ctd.Ctr("task", "ls").Stdout);
+        Assert.False(Directory.Exists($"/run/containerd/runc/{ctd.Namespace}/{id}"), "husk's state of the deleted task is still there");
+        await Task.WhenAny(bg, Task.Delay(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
+    public void Ctr_run_t_gives_a_terminal()
+    {
+        var id = NewId();
+        using var s = new PtySession("stty rows 30 cols 90; exec " + ctd.CtrCommandLine("run", "-t", "--rm", "--runc-binary", Husk, ctd.Image.Name, id, "sh"));
+        s.Type("stty size; tty; echo typed-$((6*7))\r");
+        s.WaitFor("typed-42");
+        Assert.Contains("/dev/pts/0", s.Output);
+        Assert.Contains("30 90", s.Output);
+        s.Type("exit 3\r");
+        Assert.Equal(3, s.WaitForExit());
+    }
+
+    [Fact]
+    public void Ctr_task_exec_t_gives_a_terminal()
+    {
+        var id = NewId();
+        ctd.Ctr("run", "-d", "--runc-binary", Husk, ctd.Image.Name, id, "sleep", "1000").AssertSuccess();
+        using var s = new PtySession(ctd.CtrCommandLine("task", "exec", "-t", "--exec-id", "t1", id, "sh"));
+        s.Type("tty; echo exec-$((2+3))\r");
+        s.WaitFor("exec-5");
+        Assert.Contains("/dev/pts/", s.Output);
+        s.Type("exit 4\r");
+        Assert.Equal(4, s.WaitForExit());
+        ctd.Ctr("task", "kill", "-s", "9", id).AssertSuccess();
+        ctd.WaitForStatus(id, "STOPPED");
+        ctd.Ctr("task", "delete", id).AssertSuccess();
+        ctd.Ctr("containers", "rm", id).AssertSuccess();
+    }
+
+    [Fact]
+    public void Husk_errors_reach_ctr_through_the_json_log()
+    {
+        var id = NewId();
+        var r = ctd.Ctr("run", "--rm", "--runc-binary", Husk, ctd.Image.Name, id, "no-such-program").AssertFailure();
+        Assert.Contains("exec: \"no-such-program\": executable file not found in $PATH", r.Stderr);
+        ctd.Ctr("containers", "rm", id);
+
+        var id2 = NewId();
+        ctd.Ctr("run", "-d", "--runc-binary", Husk, ctd.Image.Name, id2, "sleep", "1000").AssertSuccess();
+        var e = ctd.Ctr("task", "exec", "--exec-id", "bad", id2, "no-such-program").AssertFailure();
+        Assert.Contains("exec: \"no-such-program\": executable file not found in $PATH", e.Stderr);
+        ctd.Ctr("task", "kill", "-s", "9", id2).AssertSuccess();
+        ctd.WaitForStatus(id2, "STOPPED");
+        ctd.Ctr("task", "delete", id2).AssertSuccess();
+        ctd.Ctr("containers", "rm", id2).AssertSuccess();
+    }
+}

@@ -1,0 +1,138 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json.Nodes;
+using Husk.E2E.Isolation.Namespaces;
+using Xunit;
+
+namespace Husk.E2E.Security;
+
+/// <summary>
+/// SCMP_ACT_NOTIFY with linux.seccomp.listenerPath: an agent on a unix socket receives the listener
+/// fd (SCM_RIGHTS) with the container's ContainerProcessState JSON and answers the intercepted call.
+/// </summary>
+[Collection(SecurityCollection.Name)]
+public unsafe partial class SeccompNotifyTests
+{
+    [Fact]
+    public void Agent_receives_the_listener_fd_and_answers_one_intercepted_syscall()
+    {
+        using var s = new Sandbox();
+        s.Config["root"]!["readonly"] = false;
+        string sock = Path.Combine(s.Bundle.Dir, "agent.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(sock));
+        listener.Listen(1);
+
+        s.Linux["seccomp"] = new JsonObject
+        {
+            ["defaultAction"] = "SCMP_ACT_ALLOW",
+            ["listenerPath"] = sock,
+            ["listenerMetadata"] = "husk-e2e-agent",
+            ["syscalls"] = new JsonArray(new JsonObject { ["names"] = Attack.Strings("mkdir"), ["action"] = "SCMP_ACT_NOTIFY" }),
+        };
+        s.Script("mkdir /tmp/intercepted 2>&1; echo rc=$?; mkdir /tmp/intercepted 2>&1; echo rc2=$?");
+
+        // The agent: one connection, one message with the fd, then answer two mkdir calls with EXDEV.
+        string? stateJson = null;
+        int answered = 0, syscallNr = -1;
+        var agent = Task.Run(() =>
+        {
+            using var conn = listener.Accept();
+            var (fd, json) = RecvFd((int)conn.Handle);
+            stateJson = json;
+            var req = stackalloc byte[80];   // struct seccomp_notif, zeroed as the kernel requires
+            var resp = stackalloc byte[24];  // struct seccomp_notif_resp
+            try
+            {
+                for (int i = 0; i < 2; i++)
+                {
+                    new Span<byte>(req, 80).Clear();
+                    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) throw new IOException($"NOTIF_RECV: errno {Marshal.GetLastPInvokeError()}");
+                    syscallNr = *(int*)(req + 16);
+                    new Span<byte>(resp, 24).Clear();
+                    *(ulong*)resp = *(ulong*)req;     // id
+                    *(int*)(resp + 16) = -18;         // error: -EXDEV
+                    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) throw new IOException($"NOTIF_SEND: errno {Marshal.GetLastPInvokeError()}");
+                    answered++;
+                }
+            }
+            finally { close(fd); }
+        });
+
+        var id = s.NewId();
+        var r = s.Root.Run(["run", "--bundle", s.Bundle.Save().Dir, id]).AssertSuccess();
+        Assert.True(agent.Wait(TimeSpan.FromSeconds(10)), "the agent did not finish");
+        if (agent.IsFaulted) throw agent.Exception!;
+
+        Assert.Equal(2, answered);
+        Assert.Equal(83, syscallNr);   // mkdir on x86_64
+        Assert.Contains("Invalid cross-device link", r.Stdout);
+        Assert.Contains("rc=1", r.Stdout);
+        Assert.False(Directory.Exists(s.Bundle.HostPath("/tmp/intercepted")));
+
+        var msg = JsonNode.Parse(stateJson!)!.AsObject();
+        Assert.Equal("seccompFd", (string?)Assert.Single(msg["fds"]!.AsArray()));
+        Assert.Equal("husk-e2e-agent", (string?)msg["metadata"]);
+        Assert.Equal(id, (string?)msg["state"]!["id"]);
+        Assert.True((int)msg["pid"]! > 0);
+        Assert.Equal((int)msg["pid"]!, (int)msg["state"]!["pid"]!);
+        Assert.False(string.IsNullOrEmpty((string?)msg["ociVersion"]));
+        s.AssertNothingLeaked();
+    }
+
+    [Fact]
+    public void A_missing_listener_socket_fails_create_in_one_line()
+    {
+        using var s = new Sandbox("true");
+        s.Linux["seccomp"] = new JsonObject
+        {
+            ["defaultAction"] = "SCMP_ACT_ALLOW",
+            ["listenerPath"] = Path.Combine(s.Bundle.Dir, "nobody-listens.sock"),
+            ["syscalls"] = new JsonArray(new JsonObject { ["names"] = Attack.Strings("mkdir"), ["action"] = "SCMP_ACT_NOTIFY" }),
+        };
+        var r = s.Run().AssertFailure();
+        Assert.Contains("seccomp listener", Attack.OneLine(r));
+        Assert.Empty(s.Root.ListIds());
+        s.AssertNothingLeaked();
+    }
+
+    const nuint SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100, SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int ioctl(int fd, nuint request, void* arg);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoVec { public void* Base; public nuint Len; }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MsgHdr
+    {
+        public void* Name; public uint NameLen; public IoVec* Iov; public nuint IovLen;
+        public void* Control; public nuint ControlLen; public int Flags;
+    }
+
+    /// <summary>recvmsg of one message: its data (UTF-8) and the one fd it carries.</summary>
+    private static (int Fd, string Data) RecvFd(int sock)
+    {
+        var data = new byte[65536];
+        var control = stackalloc byte[64];
+        fixed (byte* d = data)
+        {
+            var iov = new IoVec { Base = d, Len = (nuint)data.Length };
+            var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = 64 };
+            nint n = recvmsg(sock, &msg, 0x40000000 /* MSG_CMSG_CLOEXEC */);
+            if (n <= 0) throw new IOException($"recvmsg: {n}, errno {Marshal.GetLastPInvokeError()}");
+            Assert.True(msg.ControlLen >= 20, "no control message");
+            Assert.Equal(1, *(int*)(control + 8));    // SOL_SOCKET
+            Assert.Equal(1, *(int*)(control + 12));   // SCM_RIGHTS
+            return (*(int*)(control + 16), Encoding.UTF8.GetString(data, 0, (int)n));
+        }
+    }
+}
