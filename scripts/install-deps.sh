@@ -8,6 +8,9 @@ set -euo pipefail
 # iptables + criu: checkpoint/restore.  runc + crun: side-by-side comparisons/benchmarks.
 # hyperfine, time, strace: benchmarks and debugging.  jq: editing config.json in scripts.
 PACKAGES=(busybox-static libseccomp2 libseccomp-dev iptables criu runc crun hyperfine time strace jq)
+# The real clients of the e2e tests (tests/Husk.E2E/Clients): containerd (ctr and its runc shim),
+# podman with conmon and uidmap; bsdutils' `script` gives the terminal tests a pty.
+PACKAGES+=(containerd podman conmon uidmap bsdutils)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -167,7 +167,8 @@ public static class Operations
             if (spec?.Hooks is { Poststop.Count: > 0 } hooks)
                 HookRunner.RunBestEffort(hooks.Poststop, Creator.StateJson(r, spec, ContainerStatus.Stopped), "poststop", Log.Warn);
         }
-        else DestroyWithoutRecord(store, id);
+        // No record, or one that does not say where the cgroup is (corrupt, or from a create killed early).
+        if (r?.Cgroup == null) DestroyWithoutRecord(store, id);
         store.RemoveDirectory(id);
     }
 

@@ -86,15 +86,19 @@ public sealed partial class StateStore(string root)
         try { bytes = File.ReadAllBytes(path); }
         catch (FileNotFoundException) { return null; }
         catch (DirectoryNotFoundException) { return null; }
+        ContainerRecord? record;
         try
         {
-            return JsonSerializer.Deserialize(bytes, ContainerJsonContext.Default.ContainerRecord)
-                ?? throw new HuskException($"{path}: empty state file");
+            record = JsonSerializer.Deserialize(bytes, ContainerJsonContext.Default.ContainerRecord);
         }
         catch (JsonException e)
         {
             throw new HuskException($"{path}: corrupt state file ({e.Message.Split('\n')[0]}); `husk delete --force {id}` removes it");
         }
+        // A document that parses but is not this container's record ("null", "{}", another id) is corrupt too.
+        if (record == null || record.Id != id)
+            throw new HuskException($"{path}: corrupt state file ({(record == null ? "null" : $"it names container {Spec.SpecJson.Quote(record.Id)}")}); `husk delete --force {id}` removes it");
+        return record;
     }
 
     public void WriteRecord(ContainerRecord record) =>
@@ -133,7 +137,7 @@ public sealed class ContainerLock : IDisposable
 
     ContainerLock(int fd, string id) { _fd = fd; Id = id; }
 
-    internal static ContainerLock? Acquire(string dir, string id, bool blocking)
+    internal static ContainerLock? Acquire(string dir, string id, bool blocking, int attempt = 0)
     {
         int fd = Native.open(dir, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0);
         if (fd < 0)
@@ -149,7 +153,27 @@ public sealed class ContainerLock : IDisposable
             if (e == Native.EAGAIN) return null; // EWOULDBLOCK: held by another command
             throw new KernelException($"cannot lock state directory {dir}", e);
         }
+        // While we waited, a delete may have removed the directory and a create made a new one
+        // with the same id: the lock is then on the old one, and would not keep the new one's
+        // create out. Lock the directory that is there now (or report that there is none).
+        if (!IsCurrent(fd, dir))
+        {
+            Native.close(fd);
+            if (++attempt > 100) throw new HuskException($"container \"{id}\" is being deleted and created again too often to lock it");
+            return Acquire(dir, id, blocking, attempt);
+        }
         return new ContainerLock(fd, id);
+    }
+
+    /// <summary>True when <paramref name="fd"/> is still the directory at <paramref name="dir"/> (same device and inode).</summary>
+    static unsafe bool IsCurrent(int fd, string dir)
+    {
+        Native.Statx held, now;
+        if (Native.statx(fd, "", Native.AT_EMPTY_PATH, Native.STATX_BASIC_STATS, &held) < 0) return true; // cannot tell: as before
+        if (Native.statx(Native.AT_FDCWD, dir, Native.AT_SYMLINK_NOFOLLOW, Native.STATX_BASIC_STATS, &now) < 0) return false;
+        // stx_ino is at offset 32 of struct statx.
+        return held.DevMajor == now.DevMajor && held.DevMinor == now.DevMinor
+            && *(ulong*)((byte*)&held + 32) == *(ulong*)((byte*)&now + 32);
     }
 
     public void Dispose()

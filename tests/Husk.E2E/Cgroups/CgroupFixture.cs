@@ -54,6 +54,16 @@ public static class Cg
         return b;
     }
 
+    /// <summary>Adds a capability to every set of process.capabilities (e.g. CAP_MKNOD, not in the default spec) and saves.</summary>
+    public static Bundle AddCapability(this Bundle b, string cap)
+    {
+        var caps = (JsonObject)(b.Process["capabilities"] ??= new JsonObject());
+        foreach (var set in new[] { "bounding", "effective", "permitted" })
+            ((JsonArray)(caps[set] ??= new JsonArray())).Add(cap);
+        b.Save();
+        return b;
+    }
+
     /// <summary>Sets linux.resources (a JSON object) and linux.cgroupsPath of the bundle and saves it.</summary>
     public static void SetResources(Bundle b, string resourcesJson, string? cgroupsPath = null)
     {

@@ -139,7 +139,7 @@ public class CgroupV1Tests
         using var root = new TestRoot();
         using var bundle = new Bundle();
         bundle.Writable();
-        bundle.SetScript("i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done");
+        bundle.SetScript("i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done").Save();
         var id = root.NewId();
         root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
         int pid = (int)Cg.State(root, id)["pid"]!;
@@ -332,9 +332,10 @@ public class CgroupV1Tests
         using var root = new TestRoot();
         using var bundle = new Bundle();
         bundle.Writable();
-        bundle.SetScript("mknod /tmp/loop b 7 0 && head -c 1 /tmp/loop; echo rc=$?; head -c 3 /dev/zero | wc -c");
+        bundle.SetScript("mknod /tmp/loop b 7 0 && head -c 1 /tmp/loop; echo rc=$?; head -c 3 /dev/zero | wc -c").Save();
+        bundle.AddCapability("CAP_MKNOD"); // the default spec has no CAP_MKNOD; the device cgroup allows mknod, not use
         var r = root.Run("run", "--bundle", bundle.Dir, root.NewId()).AssertSuccess();
-        Assert.Contains("Operation not permitted", r.Stderr);
+        Assert.Contains("head: /tmp/loop: Operation not permitted", r.Stderr);
         Assert.Contains("rc=1", r.Stdout);
         Assert.Contains("3", r.StdoutLines.Last());
     }

@@ -169,6 +169,8 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
     {
         var id = NewId();
         using var s = new PtySession("stty rows 30 cols 90; exec " + ctd.CtrCommandLine("run", "-t", "--rm", "--runc-binary", Husk, ctd.Image.Name, id, "sh"));
+        s.WaitFor("# ");
+        Thread.Sleep(300); // ctr sets the pty's size through the shim once the task has started
         s.Type("stty size; tty; echo typed-$((6*7))\r");
         s.WaitFor("typed-42");
         Assert.Contains("/dev/pts/0", s.Output);
@@ -183,6 +185,7 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
         var id = NewId();
         ctd.Ctr("run", "-d", "--runc-binary", Husk, ctd.Image.Name, id, "sleep", "1000").AssertSuccess();
         using var s = new PtySession(ctd.CtrCommandLine("task", "exec", "-t", "--exec-id", "t1", id, "sh"));
+        s.WaitFor("# ");
         s.Type("tty; echo exec-$((2+3))\r");
         s.WaitFor("exec-5");
         Assert.Contains("/dev/pts/", s.Output);

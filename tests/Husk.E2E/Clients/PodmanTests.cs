@@ -105,6 +105,7 @@ public class PodmanTests(PodmanFixture pod) : IClassFixture<PodmanFixture>
     public void Run_it_gives_a_terminal_that_echoes_what_is_typed()
     {
         using var s = new PtySession("stty rows 28 cols 88; exec " + pod.CommandLine("run", "-it", "--rm", pod.Image, "sh"), pod.Env);
+        s.WaitFor("# ");
         s.Type("echo typed-$((6*7)); tty; stty size\r");
         s.WaitFor("typed-42");
         s.WaitFor("28 88");
@@ -121,6 +122,7 @@ public class PodmanTests(PodmanFixture pod) : IClassFixture<PodmanFixture>
         pod.Podman("run", "-d", "--name", name, pod.Image, "sleep", "1000").AssertSuccess();
         using (var s = new PtySession(pod.CommandLine("exec", "-it", name, "sh"), pod.Env))
         {
+            s.WaitFor("# ");
             s.Type("tty; echo in-exec-$((1+1))\r");
             s.WaitFor("in-exec-2");
             Assert.Contains("/dev/pts/", s.Output);

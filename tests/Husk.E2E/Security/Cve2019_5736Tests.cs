@@ -30,7 +30,7 @@ public class Cve2019_5736Tests : IDisposable
     Result Husk(Sandbox s, params string[] args) => ProcessRunner.Run(_husk, ["--root", s.Root.Path, .. args], new RunOptions());
 
     [Fact]
-    public void A_container_process_cannot_overwrite_the_runtime_through_proc_pid_exe()
+    public async Task A_container_process_cannot_overwrite_the_runtime_through_proc_pid_exe()
     {
         string before = Attack.Sha256(_husk);
         using var s = new Sandbox("sleep", "1000");
@@ -66,7 +66,7 @@ public class Cve2019_5736Tests : IDisposable
         Thread.Sleep(300);
         Husk(s, "start", id).AssertSuccess("husk start");
         File.WriteAllText(s.Bundle.HostPath("/tmp/go"), "");
-        var r = attacker.Result.AssertSuccess("the attacker script");
+        var r = (await attacker).AssertSuccess("the attacker script");
 
         Assert.Contains("memfd:husk", r.Stdout);
         Assert.DoesNotContain("now=0", r.Stdout);
@@ -79,7 +79,7 @@ public class Cve2019_5736Tests : IDisposable
     }
 
     [Fact]
-    public void Shebang_to_proc_self_exe_re_executes_only_the_sealed_copy()
+    public async Task Shebang_to_proc_self_exe_re_executes_only_the_sealed_copy()
     {
         // The original exploit: the container's program is a script whose interpreter is
         // /proc/self/exe, so the runtime re-executes itself as a container process, which the
@@ -112,7 +112,7 @@ public class Cve2019_5736Tests : IDisposable
             return seen;
         });
         Husk(s, "start", id);
-        var seen = watcher.Result;
+        var seen = await watcher;
         Assert.NotEmpty(seen);
         Assert.All(seen, t => Assert.False(t.StartsWith(_dir, StringComparison.Ordinal), $"a process of the container ran the host binary: {t}"));
         Assert.Equal(before, Attack.Sha256(_husk));

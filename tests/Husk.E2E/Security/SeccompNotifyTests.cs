@@ -36,8 +36,11 @@ public unsafe partial class SeccompNotifyTests
         // The agent: one connection, one message with the fd, then answer two mkdir calls with EXDEV.
         string? stateJson = null;
         int answered = 0, syscallNr = -1;
-        var agent = Task.Run(() =>
+        Exception? agentError = null;
+        var agent = new Thread(() =>
         {
+          try
+          {
             using var conn = listener.Accept();
             var (fd, json) = RecvFd((int)conn.Handle);
             stateJson = json;
@@ -58,12 +61,15 @@ public unsafe partial class SeccompNotifyTests
                 }
             }
             finally { close(fd); }
-        });
+          }
+          catch (Exception e) { agentError = e; }
+        }) { IsBackground = true };
+        agent.Start();
 
         var id = s.NewId();
         var r = s.Root.Run(["run", "--bundle", s.Bundle.Save().Dir, id]).AssertSuccess();
-        Assert.True(agent.Wait(TimeSpan.FromSeconds(10)), "the agent did not finish");
-        if (agent.IsFaulted) throw agent.Exception!;
+        Assert.True(agent.Join(TimeSpan.FromSeconds(10)), "the agent did not finish");
+        if (agentError is not null) throw new Xunit.Sdk.XunitException($"the agent failed: {agentError}");
 
         Assert.Equal(2, answered);
         Assert.Equal(83, syscallNr);   // mkdir on x86_64

@@ -78,6 +78,7 @@ public class TerminalTests
         using var bundle = TerminalBundle("sh");
         using var s = new PtySession("stty rows 33 cols 101; exec " +
             PtySession.CommandLine(HuskCli.BinaryPath, "--root", root.Path, "run", "--bundle", bundle.Dir, root.NewId("tty")));
+        s.WaitFor("# ");
         s.Type("stty size; tty; echo typed-$((6*7))\r");
         s.WaitFor("typed-42");
         Assert.Contains("33 101", s.Output);
@@ -96,6 +97,7 @@ public class TerminalTests
         root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
         using var s = new PtySession("stty rows 30 cols 99; exec " +
             PtySession.CommandLine(HuskCli.BinaryPath, "--root", root.Path, "exec", "-t", id, "sh"));
+        s.WaitFor("# ");
         s.Type("stty size; echo $((1+1))-typed\r");
         s.WaitFor("2-typed");
         Assert.Contains("30 99", s.Output);
