@@ -10,10 +10,8 @@ namespace Husk.E2E.Cgroups;
 /// cgroup.freeze and cgroup.kill are exercised for real; memory, pids and cpu must then fail
 /// create with a clear error and leave nothing behind.
 /// </summary>
-public class CgroupV2ViewTests
+public class CgroupV2ViewTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    static bool CanRun => File.Exists("/usr/bin/unshare") || File.Exists("/bin/unshare");
-
     static bool V2Has(string controller) => File.Exists("/sys/fs/cgroup/unified/cgroup.controllers")
         ? File.ReadAllText("/sys/fs/cgroup/unified/cgroup.controllers").Split(' ', '\n').Contains(controller)
         : File.Exists("/sys/fs/cgroup/cgroup.controllers") && File.ReadAllText("/sys/fs/cgroup/cgroup.controllers").Split(' ', '\n').Contains(controller);
@@ -21,7 +19,6 @@ public class CgroupV2ViewTests
     [Fact]
     public void Resources_pause_update_events_devices_and_cleanup_on_a_pure_v2_hierarchy()
     {
-        if (!CanRun) return;
         using var root = new TestRoot();
         using var view = new V2View();
         using var bundle = new Bundle();
@@ -106,7 +103,12 @@ public class CgroupV2ViewTests
     [InlineData("cpu", """{"cpu": {"shares": 512}}""", "/linux/resources/cpu/shares")]
     public void Limits_without_their_v2_controller_fail_create_clearly_and_leave_nothing(string controller, string resources, string pointer)
     {
-        if (!CanRun || V2Has(controller)) return; // enforced for real where the controller is in cgroup v2: see the next test
+        if (V2Has(controller))
+        {
+            // Enforced for real where the controller is in cgroup v2: see the next test.
+            output.WriteLine($"this host's cgroup2 has the {controller} controller: the enforcement test covers it");
+            return;
+        }
         using var root = new TestRoot();
         using var view = new V2View();
         using var bundle = new Bundle("true");
@@ -131,7 +133,12 @@ public class CgroupV2ViewTests
     public void Memory_and_pids_limits_are_enforced_where_cgroup_v2_has_the_controllers()
     {
         // On a host whose cgroup2 hierarchy holds memory and pids (pure v2 hosts); this hybrid machine has not.
-        if (!CanRun || !V2Has("memory") || !V2Has("pids")) return;
+        if (!V2Has("memory") || !V2Has("pids"))
+        {
+            output.WriteLine("NOT TESTED HERE: this machine's cgroup2 hierarchy lacks the memory and pids controllers " +
+                "(its v1 hierarchies hold them), so v2 enforcement cannot be exercised; the v1 enforcement tests cover the same code paths for v1");
+            return;
+        }
         using var root = new TestRoot();
         using var view = new V2View();
         using var oom = new Bundle();
