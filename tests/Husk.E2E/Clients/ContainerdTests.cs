@@ -105,6 +105,8 @@ public sealed class ContainerdFixture : IDisposable
         }
         catch (Exception) { }
         Image.Dispose();
+        // The shim leaves the namespace's (empty) state directory of the runtime behind.
+        try { Directory.Delete($"/run/containerd/runc/{Namespace}"); } catch (Exception) { }
         try { Mounts.UnmountUnder(Dir); } catch (Exception) { }
         try { Directory.Delete(Dir, recursive: true); } catch (Exception) { }
     }

@@ -52,7 +52,7 @@ public class DeviceAndStdioTests
     {
         using var s = new Sandbox();
         s.Bundle.Process["user"] = new JsonObject { ["uid"] = 1000, ["gid"] = 1000 };
-        s.Script("id -u; stat -c %u /proc/self/fd/0; stat -c %u /proc/self/fd/1; echo to-stderr >&2");
+        s.Script("id -u; stat -L -c %u /proc/self/fd/0; stat -L -c %u /proc/self/fd/1; echo to-stderr >&2");
         string stderrFile = Path.Combine(s.Bundle.Dir, "stderr.log");
         File.WriteAllText(stderrFile, "");
         string Stat(string p) => Attack.Sh($"stat -c '%u %g %a' {Attack.Q(p)}").AssertSuccess().Stdout.Trim();

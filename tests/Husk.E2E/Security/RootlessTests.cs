@@ -16,6 +16,7 @@ public class RootlessTests : IDisposable
     const int Uid = 23456;
     readonly string _runtimeDir = $"/run/user/{Uid}";
     readonly Bundle _bundle = new();
+    readonly string _c1 = ContainerIds.New("rootless"), _c2 = ContainerIds.New("rootless");
 
     public RootlessTests()
     {
@@ -59,24 +60,25 @@ public class RootlessTests : IDisposable
         Assert.Equal(Uid, (int)spec["linux"]!["uidMappings"]![0]!["hostID"]!);
         EditConfig("sh", "-c", "id -u; id -g; cat /proc/self/uid_map; touch /dev/shm/x && ls -ln /dev/shm/x");
 
-        var r = As("husk --debug --root \"$XDG_RUNTIME_DIR/husk\" run c1").AssertSuccess("rootless husk run");
+        var r = As($"husk --debug --root \"$XDG_RUNTIME_DIR/husk\" run {_c1}").AssertSuccess("rootless husk run");
         var lines = r.StdoutLines;
         Assert.Equal("0", lines[0]);
         Assert.Equal("0", lines[1]);
         Assert.Equal($"0 {Uid} 1", string.Join(' ', lines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries)));
-        Assert.Contains(" 0 0 ", lines[3]);   // a file it makes is root's inside
+        var ls = lines[3].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["0", "0"], ls[2..4]);   // a file it makes is root's inside
         Assert.Contains("no cgroup", r.Stderr);
         Assert.True(Directory.Exists(Path.Combine(_runtimeDir, "husk")), "the state lives under $XDG_RUNTIME_DIR/husk");
 
         // Detached: the host sees the user's uid for the container's process.
         EditConfig("sleep", "1000");
-        As("husk --root \"$XDG_RUNTIME_DIR/husk\" run -d c2").AssertSuccess("rootless run -d");
-        var state = JsonNode.Parse(As("husk --root \"$XDG_RUNTIME_DIR/husk\" state c2").AssertSuccess().Stdout)!;
+        As($"husk --root \"$XDG_RUNTIME_DIR/husk\" run -d {_c2}").AssertSuccess("rootless run -d");
+        var state = JsonNode.Parse(As($"husk --root \"$XDG_RUNTIME_DIR/husk\" state {_c2}").AssertSuccess().Stdout)!;
         int pid = (int)state["pid"]!;
         Assert.Equal("running", (string?)state["status"]);
         var uids = HostProc.Status(pid, "Uid").Split('\t', ' ').Where(x => x.Length > 0).ToArray();
         Assert.All(uids, u => Assert.Equal(Uid.ToString(), u));
-        As("husk --root \"$XDG_RUNTIME_DIR/husk\" delete --force c2").AssertSuccess();
-        Assert.DoesNotContain("c2", As("husk --root \"$XDG_RUNTIME_DIR/husk\" list -q").AssertSuccess().StdoutLines);
+        As($"husk --root \"$XDG_RUNTIME_DIR/husk\" delete --force {_c2}").AssertSuccess();
+        Assert.DoesNotContain(_c2, As("husk --root \"$XDG_RUNTIME_DIR/husk\" list -q").AssertSuccess().StdoutLines);
     }
 }

@@ -48,10 +48,9 @@ public class SeccompTests
         s.Linux["seccomp"] = profile;
         s.Run().AssertSuccess("default-deny profile that allows what true needs (unknown names are ignored)");
 
-        // Without execve allowed nothing can start: a clear failure, not a hang.
+        // Without execve allowed nothing can start: a failure (not even write(2) is left to say why), not a hang.
         ((JsonArray)profile["syscalls"]![0]!["names"]!).Remove(((JsonArray)profile["syscalls"]![0]!["names"]!).First(n => (string?)n == "execve"));
-        var r = s.Run().AssertFailure();
-        Assert.Contains("exec", r.Stderr);
+        s.Run().AssertFailure();
         s.AssertNothingLeaked();
     }
 
