@@ -190,3 +190,8 @@ fi
 if [[ -f $BENCH_DIR/analysis.md ]]; then
     cat "$BENCH_DIR/analysis.md"
 fi
+
+# The soak's numbers (bench/soak.sh, recorded by hand in soak.md) stay in RESULTS.md.
+if [[ -f $BENCH_DIR/soak.md ]]; then
+    cat "$BENCH_DIR/soak.md"
+fi

@@ -45,6 +45,7 @@ public static class ContainerInit
                 new RootfsOptions
                 {
                     NoPivot = options.NoPivot, InUserNamespace = options.UserNamespace,
+                    IdmappedMountFds = Husk.Rootfs.IdmappedMounts.FromEnvironment(),
                     // As runc: a missing cwd is created (0755) in the new root, before it may turn read-only.
                     AfterPivot = () => ProcessSetup.CreateCwd(process.Cwd),
                 },

@@ -43,6 +43,8 @@ public static class Creator
 
     public static ContainerRecord Create(StateStore store, CreateOptions o)
     {
+        // The sealed copy of husk the init will run from (CVE-2019-5736), made while the rest is prepared.
+        SealedExe.Prefetch();
         var bundle = Path.GetFullPath(o.Bundle);
         var spec = Load(bundle);
         // CDI devices from cdi.k8s.io/* annotations and VFIO annotations, before validation and
@@ -98,8 +100,18 @@ public static class Creator
             int console = !spec.Process.Terminal ? -1
                 : o.ConsoleSocketFd >= 0 ? o.ConsoleSocketFd : Native.ConnectUnix(o.ConsoleSocket!);
             InitLauncher launch;
-            try { launch = InitLauncher.Launch(preserveFds, fifoPath, console); }
-            finally { if (console >= 0 && console != o.ConsoleSocketFd) Native.close(console); }
+            // ID-mapped mounts are made here, on the host side, and attached by the init.
+            var idmapFds = new Dictionary<int, int>();
+            try
+            {
+                idmapFds = Husk.Rootfs.IdmappedMounts.Create(spec);
+                launch = InitLauncher.Launch(preserveFds, fifoPath, console, idmapFds: idmapFds);
+            }
+            finally
+            {
+                if (console >= 0 && console != o.ConsoleSocketFd) Native.close(console);
+                foreach (var fd in idmapFds.Values) Native.close(fd);
+            }
             using var launchScope = launch;
             spawned = launch.SpawnedPid;
             cgroup?.AddProcess(spawned);

@@ -217,6 +217,10 @@ public static class Executor
         if (p.Args.Count == 0) throw new HuskException("exec: args must not be empty");
         if (p.Cwd == "") p.Cwd = "/";
         if (!p.Cwd.StartsWith('/')) throw new HuskException($"exec: cwd \"{p.Cwd}\" must be an absolute path");
+        // The rules create applies to the container's process (capabilities, rlimits, oomScoreAdj, env, ...).
+        var errors = SpecValidator.ValidateProcess(p);
+        if (errors.Count > 0)
+            throw new HuskException($"{o.ProcessFile ?? "exec"}: {errors[0]}{(errors.Count > 1 ? $" (and {errors.Count - 1} more problems)" : "")}");
         return p;
     }
 

@@ -20,7 +20,9 @@ public sealed class InitLauncher : IDisposable
     /// <param name="fifoPath">The exec fifo (create); null for `exec`, which has none.</param>
     /// <param name="consoleSocket">A connected console socket for process.terminal, or -1; it follows the fifo.</param>
     /// <param name="exec">Start the init in exec mode (joins a running container, no rootfs work).</param>
-    public static InitLauncher Launch(int preserveFds, string? fifoPath, int consoleSocket = -1, bool exec = false)
+    /// <param name="idmapFds">Detached id-mapped mounts (spec mount index → fd) for the init to attach; they follow the console.</param>
+    public static InitLauncher Launch(int preserveFds, string? fifoPath, int consoleSocket = -1, bool exec = false,
+        IReadOnlyDictionary<int, int>? idmapFds = null)
     {
         int fifo = fifoPath == null ? -1 : Native.Check(Native.open(fifoPath, Native.O_RDWR | Native.O_CLOEXEC, 0), $"open {fifoPath}");
         int[] pair = new int[2];
@@ -46,10 +48,20 @@ public sealed class InitLauncher : IDisposable
                 fds.Add((consoleSocket, next));
                 env.Add($"{Husk.Init.ContainerConsole.ConsoleFdEnv}={next++}");
             }
+            if (idmapFds is { Count: > 0 })
+            {
+                var list = new List<string>();
+                foreach (var (index, fd) in idmapFds)
+                {
+                    fds.Add((fd, next));
+                    list.Add($"{index}:{next++}");
+                }
+                env.Add($"{Husk.Rootfs.IdmappedMounts.FdsEnv}={string.Join(',', list)}");
+            }
             if (exec) env.Add($"{InitModeEnv}=exec");
             // CVE-2019-5736: what enters the container runs from a sealed memfd copy of husk, so
             // its /proc/PID/exe cannot be used to overwrite the binary on the host.
-            using var exe = SealedExe.Create();
+            using var exe = SealedExe.Take();
             Log.Debug($"sealed copy of husk for the init: {exe.CopyMilliseconds:0.00} ms");
             int pid = Spawner.Spawn(exe.ExecPath, ["husk", "init"], env, fds);
             return new InitLauncher { SpawnedPid = pid, Channel = new InitChannel(pair[0]) };

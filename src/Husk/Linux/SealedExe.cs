@@ -30,6 +30,24 @@ public sealed unsafe class SealedExe : IDisposable
 
     public const int AllSeals = Native.F_SEAL_SEAL | Native.F_SEAL_SHRINK | Native.F_SEAL_GROW | Native.F_SEAL_WRITE;
 
+    static Task<SealedExe>? s_prefetch;
+
+    /// <summary>
+    /// Starts making the copy on a pool thread, so that it overlaps the rest of `create` (the spec,
+    /// the state directory, the cgroup); <see cref="Take"/> then waits for it.
+    /// </summary>
+    public static void Prefetch()
+    {
+        if (Volatile.Read(ref s_prefetch) is null) Interlocked.CompareExchange(ref s_prefetch, Task.Run(Create), null);
+    }
+
+    /// <summary>The prefetched copy (waiting for it), else a new one.</summary>
+    public static SealedExe Take()
+    {
+        var t = Interlocked.Exchange(ref s_prefetch, null);
+        return t is not null ? t.GetAwaiter().GetResult() : Create();
+    }
+
     /// <summary>Copies /proc/self/exe into a new memfd and seals it.</summary>
     public static SealedExe Create()
     {

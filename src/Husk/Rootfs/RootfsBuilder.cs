@@ -19,6 +19,9 @@ public sealed class RootfsOptions
     /// /dev/console (runc sets up the console there), since a read-only /dev refuses it later.
     /// </summary>
     public Action? AfterPivot { get; set; }
+
+    /// <summary>Detached id-mapped mounts made by `create` (spec mount index → fd), attached instead of mounted (<see cref="IdmappedMounts"/>).</summary>
+    public IReadOnlyDictionary<int, int> IdmappedMountFds { get; set; } = new Dictionary<int, int>();
 }
 
 /// <summary>
@@ -66,10 +69,13 @@ public static class RootfsBuilder
         using (var root = SafeRoot.Open(rootfsReal))
         {
             // (c) The spec's mounts, in order.
+            int index = 0;
             foreach (var e in entries)
             {
                 if (e.Type == "cgroup") MountCgroup(root, e, cgroupNs);
+                else if (options.IdmappedMountFds.TryGetValue(index, out int detached)) IdmappedMounts.Attach(root, e, detached);
                 else MountEntryInRoot(root, e, options);
+                index++;
             }
             // (d) /dev, unless it is the host's.
             if (devPlan.Setup) SetupDev(root, devPlan, options.InUserNamespace);

@@ -161,7 +161,7 @@ public static class SpecValidator
             return parts.Length == 3 && parts[0] == "1" && parts.All(p => p.Length > 0 && p.All(char.IsAsciiDigit));
         }
 
-        private void CheckProcess(Process p, Spec s)
+        public void CheckProcess(Process p, Spec s)
         {
             if (p.Args.Count == 0 || string.IsNullOrEmpty(p.Args[0]))
                 Err("/process/args", "must be a non-empty array of strings");
@@ -499,6 +499,14 @@ public static class SpecValidator
             if (r.Length == 2 && long.Parse(r[0], CultureInfo.InvariantCulture) > long.Parse(r[1], CultureInfo.InvariantCulture)) return false;
         }
         return true;
+    }
+
+    /// <summary>Validates a process on its own (`exec --process`), with pointers under /process as in config.json.</summary>
+    public static IReadOnlyList<SpecError> ValidateProcess(Process process)
+    {
+        var v = new Checker();
+        v.CheckProcess(process, new Spec { Process = process });
+        return v.Errors;
     }
 
     /// <summary>Validates a resources document on its own (`update -r`), with pointers under <paramref name="pathPrefix"/>.</summary>

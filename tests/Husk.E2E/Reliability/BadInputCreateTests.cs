@@ -87,6 +87,36 @@ public class BadInputCreateTests(ITestOutputHelper output)
         RunCases(CorpusCases.GeneratedConfigs(), "generated");
 
     /// <summary>
+    /// Every process.json of the corpus through `husk exec --process` into a running container:
+    /// one clean line or a run of the process; the container stays usable and is deleted clean.
+    /// </summary>
+    [Fact]
+    public void Every_process_corpus_file_through_exec()
+    {
+        using var root = new TestRoot();
+        using var bundle = new Bundle("sleep", "300");
+        var id = root.NewId("exec");
+        var opts = new RunOptions { Timeout = CommandTimeout };
+        root.Run(opts, "run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
+        var failures = new List<string>();
+        var file = Path.Combine(bundle.Dir, "process.json");
+        foreach (var c in CorpusCases.Processes())
+        {
+            File.WriteAllBytes(file, c.Bytes);
+            var r = root.Run(opts, "exec", "--process", file, id);
+            if (Outcome.Problem(r) is { } p) failures.Add($"{c.Name}: {p}: {Outcome.Short(r.Stderr)}");
+            else if (c.Expect == Expect.Err && r.ExitCode == 0) failures.Add($"{c.Name}: exec succeeded but the process must be refused");
+            else if (c.Expect == Expect.Ok && r.ExitCode != 0) failures.Add($"{c.Name}: exec failed: {Outcome.Short(r.Stderr)}");
+            var st = root.Run(opts, "state", id);
+            if (Outcome.StateProblem(st, id) is { } sp || !st.Stdout.Contains("running", StringComparison.Ordinal))
+                failures.Add($"{c.Name}: the container is not running after the exec: {Outcome.Short(st.Stdout + st.Stderr)}");
+        }
+        root.Run(opts, "delete", "--force", id).AssertSuccess();
+        Leftovers.AssertClean(root.Path, [id], [bundle.Dir], "after the process corpus");
+        Assert.True(failures.Count == 0, $"{failures.Count} process.json files misbehaved:\n{string.Join("\n", failures)}");
+    }
+
+    /// <summary>
     /// Mutants of valid specs through create and delete. What a mutation could turn against the
     /// host is removed first: hooks (they run on the host), cgroupsPath (a shared cgroup would be
     /// destroyed with its processes), namespace paths (joining the host's network namespace would

@@ -48,7 +48,7 @@ public class ConcurrencyTests(ITestOutputHelper output)
         output.WriteLine($"seed {seed}");
         var ids = new List<string>();
         var problems = new ConcurrentBag<string>();
-        for (int round = 0; round < 8; round++)
+        for (int round = 0; round < 20; round++)
         {
             var id = root.NewId("race");
             ids.Add(id);

@@ -13,19 +13,27 @@ namespace Husk.E2E.Security;
 public class RootlessTests : IDisposable
 {
     const string User = "husk-e2e-rootless";
-    const int Uid = 23456;
-    readonly string _runtimeDir = $"/run/user/{Uid}";
+    readonly int Uid;
+    readonly string _runtimeDir;
+    readonly string _binDir;
     readonly Bundle _bundle = new();
     readonly string _c1 = ContainerIds.New("rootless"), _c2 = ContainerIds.New("rootless");
 
     public RootlessTests()
     {
-        if (ProcessRunner.Run("id", ["-u", User], new RunOptions()).ExitCode != 0)
-            ProcessRunner.Run("useradd", ["--no-create-home", "--uid", Uid.ToString(), "--user-group", "--shell", "/bin/sh", User], new RunOptions())
-                .AssertSuccess("useradd");
+        if (ProcessRunner.Run("id", ["-u", User], new RunOptions()).ExitCode != 0 &&
+            ProcessRunner.Run("useradd", ["--no-create-home", "--uid", "23456", "--user-group", "--shell", "/bin/sh", User], new RunOptions()).ExitCode != 0)
+            ProcessRunner.Run("useradd", ["--no-create-home", "--user-group", "--shell", "/bin/sh", User], new RunOptions()).AssertSuccess("useradd");
+        Uid = int.Parse(ProcessRunner.Run("id", ["-u", User], new RunOptions()).AssertSuccess().Stdout.Trim());
+        _runtimeDir = $"/run/user/{Uid}";
         Directory.CreateDirectory(_runtimeDir);
         ProcessRunner.Run("chown", ["-R", $"{User}:{User}", _runtimeDir, _bundle.Dir], new RunOptions()).AssertSuccess();
         File.SetUnixFileMode(_runtimeDir, (UnixFileMode)0b111_000_000);
+        // A copy of husk the user can reach whatever the permissions of the checkout's directories.
+        _binDir = Directory.CreateTempSubdirectory("husk-rootless-bin-").FullName;
+        File.SetUnixFileMode(_binDir, (UnixFileMode)0b111_101_101);
+        File.Copy(HuskCli.BinaryPath, Path.Combine(_binDir, "husk"));
+        File.SetUnixFileMode(Path.Combine(_binDir, "husk"), (UnixFileMode)0b111_101_101);
     }
 
     public void Dispose()
@@ -33,12 +41,13 @@ public class RootlessTests : IDisposable
         As("for id in $(husk --root \"$XDG_RUNTIME_DIR/husk\" list -q 2>/dev/null); do husk --root \"$XDG_RUNTIME_DIR/husk\" delete --force $id; done");
         try { Directory.Delete(Path.Combine(_runtimeDir, "husk"), recursive: true); } catch (IOException) { }
         _bundle.Dispose();
+        try { Directory.Delete(_binDir, recursive: true); } catch (IOException) { }
     }
 
     /// <summary>Runs a shell script as the unprivileged user, in the bundle directory, with husk on PATH.</summary>
     Result As(string script, TimeSpan? timeout = null) => ProcessRunner.Run("runuser",
         ["-u", User, "--", "env", $"XDG_RUNTIME_DIR={_runtimeDir}", $"HOME={_runtimeDir}",
-         $"PATH={Path.GetDirectoryName(HuskCli.BinaryPath)}:/usr/bin:/bin:/usr/sbin:/sbin",
+         $"PATH={_binDir}:/usr/bin:/bin:/usr/sbin:/sbin",
          "sh", "-c", $"cd {Attack.Q(_bundle.Dir)} && {script}"],
         new RunOptions { Timeout = timeout ?? TimeSpan.FromSeconds(30) });
 

@@ -39,30 +39,8 @@ public unsafe partial class SeccompNotifyTests
         Exception? agentError = null;
         var agent = new Thread(() =>
         {
-          try
-          {
-            using var conn = listener.Accept();
-            var (fd, json) = RecvFd((int)conn.Handle);
-            stateJson = json;
-            var req = stackalloc byte[80];   // struct seccomp_notif, zeroed as the kernel requires
-            var resp = stackalloc byte[24];  // struct seccomp_notif_resp
-            try
-            {
-                for (int i = 0; i < 2; i++)
-                {
-                    new Span<byte>(req, 80).Clear();
-                    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) throw new IOException($"NOTIF_RECV: errno {Marshal.GetLastPInvokeError()}");
-                    syscallNr = *(int*)(req + 16);
-                    new Span<byte>(resp, 24).Clear();
-                    *(ulong*)resp = *(ulong*)req;     // id
-                    *(int*)(resp + 16) = -18;         // error: -EXDEV
-                    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) throw new IOException($"NOTIF_SEND: errno {Marshal.GetLastPInvokeError()}");
-                    answered++;
-                }
-            }
-            finally { close(fd); }
-          }
-          catch (Exception e) { agentError = e; }
+            try { Serve(listener, out stateJson, out syscallNr, ref answered); }
+            catch (Exception e) { agentError = e; }
         }) { IsBackground = true };
         agent.Start();
 
@@ -101,6 +79,32 @@ public unsafe partial class SeccompNotifyTests
         Assert.Contains("seccomp listener", Attack.OneLine(r));
         Assert.Empty(s.Root.ListIds());
         s.AssertNothingLeaked();
+    }
+
+    /// <summary>The agent: accepts one connection, takes the fd and the state, answers two notifications with -EXDEV.</summary>
+    static void Serve(Socket listener, out string stateJson, out int syscallNr, ref int answered)
+    {
+        using var conn = listener.Accept();
+        var (fd, json) = RecvFd((int)conn.Handle);
+        stateJson = json;
+        syscallNr = -1;
+        var req = stackalloc byte[80];   // struct seccomp_notif, zeroed as the kernel requires
+        var resp = stackalloc byte[24];  // struct seccomp_notif_resp
+        try
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                new Span<byte>(req, 80).Clear();
+                if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) throw new IOException($"NOTIF_RECV: errno {Marshal.GetLastPInvokeError()}");
+                syscallNr = *(int*)(req + 16);
+                new Span<byte>(resp, 24).Clear();
+                *(ulong*)resp = *(ulong*)req;     // id
+                *(int*)(resp + 16) = -18;         // error: -EXDEV
+                if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) throw new IOException($"NOTIF_SEND: errno {Marshal.GetLastPInvokeError()}");
+                answered++;
+            }
+        }
+        finally { close(fd); }
     }
 
     const nuint SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100, SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101;
