@@ -558,57 +558,31 @@ public static unsafe class ProcessSetup
     /// </summary>
     public static void ExecVe(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env, Action? beforeExecve = null)
     {
-        var owned = new List<nint>();
-        try
+        using var strings = new CStrings();
+        byte* cpath = strings.Utf8(path);
+        byte** cargv = strings.Array(argv);
+        byte** cenv = strings.Array(env);
+        if (beforeExecve is not null)
         {
-            byte* cpath = Utf8(path, owned);
-            byte** cargv = StringArray(argv, owned);
-            byte** cenv = StringArray(env, owned);
-            if (beforeExecve is not null)
-            {
-                // After beforeExecve (a seccomp filter) the runtime itself may be refused the syscalls
-                // that throwing needs (mmap, ...): a failed execve is reported with one write and _exit.
-                var prefix = Encoding.UTF8.GetBytes($"husk: exec {Quote(path)} failed (denied by the seccomp filter?): errno ");
-                byte* msg = stackalloc byte[prefix.Length + 16];
-                prefix.CopyTo(new Span<byte>(msg, prefix.Length));
-                beforeExecve();
-                Native.execve(cpath, cargv, cenv);
-                int err = Native.Errno, len = prefix.Length;
-                Span<byte> digits = stackalloc byte[10];
-                int nd = 0;
-                do { digits[nd++] = (byte)('0' + err % 10); err /= 10; } while (err > 0 && nd < 10);
-                while (nd > 0) msg[len++] = digits[--nd];
-                msg[len++] = (byte)'\n';
-                Native.write(2, msg, len);
-                Native._exit(127);
-            }
+            // After beforeExecve (a seccomp filter) the runtime itself may be refused the syscalls
+            // that throwing needs (mmap, ...): a failed execve is reported with one write and _exit.
+            var prefix = Encoding.UTF8.GetBytes($"husk: exec {Quote(path)} failed (denied by the seccomp filter?): errno ");
+            byte* msg = stackalloc byte[prefix.Length + 16];
+            prefix.CopyTo(new Span<byte>(msg, prefix.Length));
+            beforeExecve();
             Native.execve(cpath, cargv, cenv);
-            int errno = Native.Errno;
-            throw new HuskException($"exec {Quote(path)}: {Native.StrError(errno)}");
+            int err = Native.Errno, len = prefix.Length;
+            Span<byte> digits = stackalloc byte[10];
+            int nd = 0;
+            do { digits[nd++] = (byte)('0' + err % 10); err /= 10; } while (err > 0 && nd < 10);
+            while (nd > 0) msg[len++] = digits[--nd];
+            msg[len++] = (byte)'\n';
+            Native.write(2, msg, len);
+            Native._exit(127);
         }
-        finally
-        {
-            foreach (var p in owned) NativeMemory.Free((void*)p);
-        }
-    }
-
-    static byte* Utf8(string s, List<nint> owned)
-    {
-        int n = Encoding.UTF8.GetByteCount(s);
-        var p = (byte*)NativeMemory.Alloc((nuint)n + 1);
-        owned.Add((nint)p);
-        Encoding.UTF8.GetBytes(s, new Span<byte>(p, n));
-        p[n] = 0;
-        return p;
-    }
-
-    static byte** StringArray(IReadOnlyList<string> items, List<nint> owned)
-    {
-        var arr = (byte**)NativeMemory.Alloc((nuint)(sizeof(nint) * (items.Count + 1)));
-        owned.Add((nint)arr);
-        for (int i = 0; i < items.Count; i++) arr[i] = Utf8(items[i], owned);
-        arr[items.Count] = null;
-        return arr;
+        Native.execve(cpath, cargv, cenv);
+        int errno = Native.Errno;
+        throw new HuskException($"exec {Quote(path)}: {Native.StrError(errno)}");
     }
 
     /// <summary>Go's %q, near enough for messages: the string in double quotes.</summary>

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace Husk.Linux;
 
@@ -30,7 +29,7 @@ public static unsafe class Spawner
         var fa = NativeMemory.AllocZeroed(256);
         var attr = NativeMemory.AllocZeroed(512);
         var sigs = NativeMemory.AllocZeroed(128);
-        var strings = new List<nint>();
+        using var strings = new CStrings();
         try
         {
             Native.posix_spawn_file_actions_init(fa);
@@ -47,9 +46,9 @@ public static unsafe class Spawner
             Native.sigfillset(sigs);
             Native.posix_spawnattr_setsigdefault(attr, sigs);
 
-            byte* cpath = Utf8(path, strings);
-            byte** cargv = StringArray(argv, strings);
-            byte** cenv = StringArray(env, strings);
+            byte* cpath = strings.Utf8(path);
+            byte** cargv = strings.Array(argv);
+            byte** cenv = strings.Array(env);
             int pid;
             int rc = Native.posix_spawn(&pid, cpath, fa, attr, cargv, cenv);
             if (rc != 0) throw new KernelException($"cannot execute {path}", rc);
@@ -62,27 +61,7 @@ public static unsafe class Spawner
             NativeMemory.Free(fa);
             NativeMemory.Free(attr);
             NativeMemory.Free(sigs);
-            foreach (var p in strings) NativeMemory.Free((void*)p);
             foreach (var h in high) Native.close(h);
         }
-    }
-
-    static byte* Utf8(string s, List<nint> owned)
-    {
-        int n = Encoding.UTF8.GetByteCount(s);
-        var p = (byte*)NativeMemory.Alloc((nuint)n + 1);
-        Encoding.UTF8.GetBytes(s, new Span<byte>(p, n));
-        p[n] = 0;
-        owned.Add((nint)p);
-        return p;
-    }
-
-    static byte** StringArray(IReadOnlyList<string> items, List<nint> owned)
-    {
-        var arr = (byte**)NativeMemory.Alloc((nuint)(sizeof(nint) * (items.Count + 1)));
-        owned.Add((nint)arr);
-        for (int i = 0; i < items.Count; i++) arr[i] = Utf8(items[i], owned);
-        arr[items.Count] = null;
-        return arr;
     }
 }
