@@ -87,16 +87,18 @@ internal static unsafe class CgroupFs
     /// Removes <paramref name="dir"/> and its sub-cgroups (deepest first). Missing is fine; EBUSY is
     /// retried for about a second. Returns the errno of the failure, 0 on success.
     /// </summary>
-    public static int RemoveTree(string dir)
+    public static int RemoveTree(string dir, bool retryBusy = true)
     {
-        if (!Directory.Exists(dir)) return 0;
+        // Most container cgroups have no children: try the directory itself before listing it.
+        int rc = Rmdir(dir, retryBusy: false);
+        if (rc == 0 || rc != ENOTEMPTY && !retryBusy) return rc;
         int first = 0;
         foreach (var sub in SubDirectories(dir))
         {
-            int e = RemoveTree(sub);
+            int e = RemoveTree(sub, retryBusy);
             if (first == 0) first = e;
         }
-        int rc = Rmdir(dir, retryBusy: true);
+        rc = Rmdir(dir, retryBusy);
         return rc != 0 ? rc : first;
     }
 

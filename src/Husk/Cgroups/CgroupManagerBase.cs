@@ -85,15 +85,17 @@ public abstract class CgroupManagerBase : ICgroupManager
 
     public void Destroy()
     {
-        var existing = Dirs.Where(d => Directory.Exists(d.Dir)).ToList();
-        if (existing.Count > 0)
+        // A stopped container's cgroup is usually empty already: remove it straight away, and
+        // only kill and wait when some directory still holds processes.
+        var busy = Dirs.Where(d => CgroupFs.RemoveTree(d.Dir, retryBusy: false) != 0 && Directory.Exists(d.Dir)).ToList();
+        if (busy.Count > 0)
         {
-            KillRemaining(existing);
-            CgroupFs.KillAndWait(existing.Select(d => d.Dir).ToList(), DestroyWaitMs);
+            KillRemaining(busy);
+            CgroupFs.KillAndWait(busy.Select(d => d.Dir).ToList(), DestroyWaitMs);
         }
 
         string? error = null;
-        foreach (var d in Dirs)
+        foreach (var d in busy)
         {
             int e = CgroupFs.RemoveTree(d.Dir);
             if (e != 0 && error == null)
