@@ -43,8 +43,6 @@ public static class Creator
 
     public static ContainerRecord Create(StateStore store, CreateOptions o)
     {
-        // The sealed copy of husk the init will run from (CVE-2019-5736), made while the rest is prepared.
-        SealedExe.Prefetch();
         var bundle = Path.GetFullPath(o.Bundle);
         var spec = Load(bundle);
         // CDI devices from cdi.k8s.io/* annotations and VFIO annotations, before validation and

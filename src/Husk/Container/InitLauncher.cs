@@ -59,10 +59,10 @@ public sealed class InitLauncher : IDisposable
                 env.Add($"{Husk.Rootfs.IdmappedMounts.FdsEnv}={string.Join(',', list)}");
             }
             if (exec) env.Add($"{InitModeEnv}=exec");
-            // CVE-2019-5736: what enters the container runs from a sealed memfd copy of husk, so
+            // CVE-2019-5736: what enters the container runs from an unwritable copy of husk, so
             // its /proc/PID/exe cannot be used to overwrite the binary on the host.
-            using var exe = SealedExe.Take();
-            Log.Debug($"sealed copy of husk for the init: {exe.CopyMilliseconds:0.00} ms");
+            using var exe = SealedExe.Create();
+            Log.Debug($"{exe.Kind} copy of husk for the init: {exe.CopyMilliseconds:0.00} ms");
             int pid = Spawner.Spawn(exe.ExecPath, ["husk", "init"], env, fds);
             return new InitLauncher { SpawnedPid = pid, Channel = new InitChannel(pair[0]) };
         }

@@ -169,6 +169,15 @@ public static unsafe partial class Native
             return (int)syscall(SYS_fsopen, (long)p, flags, 0, 0, 0, 0);
     }
 
+    public const uint FSCONFIG_SET_STRING = 1;
+
+    /// <summary>fsconfig(2) FSCONFIG_SET_STRING: one "key=value" mount parameter.</summary>
+    public static int fsconfig_string(int fsfd, string key, string value)
+    {
+        fixed (byte* k = Utf8Z(key), v = Utf8Z(value))
+            return (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, (long)k, (long)v, 0, 0);
+    }
+
     /// <summary>fsconfig(2) without key or value (FSCONFIG_CMD_CREATE).</summary>
     public static int fsconfig_cmd(int fsfd, uint cmd) => (int)syscall(SYS_fsconfig, fsfd, cmd, 0, 0, 0, 0);
 

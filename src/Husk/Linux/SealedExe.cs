@@ -3,19 +3,28 @@ using System.Diagnostics;
 namespace Husk.Linux;
 
 /// <summary>
-/// A sealed in-memory copy of the running husk binary, for the processes that enter a container
-/// (the init of `create`, the process of `exec`): CVE-2019-5736 let a container overwrite runc on
-/// the host through /proc/&lt;runc-pid&gt;/exe. A process started from this copy has a memfd as its
-/// /proc/PID/exe, sealed against writes, growth and shrinking (F_SEAL_WRITE, F_SEAL_GROW,
-/// F_SEAL_SHRINK, F_SEAL_SEAL), so there is nothing of the host to write to. runc 1.1 does the
-/// same (ensure_cloned_binary). Measured here: a ~7 MB copy costs about 1-2 ms.
+/// An unwritable copy of the running husk binary for the processes that enter a container (the
+/// init of `create`, the process of `exec`): CVE-2019-5736 let a container overwrite runc on the
+/// host through /proc/&lt;runc-pid&gt;/exe. Two ways, cheapest first:
+/// <list type="bullet">
+/// <item>A read-only overlayfs of husk's directory (two lower layers, no upper layer), mounted
+/// detached with the new mount API and never attached anywhere: the file is husk's own pages, no
+/// copy, and an overlay without an upper layer can never be written, whatever is remounted
+/// (runc 1.2 does the same).</item>
+/// <item>Where overlayfs is not allowed (rootless) or the layers overlap: a memfd copy sealed
+/// against writes, growth and shrinking (runc 1.1's ensure_cloned_binary). Costs a copy of the
+/// binary (a few ms).</item>
+/// </list>
 /// </summary>
 public sealed unsafe class SealedExe : IDisposable
 {
     int _fd;
 
-    /// <summary>The memfd (close-on-exec).</summary>
+    /// <summary>The file's fd (close-on-exec).</summary>
     public int Fd => _fd;
+
+    /// <summary>How the copy was made: "overlay" or "memfd".</summary>
+    public string Kind { get; }
 
     /// <summary>
     /// A path another process can execute while this one lives: /proc/&lt;our pid&gt;/fd/N. (Not
@@ -23,35 +32,62 @@ public sealed unsafe class SealedExe : IDisposable
     /// </summary>
     public string ExecPath => $"/proc/{Environment.ProcessId}/fd/{_fd}";
 
-    /// <summary>Milliseconds the last copy took (for --debug).</summary>
+    /// <summary>Milliseconds making it took (for --debug and `husk check`).</summary>
     public double CopyMilliseconds { get; private set; }
 
-    SealedExe(int fd) { _fd = fd; }
+    SealedExe(int fd, string kind) { _fd = fd; Kind = kind; }
 
     public const int AllSeals = Native.F_SEAL_SEAL | Native.F_SEAL_SHRINK | Native.F_SEAL_GROW | Native.F_SEAL_WRITE;
 
-    static Task<SealedExe>? s_prefetch;
-
     /// <summary>
-    /// Starts making the copy on a pool thread, so that it overlaps the rest of `create` (the spec,
-    /// the state directory, the cgroup); <see cref="Take"/> then waits for it.
+    /// The second (empty enough) lower layer of the overlay: any directory that neither contains
+    /// husk's directory nor lies in it. Names in husk's directory take precedence.
     /// </summary>
-    public static void Prefetch()
-    {
-        if (Volatile.Read(ref s_prefetch) is null) Interlocked.CompareExchange(ref s_prefetch, Task.Run(Create), null);
-    }
+    const string SecondLayer = "/dev";
 
-    /// <summary>The prefetched copy (waiting for it), else a new one.</summary>
-    public static SealedExe Take()
-    {
-        var t = Interlocked.Exchange(ref s_prefetch, null);
-        return t is not null ? t.GetAwaiter().GetResult() : Create();
-    }
-
-    /// <summary>Copies /proc/self/exe into a new memfd and seals it.</summary>
     public static SealedExe Create()
     {
         long start = Stopwatch.GetTimestamp();
+        var exe = TryOverlay() ?? CopyToMemfd();
+        exe.CopyMilliseconds = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        return exe;
+    }
+
+    /// <summary>husk opened through a detached read-only overlay of its directory; null where that is not possible.</summary>
+    static SealedExe? TryOverlay()
+    {
+        var self = SelfPath();
+        var dir = Path.GetDirectoryName(self);
+        if (dir is null || dir == "/" || dir.StartsWith(SecondLayer + "/", StringComparison.Ordinal) || dir == SecondLayer) return null;
+        int fsfd = Native.fsopen("overlay", Native.FSOPEN_CLOEXEC);
+        if (fsfd < 0) return null;
+        int mnt = -1;
+        try
+        {
+            if (Native.fsconfig_string(fsfd, "lowerdir", $"{dir}:{SecondLayer}") < 0) return null;
+            if (Native.fsconfig_cmd(fsfd, Native.FSCONFIG_CMD_CREATE) < 0) return null;
+            mnt = Native.fsmount(fsfd, Native.FSMOUNT_CLOEXEC, Native.MOUNT_ATTR_RDONLY | Native.MOUNT_ATTR_NODEV | Native.MOUNT_ATTR_NOSUID);
+            if (mnt < 0) return null;
+            int fd = Native.openat(mnt, Path.GetFileName(self), Native.O_RDONLY | Native.O_CLOEXEC, 0);
+            return fd < 0 ? null : new SealedExe(fd, "overlay");
+        }
+        finally
+        {
+            // The open file keeps the detached mount alive; nothing else refers to it.
+            if (mnt >= 0) Native.close(mnt);
+            Native.close(fsfd);
+        }
+    }
+
+    static string SelfPath()
+    {
+        try { return new FileInfo("/proc/self/exe").LinkTarget ?? "/proc/self/exe"; }
+        catch (IOException) { return "/proc/self/exe"; }
+    }
+
+    /// <summary>Copies /proc/self/exe into a new memfd and seals it.</summary>
+    static SealedExe CopyToMemfd()
+    {
         int src = Native.open("/proc/self/exe", Native.O_RDONLY | Native.O_CLOEXEC, 0);
         if (src < 0) throw new KernelException("open /proc/self/exe", Native.Errno);
         int mfd = -1;
@@ -72,7 +108,7 @@ public sealed unsafe class SealedExe : IDisposable
                 }
             }
             Native.Check(Native.fcntl(mfd, Native.F_ADD_SEALS, AllSeals), "seal the copy of husk");
-            var exe = new SealedExe(mfd) { CopyMilliseconds = Stopwatch.GetElapsedTime(start).TotalMilliseconds };
+            var exe = new SealedExe(mfd, "memfd");
             mfd = -1;
             return exe;
         }
@@ -81,13 +117,6 @@ public sealed unsafe class SealedExe : IDisposable
             Native.close(src);
             if (mfd >= 0) Native.close(mfd);
         }
-    }
-
-    /// <summary>Whether <paramref name="fd"/> is a memfd carrying every seal of <see cref="AllSeals"/>.</summary>
-    public static bool IsSealed(int fd)
-    {
-        int seals = Native.fcntl(fd, Native.F_GET_SEALS, 0);
-        return seals >= 0 && (seals & AllSeals) == AllSeals;
     }
 
     public void Dispose()

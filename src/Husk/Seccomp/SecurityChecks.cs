@@ -50,7 +50,7 @@ public static class SecurityChecks
         {
             using var exe = SealedExe.Create();
             return new CheckResult("sealed-exe", CheckResult.Ok,
-                $"containers' init runs from a sealed memfd copy of husk (CVE-2019-5736); the copy took {exe.CopyMilliseconds:0.0} ms");
+                $"containers' init runs from an unwritable {exe.Kind} copy of husk (CVE-2019-5736); making it took {exe.CopyMilliseconds:0.0} ms");
         }
         catch (HuskException e) { return new CheckResult("sealed-exe", CheckResult.Fail, e.Message); }
     }
