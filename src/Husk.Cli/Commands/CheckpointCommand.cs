@@ -24,6 +24,22 @@ public sealed class CheckpointCommand : Command
         new("auto-dedup", false, "enable auto deduplication of memory images"),
     ];
 
+    /// <summary>The values of <see cref="CriuFlags"/> (and the global --criu) from the command line.</summary>
+    internal static Husk.Checkpoint.CriuFlags ReadCriuFlags(ParsedArgs args, GlobalOptions global) => new()
+    {
+        CriuBinary = global.Criu,
+        ImagePath = args.Value("image-path"),
+        WorkPath = args.Value("work-path"),
+        TcpEstablished = args.Bool("tcp-established"),
+        ExtUnixSk = args.Bool("ext-unix-sk"),
+        ShellJob = args.Bool("shell-job"),
+        FileLocks = args.Bool("file-locks"),
+        LazyPages = args.Bool("lazy-pages"),
+        ManageCgroupsMode = args.Value("manage-cgroups-mode"),
+        EmptyNamespaces = args.Values("empty-ns"),
+        AutoDedup = args.Bool("auto-dedup"),
+    };
+
     public override IReadOnlyList<Flag> Flags =>
     [
         .. CriuFlags,
@@ -35,20 +51,9 @@ public sealed class CheckpointCommand : Command
 
     public override int Execute(ParsedArgs args, GlobalOptions global)
     {
-        Checkpointer.Checkpoint(global.Store, new CheckpointOptions
+        Checkpointer.Checkpoint(global.Store, new CheckpointOptions(ReadCriuFlags(args, global))
         {
             Id = RequireId(args),
-            CriuBinary = global.Criu,
-            ImagePath = args.Value("image-path"),
-            WorkPath = args.Value("work-path"),
-            TcpEstablished = args.Bool("tcp-established"),
-            ExtUnixSk = args.Bool("ext-unix-sk"),
-            ShellJob = args.Bool("shell-job"),
-            FileLocks = args.Bool("file-locks"),
-            LazyPages = args.Bool("lazy-pages"),
-            ManageCgroupsMode = args.Value("manage-cgroups-mode"),
-            EmptyNamespaces = args.Values("empty-ns"),
-            AutoDedup = args.Bool("auto-dedup"),
             ParentPath = args.Value("parent-path"),
             LeaveRunning = args.Bool("leave-running"),
             PreDump = args.Bool("pre-dump"),

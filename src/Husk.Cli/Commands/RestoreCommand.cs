@@ -27,21 +27,10 @@ public sealed class RestoreCommand : Command
 
     public override int Execute(ParsedArgs args, GlobalOptions global)
     {
-        var o = new RestoreOptions
+        var o = new RestoreOptions(CheckpointCommand.ReadCriuFlags(args, global))
         {
             Id = RequireId(args),
-            CriuBinary = global.Criu,
             Bundle = args.Value("bundle") ?? Directory.GetCurrentDirectory(),
-            ImagePath = args.Value("image-path"),
-            WorkPath = args.Value("work-path"),
-            TcpEstablished = args.Bool("tcp-established"),
-            ExtUnixSk = args.Bool("ext-unix-sk"),
-            ShellJob = args.Bool("shell-job"),
-            FileLocks = args.Bool("file-locks"),
-            LazyPages = args.Bool("lazy-pages"),
-            ManageCgroupsMode = args.Value("manage-cgroups-mode"),
-            EmptyNamespaces = args.Values("empty-ns"),
-            AutoDedup = args.Bool("auto-dedup"),
             PidFile = args.Value("pid-file"),
             Detach = args.Bool("detach"),
             ConsoleSocket = args.Value("console-socket"),

@@ -3,6 +3,17 @@ namespace Husk.Checkpoint;
 /// <summary>The CRIU flags `checkpoint` and `restore` share (runc's names).</summary>
 public class CriuFlags
 {
+    public CriuFlags() { }
+
+    /// <summary>A copy of <paramref name="from"/>: the command-specific options start from the shared flags.</summary>
+    protected CriuFlags(CriuFlags from)
+    {
+        CriuBinary = from.CriuBinary; ImagePath = from.ImagePath; WorkPath = from.WorkPath;
+        TcpEstablished = from.TcpEstablished; ExtUnixSk = from.ExtUnixSk; ShellJob = from.ShellJob;
+        FileLocks = from.FileLocks; AutoDedup = from.AutoDedup; LazyPages = from.LazyPages;
+        ManageCgroupsMode = from.ManageCgroupsMode; EmptyNamespaces = from.EmptyNamespaces;
+    }
+
     /// <summary>The global --criu: a path, or a name looked up on PATH; null: "criu".</summary>
     public string? CriuBinary { get; init; }
     /// <summary>--image-path; null: "./checkpoint", as runc.</summary>
@@ -50,7 +61,7 @@ public class CriuFlags
 }
 
 /// <summary>`husk checkpoint` options.</summary>
-public sealed class CheckpointOptions : CriuFlags
+public sealed class CheckpointOptions(CriuFlags common) : CriuFlags(common)
 {
     public required string Id { get; init; }
     public bool LeaveRunning { get; init; }
@@ -62,7 +73,7 @@ public sealed class CheckpointOptions : CriuFlags
 }
 
 /// <summary>`husk restore` options.</summary>
-public sealed class RestoreOptions : CriuFlags
+public sealed class RestoreOptions(CriuFlags common) : CriuFlags(common)
 {
     public required string Id { get; init; }
     public required string Bundle { get; init; }

@@ -49,12 +49,7 @@ public static class Restorer
         Directory.CreateDirectory(work);
 
         using var dirLock = store.CreateDirectory(o.Id);
-        var record = new ContainerRecord
-        {
-            Id = o.Id, Bundle = bundle, Rootfs = rootfs, Owner = "",
-            CreatedAt = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffff00Z"),
-            Annotations = new Dictionary<string, string>(spec.Annotations),
-        };
+        var record = ContainerRecord.New(o.Id, bundle, rootfs, spec);
         ICgroupManager? cgroup = null;
         string criuRoot = Path.Combine(store.DirOf(o.Id), "criu-root");
         bool mounted = false;

@@ -22,6 +22,14 @@ public sealed class ContainerRecord
     [JsonPropertyName("createdAt")] public string CreatedAt { get; set; } = "";
     [JsonPropertyName("owner")] public string Owner { get; set; } = "";
     [JsonPropertyName("cgroup")] public CgroupInfo? Cgroup { get; set; }
+    /// <summary>A new container's record, before anything of it exists.</summary>
+    public static ContainerRecord New(string id, string bundle, string rootfs, Spec.Spec spec) => new()
+    {
+        Id = id, Bundle = bundle, Rootfs = rootfs, Owner = "",
+        CreatedAt = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffff00Z"),
+        Annotations = new Dictionary<string, string>(spec.Annotations),
+    };
+
     [JsonPropertyName("annotations")]
     public Dictionary<string, string> Annotations { get => _annotations; set => _annotations = value ?? []; }
     Dictionary<string, string> _annotations = [];

@@ -69,12 +69,7 @@ public static class Creator
         RefuseRuntimeMountNamespace(plan);
 
         using var dirLock = store.CreateDirectory(o.Id);
-        var record = new ContainerRecord
-        {
-            Id = o.Id, Bundle = bundle, Rootfs = rootfs, Owner = "",
-            CreatedAt = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffff00Z"),
-            Annotations = new Dictionary<string, string>(spec.Annotations),
-        };
+        var record = ContainerRecord.New(o.Id, bundle, rootfs, spec);
         ICgroupManager? cgroup = null;
         int spawned = 0;
         try
