@@ -71,6 +71,7 @@ public static class Creator
         using var dirLock = store.CreateDirectory(o.Id);
         var record = ContainerRecord.New(o.Id, bundle, rootfs, spec);
         ICgroupManager? cgroup = null;
+        CgroupJoin? joining = null;
         int spawned = 0;
         try
         {
@@ -107,18 +108,19 @@ public static class Creator
             }
             using var launchScope = launch;
             spawned = launch.SpawnedPid;
-            cgroup?.AddProcess(spawned);
 
             launch.Channel.Send(InitMessage.Bootstrap, BuildBootstrap(spec, plan));
             int initPid = AwaitInitPid(launch, spec);
             record.Pid = initPid;
             record.PidStartTime = ProcFs.Stat(initPid)?.StartTime ?? 0;
             store.WriteRecord(record);
+            var join = joining = CgroupJoin.Start(cgroup, initPid);
 
             var options = new InitOptions
             {
                 Id = o.Id, Rootfs = rootfs, NoPivot = o.NoPivot, UserNamespace = plan.HasUserNamespace,
                 PreserveFds = preserveFds, NoNewKeyring = o.NoNewKeyring, StateJson = StateJson(record, spec, "creating"),
+                UnshareCgroupNamespace = plan.Creates("cgroup"),
             };
             launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
             launch.Channel.Send(InitMessage.Options, JsonSerializer.SerializeToUtf8Bytes(options, ContainerJsonContext.Default.InitOptions));
@@ -127,7 +129,14 @@ public static class Creator
             {
                 var msg = launch.Channel.Receive() ?? throw new HuskException("container init exited before it was ready");
                 if (msg.Type == InitMessage.Error) throw new HuskException(Encoding.UTF8.GetString(msg.Payload));
+                // Whatever the init asks for next, it is in its cgroup first.
+                join.Wait();
                 if (msg.Type == InitMessage.Ready) break;
+                if (msg.Type == InitMessage.JoinCgroup)
+                {
+                    launch.Channel.Send(InitMessage.CgroupJoined, ReadOnlySpan<byte>.Empty);
+                    continue;
+                }
                 if (msg.Type != InitMessage.RunCreateRuntimeHooks) throw new HuskException($"container init sent unexpected {msg.Type}");
                 var hooks = spec.Hooks;
                 if (hooks != null)
@@ -145,6 +154,7 @@ public static class Creator
         }
         catch (Exception)
         {
+            joining?.WaitQuietly();
             Cleanup.KillInit(record.Pid, record.PidStartTime);
             // Not yet reaped while the init pid is unknown, so its pid cannot have been reused.
             if (spawned > 0 && record.Pid == 0) Cleanup.KillAndReap(spawned);
@@ -228,7 +238,8 @@ public static class Creator
     static byte[] BuildBootstrap(Spec.Spec spec, NamespacePlan plan)
     {
         var b = new InitChannel.BootstrapBuilder();
-        b.AddUInt32(BootstrapRecord.CloneFlags, plan.CloneFlags);
+        // A new cgroup namespace is made by the init itself once it is in its cgroup (CgroupJoin).
+        b.AddUInt32(BootstrapRecord.CloneFlags, plan.CloneFlags & ~NamespacePlan.CLONE_NEWCGROUP);
         foreach (var (flag, path) in plan.Joins) b.AddNamespacePath(flag, path);
         if (spec.Process?.OOMScoreAdj is int oom) b.AddText(BootstrapRecord.OomScoreAdj, oom.ToString());
         if (plan.Creates("time") && spec.Linux is { } linux && linux.TimeOffsets.Count > 0)

@@ -43,6 +43,10 @@ public static unsafe partial class Native
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int getpid();
 
+    /// <summary>unshare(2): from a multi-threaded process this moves only the calling thread (see native/nsexec.c).</summary>
+    [LibraryImport(Libc, SetLastError = true)]
+    public static partial int unshare(int flags);
+
     [LibraryImport(Libc)]
     public static partial uint getegid();
 
