@@ -11,6 +11,8 @@ PACKAGES=(busybox-static libseccomp2 libseccomp-dev iptables criu runc crun hype
 # The real clients of the e2e tests (tests/Husk.E2E/Clients): containerd (ctr and its runc shim),
 # podman with conmon and uidmap; bsdutils' `script` gives the terminal tests a pty.
 PACKAGES+=(containerd podman conmon uidmap bsdutils)
+# Used by the end-to-end tests: ip netns (iproute2), ps (procps), useradd (passwd), nsenter/unshare (util-linux).
+PACKAGES+=(iproute2 procps passwd util-linux)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
