@@ -11,6 +11,10 @@ public sealed class InitCommand : Command
     public override bool Hidden => true;
 
     /// <summary>Started by create (ContainerInit) or, in exec mode, by exec (ExecInit).</summary>
-    public override int Execute(ParsedArgs args, GlobalOptions global) =>
-        Environment.GetEnvironmentVariable(InitLauncher.InitModeEnv) == "exec" ? ExecInit.Run() : ContainerInit.Run();
+    public override int Execute(ParsedArgs args, GlobalOptions global)
+    {
+        // Run from /proc/PID/fd/N, the process would be named "N" in ps until it execs.
+        Husk.Linux.Native.SetProcessName("husk:init");
+        return Environment.GetEnvironmentVariable(InitLauncher.InitModeEnv) == "exec" ? ExecInit.Run() : ContainerInit.Run();
+    }
 }

@@ -93,6 +93,15 @@ public static unsafe partial class Native
 
     public static int Errno => Marshal.GetLastPInvokeError();
 
+    /// <summary>The name ps shows for this process (PR_SET_NAME, at most 15 bytes).</summary>
+    public static void SetProcessName(string name)
+    {
+        Span<byte> buf = stackalloc byte[16];
+        buf.Clear();
+        System.Text.Encoding.ASCII.GetBytes(name.AsSpan(0, Math.Min(name.Length, 15)), buf);
+        fixed (byte* p = buf) prctl(PR_SET_NAME, (nuint)p, 0, 0, 0);
+    }
+
     /// <summary>Throws a <see cref="KernelException"/> naming <paramref name="what"/> when <paramref name="rc"/> is negative.</summary>
     public static int Check(int rc, string what)
     {
