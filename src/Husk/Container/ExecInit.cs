@@ -44,10 +44,11 @@ public static class ExecInit
             // capabilities, no_new_privs, umask, LSM labels.
             StdioOwnership.Fix(process.User.UID);
             var seccomp = spec.Linux?.Seccomp;
+            var listener = Husk.Seccomp.SeccompListener.Inherited(seccomp);
             if (seccomp is not null && !LibSeccompPreloaded())
                 throw new HuskException("seccomp: libseccomp was not loaded from the host before joining the container");
             if (seccomp is not null && !process.NoNewPrivileges)
-                Husk.Seccomp.SeccompFilter.Install(seccomp, options.StateJson, options.ProcessPid, null);
+                Husk.Seccomp.SeccompFilter.Install(seccomp, options.StateJson, options.ProcessPid, listener);
             ProcessSetup.ApplyUserAndCapabilities(process);
             if (process.NoNewPrivileges) ProcessSetup.SetNoNewPrivileges();
             ProcessSetup.SetUmask(process.User.Umask);
@@ -58,7 +59,7 @@ public static class ExecInit
             channel.Send(InitMessage.Ready, ReadOnlySpan<byte>.Empty);
             ProcessSetup.Exec(process, options.PreserveFds,
                 seccomp is not null && process.NoNewPrivileges
-                    ? () => Husk.Seccomp.SeccompFilter.Install(seccomp, options.StateJson, options.ProcessPid, null)
+                    ? () => Husk.Seccomp.SeccompFilter.Install(seccomp, options.StateJson, options.ProcessPid, listener)
                     : null);
             return 127; // Exec only returns by throwing
         }

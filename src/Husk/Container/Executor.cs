@@ -95,6 +95,8 @@ public static class Executor
 
         int consoleParent = -1, consoleChild = -1, pid = 0, spawned = 0;
         TerminalRelay? relay = null;
+        // A notify listener is reached from here, the host: the exec init is in the container's mount namespace.
+        using var listener = Husk.Seccomp.SeccompListener.Open(spec.Linux?.Seccomp);
         try
         {
             if (process.Terminal)
@@ -102,7 +104,7 @@ public static class Executor
                 if (o.ConsoleSocket != null) consoleChild = Native.ConnectUnix(o.ConsoleSocket);
                 else (consoleParent, consoleChild) = TerminalRelay.NewConsoleSocketPair();
             }
-            using (var launch = InitLauncher.Launch(o.PreserveFds, null, consoleChild, exec: true))
+            using (var launch = InitLauncher.Launch(o.PreserveFds, null, consoleChild, exec: true, seccompListener: listener?.Fd ?? -1))
             {
                 spawned = launch.SpawnedPid;
                 if (consoleChild >= 0) { Native.close(consoleChild); consoleChild = -1; }

@@ -21,8 +21,9 @@ public sealed class InitLauncher : IDisposable
     /// <param name="consoleSocket">A connected console socket for process.terminal, or -1; it follows the fifo.</param>
     /// <param name="exec">Start the init in exec mode (joins a running container, no rootfs work).</param>
     /// <param name="idmapFds">Detached id-mapped mounts (spec mount index → fd) for the init to attach; they follow the console.</param>
+    /// <param name="seccompListener">The pinned seccomp listener socket for `exec`, or -1; it comes last.</param>
     public static InitLauncher Launch(int preserveFds, string? fifoPath, int consoleSocket = -1, bool exec = false,
-        IReadOnlyDictionary<int, int>? idmapFds = null)
+        IReadOnlyDictionary<int, int>? idmapFds = null, int seccompListener = -1)
     {
         int fifo = fifoPath == null ? -1 : Native.Check(Native.open(fifoPath, Native.O_RDWR | Native.O_CLOEXEC, 0), $"open {fifoPath}");
         int[] pair = new int[2];
@@ -57,6 +58,11 @@ public sealed class InitLauncher : IDisposable
                     list.Add($"{index}:{next++}");
                 }
                 env.Add($"{Husk.Rootfs.IdmappedMounts.FdsEnv}={string.Join(',', list)}");
+            }
+            if (seccompListener >= 0)
+            {
+                fds.Add((seccompListener, next));
+                env.Add($"{Husk.Seccomp.SeccompListener.InheritedFdEnv}={next++}");
             }
             if (exec) env.Add($"{InitModeEnv}=exec");
             // CVE-2019-5736: what enters the container runs from an unwritable copy of husk, so

@@ -38,6 +38,21 @@ public sealed class SeccompListener : IDisposable
         return new SeccompListener(fd, seccomp.ListenerPath);
     }
 
+    /// <summary>The pinned (O_PATH) socket, for handing to a process that will not see the host's file system.</summary>
+    public int Fd => _fd;
+
+    /// <summary>The environment variable carrying <see cref="Fd"/> into `husk exec`'s init.</summary>
+    public const string InheritedFdEnv = "_HUSK_SECCOMP_LISTENER_FD";
+
+    /// <summary>
+    /// The listener pinned by `husk exec` on the host side (the exec init starts inside the
+    /// container's mount namespace, where listenerPath does not lead to the agent); null when none.
+    /// </summary>
+    public static SeccompListener? Inherited(LinuxSeccomp? seccomp) =>
+        seccomp is { ListenerPath.Length: > 0 } && int.TryParse(Environment.GetEnvironmentVariable(InheritedFdEnv), out int fd) && fd > 2
+            ? new SeccompListener(fd, seccomp.ListenerPath)
+            : null;
+
     /// <summary>A new stream socket connected to the listener.</summary>
     internal int Connect() => SeccompFilter.ConnectUnix(_fd >= 0 ? $"/proc/self/fd/{_fd}" : Path, Path);
 

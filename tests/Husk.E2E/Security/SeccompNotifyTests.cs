@@ -66,6 +66,68 @@ public unsafe partial class SeccompNotifyTests
     }
 
     [Fact]
+    public void An_exec_process_reaches_the_agent_from_inside_the_container_too()
+    {
+        using var s = new Sandbox("sleep", "1000");
+        s.Config["root"]!["readonly"] = false;
+        string sock = Path.Combine(s.Bundle.Dir, "agent.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(sock));
+        listener.Listen(2);
+        s.Linux["seccomp"] = new JsonObject
+        {
+            ["defaultAction"] = "SCMP_ACT_ALLOW",
+            ["listenerPath"] = sock,
+            ["syscalls"] = new JsonArray(new JsonObject { ["names"] = Attack.Strings("mkdir"), ["action"] = "SCMP_ACT_NOTIFY" }),
+        };
+
+        // The agent: the init's listener first (kept, unused), then the exec'd process's: answer its mkdir.
+        int execPid = 0;
+        Exception? agentError = null;
+        var agent = new Thread(() =>
+        {
+            try
+            {
+                using var initConn = listener.Accept();
+                var (initFd, _) = RecvFd((int)initConn.Handle);
+                using var execConn = listener.Accept();
+                var (fd, json) = RecvFd((int)execConn.Handle);
+                execPid = (int)JsonNode.Parse(json)!["pid"]!;
+                AnswerOne(fd);
+                close(fd);
+                close(initFd);
+            }
+            catch (Exception e) { agentError = e; }
+        }) { IsBackground = true };
+        agent.Start();
+
+        var id = s.NewId();
+        s.Root.Run(["run", "-d", "--bundle", s.Bundle.Save().Dir, id]).AssertSuccess();
+        var r = s.Root.Run(["exec", id, "sh", "-c", "mkdir /tmp/from-exec 2>&1; echo rc=$?"]);
+        Assert.True(agent.Join(TimeSpan.FromSeconds(10)), "the agent did not finish");
+        if (agentError is not null) throw new Xunit.Sdk.XunitException($"the agent failed: {agentError}");
+        Assert.Contains("Invalid cross-device link", r.Stdout);
+        Assert.Contains("rc=1", r.Stdout);
+        Assert.True(execPid > 0);
+        Assert.False(Directory.Exists(s.Bundle.HostPath("/tmp/from-exec")));
+        s.Root.Run(["delete", "--force", id]).AssertSuccess();
+        s.AssertNothingLeaked();
+    }
+
+    /// <summary>Answers one notification on <paramref name="fd"/> with -EXDEV.</summary>
+    static void AnswerOne(int fd)
+    {
+        var req = stackalloc byte[80];
+        var resp = stackalloc byte[24];
+        new Span<byte>(req, 80).Clear();
+        if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) throw new IOException($"NOTIF_RECV: errno {Marshal.GetLastPInvokeError()}");
+        new Span<byte>(resp, 24).Clear();
+        *(ulong*)resp = *(ulong*)req;
+        *(int*)(resp + 16) = -18;
+        if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) throw new IOException($"NOTIF_SEND: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [Fact]
     public void A_missing_listener_socket_fails_create_in_one_line()
     {
         using var s = new Sandbox("true");
