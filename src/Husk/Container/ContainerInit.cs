@@ -17,17 +17,11 @@ public static class ContainerInit
 {
     public static int Run()
     {
-        int sockFd = EnvFd(InitLauncher.InitPipeEnv), fifoFd = EnvFd(InitLauncher.FifoFdEnv);
-        using var channel = new InitChannel(sockFd);
-        Spec.Spec spec;
-        InitOptions options;
-        try
-        {
-            spec = SpecJson.Parse(channel.Expect(InitMessage.Spec, "before receiving its spec"));
-            options = JsonSerializer.Deserialize(channel.Expect(InitMessage.Options, "before receiving its options"),
-                ContainerJsonContext.Default.InitOptions) ?? throw new HuskException("init: empty options");
-        }
-        catch (HuskException) { return 1; } // the parent is gone or confused; it reports what happened
+        int fifoFd = InitLauncher.InheritedFd(InitLauncher.FifoFdEnv);
+        using var channel = new InitChannel(InitLauncher.InheritedFd(InitLauncher.InitPipeEnv));
+        // The parent is gone or confused when this fails; it reports what happened.
+        if (InitLauncher.ReceiveSetup(channel, ContainerJsonContext.Default.InitOptions) is not { } setup) return 1;
+        var (spec, options) = setup;
 
         var process = spec.Process!;
         Husk.Seccomp.SeccompListener? seccompListener = null;
@@ -107,23 +101,11 @@ public static class ContainerInit
             WaitForStart(fifoFd);
             if (spec.Hooks is { StartContainer.Count: > 0 } hooks)
                 HookRunner.Run(hooks.StartContainer, WithStatus(options.StateJson, "created"), "startContainer");
-            // The container's user gets its stdio pipes/sockets (never a shared host file such as /dev/null).
-            StdioOwnership.Fix(process.User.UID);
-            // seccomp: without no_new_privs loading needs CAP_SYS_ADMIN, so before the capabilities are
-            // dropped (runc's order); with it, last, right before execve.
             var seccomp = spec.Linux?.Seccomp;
             string seccompState = seccomp is null ? "" : WithStatus(options.StateJson, "running");
-            if (seccomp is not null && !process.NoNewPrivileges)
-                Husk.Seccomp.SeccompFilter.Install(seccomp, seccompState, 0, seccompListener);
-            ProcessSetup.ApplyUserAndCapabilities(process);
-            if (process.NoNewPrivileges) ProcessSetup.SetNoNewPrivileges();
-            ProcessSetup.SetUmask(process.User.Umask);
-            Lsm.ApplyExecLabels(process);
-            ProcessSetup.Exec(process, options.PreserveFds,
-                seccomp is not null && process.NoNewPrivileges
-                    ? () => Husk.Seccomp.SeccompFilter.Install(seccomp, seccompState, 0, seccompListener)
-                    : null);
-            return 127; // Exec only returns by throwing
+            ProcessSetup.BecomeProcess(process, options.PreserveFds,
+                seccomp is null ? null : () => Husk.Seccomp.SeccompFilter.Install(seccomp, seccompState, 0, seccompListener));
+            return 127; // BecomeProcess only returns by throwing
         }
         catch (Exception e)
         {
@@ -170,8 +152,4 @@ public static class ContainerInit
         return node.ToJsonString();
     }
 
-    static int EnvFd(string name) =>
-        int.TryParse(Environment.GetEnvironmentVariable(name), out var fd) && fd > 2
-            ? fd
-            : throw new HuskException($"husk init is started by husk create, not by hand ({name} is not set)");
 }

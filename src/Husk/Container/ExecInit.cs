@@ -17,18 +17,10 @@ public static class ExecInit
 {
     public static int Run()
     {
-        if (!int.TryParse(Environment.GetEnvironmentVariable(InitLauncher.InitPipeEnv), out int sockFd) || sockFd <= 2)
-            throw new HuskException($"husk init is started by husk create or exec, not by hand ({InitLauncher.InitPipeEnv} is not set)");
-        using var channel = new InitChannel(sockFd);
-        Spec.Spec spec;
-        ExecInitOptions options;
-        try
-        {
-            spec = SpecJson.Parse(channel.Expect(InitMessage.Spec, "before receiving its process"));
-            options = JsonSerializer.Deserialize(channel.Expect(InitMessage.Options, "before receiving its options"),
-                ExecJsonContext.Default.ExecInitOptions) ?? throw new HuskException("exec init: empty options");
-        }
-        catch (HuskException) { return 1; } // the parent is gone or confused; it reports what happened
+        using var channel = new InitChannel(InitLauncher.InheritedFd(InitLauncher.InitPipeEnv));
+        // The parent is gone or confused when this fails; it reports what happened.
+        if (InitLauncher.ReceiveSetup(channel, ExecJsonContext.Default.ExecInitOptions) is not { } setup) return 1;
+        var (spec, options) = setup;
 
         var process = spec.Process!;
         try
@@ -39,29 +31,19 @@ public static class ExecInit
             if (process.Terminal)
                 ContainerConsole.Setup(ContainerConsole.InheritedSocket(), process.ConsoleSize, process.User.UID);
             ProcessSetup.ApplyRlimits(process.Rlimits);
-            // The rest in ContainerInit's order (runc's setns init): stdio ownership, seccomp before
-            // dropping capabilities unless no_new_privs (then last, right before execve), user and
-            // capabilities, no_new_privs, umask, LSM labels.
-            StdioOwnership.Fix(process.User.UID);
             var seccomp = spec.Linux?.Seccomp;
             var listener = Husk.Seccomp.SeccompListener.Inherited(seccomp);
             if (seccomp is not null && !LibSeccompPreloaded())
                 throw new HuskException("seccomp: libseccomp was not loaded from the host before joining the container");
-            if (seccomp is not null && !process.NoNewPrivileges)
-                Husk.Seccomp.SeccompFilter.Install(seccomp, options.StateJson, options.ProcessPid, listener);
-            ProcessSetup.ApplyUserAndCapabilities(process);
-            if (process.NoNewPrivileges) ProcessSetup.SetNoNewPrivileges();
-            ProcessSetup.SetUmask(process.User.Umask);
-            Lsm.ApplyExecLabels(process);
-            // Fail with a clear message before reporting Ready when the program cannot be found.
+            // Fail with a clear message now when the program cannot be found. Errors after Ready
+            // still reach `exec` (it reads the socket until the close-on-exec end-of-file).
             ProcessSetup.ResolveExecutable(process.Args.Count > 0 ? process.Args[0] : "",
                 ProcessSetup.ProcessEnvironment(process.Env, process.User.UID), process.Cwd);
             channel.Send(InitMessage.Ready, ReadOnlySpan<byte>.Empty);
-            ProcessSetup.Exec(process, options.PreserveFds,
-                seccomp is not null && process.NoNewPrivileges
-                    ? () => Husk.Seccomp.SeccompFilter.Install(seccomp, options.StateJson, options.ProcessPid, listener)
-                    : null);
-            return 127; // Exec only returns by throwing
+            // The rest in ContainerInit's order (runc's setns init).
+            ProcessSetup.BecomeProcess(process, options.PreserveFds,
+                seccomp is null ? null : () => Husk.Seccomp.SeccompFilter.Install(seccomp, options.StateJson, options.ProcessPid, listener));
+            return 127; // BecomeProcess only returns by throwing
         }
         catch (Exception e)
         {

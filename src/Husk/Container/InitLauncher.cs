@@ -87,6 +87,29 @@ public sealed class InitLauncher : IDisposable
     }
 
     public void Dispose() => Channel.Dispose();
+
+    /// <summary>In the init: an fd whose number `create` or `exec` put in the environment variable <paramref name="name"/>.</summary>
+    public static int InheritedFd(string name) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), out var fd) && fd > 2
+            ? fd
+            : throw new HuskException($"husk init is started by husk create or exec, not by hand ({name} is not set)");
+
+    /// <summary>
+    /// In the init: the first two messages, the spec and the options (<paramref name="optionsInfo"/>);
+    /// null when the parent went away or sent something else (it reports what happened).
+    /// </summary>
+    public static (Spec.Spec Spec, T Options)? ReceiveSetup<T>(InitChannel channel, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> optionsInfo)
+        where T : class
+    {
+        try
+        {
+            var spec = Spec.SpecJson.Parse(channel.Expect(InitMessage.Spec, "before receiving its spec"));
+            var options = System.Text.Json.JsonSerializer.Deserialize(channel.Expect(InitMessage.Options, "before receiving its options"), optionsInfo)
+                ?? throw new HuskException("init: empty options");
+            return (spec, options);
+        }
+        catch (HuskException) { return null; }
+    }
 }
 
 /// <summary>The path of the running husk binary.</summary>

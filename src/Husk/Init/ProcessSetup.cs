@@ -534,6 +534,24 @@ public static unsafe class ProcessSetup
     }
 
     /// <summary>
+    /// The last steps of every process that enters a container (the init after `start`, a process of
+    /// `exec`), in runc's order: its stdio to the container's user, the seccomp filter before the
+    /// capabilities are dropped when no_new_privs is off (loading then needs CAP_SYS_ADMIN), user and
+    /// capabilities, no_new_privs, umask, LSM labels, and execve — with the filter right before it
+    /// when no_new_privs is on. Returns only by throwing.
+    /// </summary>
+    public static void BecomeProcess(Process p, int preserveFds, Action? installSeccomp)
+    {
+        StdioOwnership.Fix(p.User.UID);
+        if (installSeccomp is not null && !p.NoNewPrivileges) installSeccomp();
+        ApplyUserAndCapabilities(p);
+        if (p.NoNewPrivileges) SetNoNewPrivileges();
+        SetUmask(p.User.Umask);
+        Lsm.ApplyExecLabels(p);
+        Exec(p, preserveFds, p.NoNewPrivileges ? installSeccomp : null);
+    }
+
+    /// <summary>
     /// Marks fds from 3 + <paramref name="preserveFds"/> close-on-exec, changes into the cwd (unless
     /// <see cref="ApplyUserAndCapabilities"/> already did), resolves args[0] and execve's it with the
     /// process's environment (plus HOME, see <see cref="ProcessEnvironment"/>). Returns only by throwing.
