@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using Husk.Spec;
 
 namespace Husk.Cgroups;
@@ -283,67 +284,33 @@ public static class ResourcePlan
 
     /// <summary>
     /// `update`: <paramref name="current"/> with every setting given in <paramref name="changes"/> replacing its value
-    /// (absent or null in <paramref name="changes"/> keeps the current one). Returns a new object.
+    /// (absent, null or empty in <paramref name="changes"/> keeps the current one; maps merge by key, hugepage limits
+    /// by page size). Returns a new object.
     /// </summary>
     public static LinuxResources Merge(LinuxResources? current, LinuxResources changes)
     {
-        var cur = current != null ? SpecJson.ParseResources(SpecJson.Serialize(current)) : new LinuxResources();
-        if (changes.Memory is { } m)
-        {
-            var t = cur.Memory ??= new LinuxMemory();
-            t.Limit = m.Limit ?? t.Limit;
-            t.Reservation = m.Reservation ?? t.Reservation;
-            t.Swap = m.Swap ?? t.Swap;
-            t.Kernel = m.Kernel ?? t.Kernel;
-            t.KernelTCP = m.KernelTCP ?? t.KernelTCP;
-            t.Swappiness = m.Swappiness ?? t.Swappiness;
-            t.DisableOOMKiller = m.DisableOOMKiller ?? t.DisableOOMKiller;
-            t.UseHierarchy = m.UseHierarchy ?? t.UseHierarchy;
-            t.CheckBeforeUpdate = m.CheckBeforeUpdate ?? t.CheckBeforeUpdate;
-        }
-        if (changes.CPU is { } c)
-        {
-            var t = cur.CPU ??= new LinuxCPU();
-            t.Shares = c.Shares ?? t.Shares;
-            t.Quota = c.Quota ?? t.Quota;
-            t.Burst = c.Burst ?? t.Burst;
-            t.Period = c.Period ?? t.Period;
-            t.RealtimeRuntime = c.RealtimeRuntime ?? t.RealtimeRuntime;
-            t.RealtimePeriod = c.RealtimePeriod ?? t.RealtimePeriod;
-            t.Cpus = string.IsNullOrEmpty(c.Cpus) ? t.Cpus : c.Cpus;
-            t.Mems = string.IsNullOrEmpty(c.Mems) ? t.Mems : c.Mems;
-            t.Idle = c.Idle ?? t.Idle;
-        }
-        if (changes.Pids is { } pids) cur.Pids = new LinuxPids { Limit = pids.Limit };
-        if (changes.BlockIO is { } b)
-        {
-            var t = cur.BlockIO ??= new LinuxBlockIO();
-            t.Weight = b.Weight ?? t.Weight;
-            t.LeafWeight = b.LeafWeight ?? t.LeafWeight;
-            if (b.WeightDevice.Count > 0) t.WeightDevice = b.WeightDevice;
-            if (b.ThrottleReadBpsDevice.Count > 0) t.ThrottleReadBpsDevice = b.ThrottleReadBpsDevice;
-            if (b.ThrottleWriteBpsDevice.Count > 0) t.ThrottleWriteBpsDevice = b.ThrottleWriteBpsDevice;
-            if (b.ThrottleReadIOPSDevice.Count > 0) t.ThrottleReadIOPSDevice = b.ThrottleReadIOPSDevice;
-            if (b.ThrottleWriteIOPSDevice.Count > 0) t.ThrottleWriteIOPSDevice = b.ThrottleWriteIOPSDevice;
-        }
+        // Serialised, both hold only what is set (SpecJson omits null and empty), so a deep merge of
+        // the two JSON objects is exactly "what the update names replaces what was there".
+        var merged = JsonNode.Parse(SpecJson.Serialize(current ?? new LinuxResources()))!.AsObject();
+        MergeInto(merged, JsonNode.Parse(SpecJson.Serialize(changes))!.AsObject());
+        var result = SpecJson.ParseResources(merged.ToJsonString());
         if (changes.HugepageLimits.Count > 0)
+            result.HugepageLimits =
+            [
+                .. (current?.HugepageLimits ?? []).Where(h => !changes.HugepageLimits.Any(c => c.Pagesize == h.Pagesize)),
+                .. changes.HugepageLimits,
+            ];
+        return result;
+    }
+
+    static void MergeInto(JsonObject target, JsonObject changes)
+    {
+        foreach (var (key, value) in changes)
         {
-            foreach (var h in changes.HugepageLimits)
-            {
-                cur.HugepageLimits.RemoveAll(x => x.Pagesize == h.Pagesize);
-                cur.HugepageLimits.Add(h);
-            }
+            if (value is JsonValue v && v.TryGetValue(out string? text) && text.Length == 0) continue;
+            if (value is JsonObject o && target[key] is JsonObject t) MergeInto(t, o);
+            else target[key] = value?.DeepClone();
         }
-        if (changes.Network is { } n)
-        {
-            var t = cur.Network ??= new LinuxNetwork();
-            t.ClassID = n.ClassID ?? t.ClassID;
-            if (n.Priorities.Count > 0) t.Priorities = n.Priorities;
-        }
-        foreach (var (k, v) in changes.Rdma) cur.Rdma[k] = v;
-        foreach (var (k, v) in changes.Unified) cur.Unified[k] = v;
-        if (changes.Devices.Count > 0) cur.Devices = changes.Devices;
-        return cur;
     }
 
     /// <summary>
