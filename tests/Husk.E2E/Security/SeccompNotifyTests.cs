@@ -19,18 +19,8 @@ public unsafe partial class SeccompNotifyTests
     {
         using var s = new Sandbox();
         s.Config["root"]!["readonly"] = false;
-        string sock = Path.Combine(s.Bundle.Dir, "agent.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(sock));
-        listener.Listen(1);
-
-        s.Linux["seccomp"] = new JsonObject
-        {
-            ["defaultAction"] = "SCMP_ACT_ALLOW",
-            ["listenerPath"] = sock,
-            ["listenerMetadata"] = "husk-e2e-agent",
-            ["syscalls"] = new JsonArray(new JsonObject { ["names"] = Attack.Strings("mkdir"), ["action"] = "SCMP_ACT_NOTIFY" }),
-        };
+        using var listener = NotifyMkdirToAgent(s, backlog: 1);
+        ((JsonObject)s.Linux["seccomp"]!)["listenerMetadata"] = "husk-e2e-agent";
         s.Script("mkdir /tmp/intercepted 2>&1; echo rc=$?; mkdir /tmp/intercepted 2>&1; echo rc2=$?");
 
         // The agent: one connection, one message with the fd, then answer two mkdir calls with EXDEV.
@@ -70,16 +60,7 @@ public unsafe partial class SeccompNotifyTests
     {
         using var s = new Sandbox("sleep", "1000");
         s.Config["root"]!["readonly"] = false;
-        string sock = Path.Combine(s.Bundle.Dir, "agent.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(sock));
-        listener.Listen(2);
-        s.Linux["seccomp"] = new JsonObject
-        {
-            ["defaultAction"] = "SCMP_ACT_ALLOW",
-            ["listenerPath"] = sock,
-            ["syscalls"] = new JsonArray(new JsonObject { ["names"] = Attack.Strings("mkdir"), ["action"] = "SCMP_ACT_NOTIFY" }),
-        };
+        using var listener = NotifyMkdirToAgent(s, backlog: 2);
 
         // The agent: the init's listener first (kept, unused), then the exec'd process's: answer its mkdir.
         int execPid = 0;
@@ -114,17 +95,34 @@ public unsafe partial class SeccompNotifyTests
         s.AssertNothingLeaked();
     }
 
-    /// <summary>Answers one notification on <paramref name="fd"/> with -EXDEV.</summary>
-    static void AnswerOne(int fd)
+    /// <summary>An agent's listening socket in the bundle, and a profile that sends mkdir to it (SCMP_ACT_NOTIFY).</summary>
+    static Socket NotifyMkdirToAgent(Sandbox s, int backlog)
     {
-        var req = stackalloc byte[80];
-        var resp = stackalloc byte[24];
+        string sock = Path.Combine(s.Bundle.Dir, "agent.sock");
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(sock));
+        listener.Listen(backlog);
+        s.Linux["seccomp"] = new JsonObject
+        {
+            ["defaultAction"] = "SCMP_ACT_ALLOW",
+            ["listenerPath"] = sock,
+            ["syscalls"] = new JsonArray(new JsonObject { ["names"] = Attack.Strings("mkdir"), ["action"] = "SCMP_ACT_NOTIFY" }),
+        };
+        return listener;
+    }
+
+    /// <summary>Answers one notification on <paramref name="fd"/> with -EXDEV; returns the intercepted syscall's number.</summary>
+    static int AnswerOne(int fd)
+    {
+        var req = stackalloc byte[80];   // struct seccomp_notif, zeroed as the kernel requires
+        var resp = stackalloc byte[24];  // struct seccomp_notif_resp
         new Span<byte>(req, 80).Clear();
         if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) throw new IOException($"NOTIF_RECV: errno {Marshal.GetLastPInvokeError()}");
         new Span<byte>(resp, 24).Clear();
-        *(ulong*)resp = *(ulong*)req;
-        *(int*)(resp + 16) = -18;
+        *(ulong*)resp = *(ulong*)req;     // id
+        *(int*)(resp + 16) = -18;         // error: -EXDEV
         if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) throw new IOException($"NOTIF_SEND: errno {Marshal.GetLastPInvokeError()}");
+        return *(int*)(req + 16);
     }
 
     [Fact]
@@ -150,19 +148,11 @@ public unsafe partial class SeccompNotifyTests
         var (fd, json) = RecvFd((int)conn.Handle);
         stateJson = json;
         syscallNr = -1;
-        var req = stackalloc byte[80];   // struct seccomp_notif, zeroed as the kernel requires
-        var resp = stackalloc byte[24];  // struct seccomp_notif_resp
         try
         {
             for (int i = 0; i < 2; i++)
             {
-                new Span<byte>(req, 80).Clear();
-                if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) throw new IOException($"NOTIF_RECV: errno {Marshal.GetLastPInvokeError()}");
-                syscallNr = *(int*)(req + 16);
-                new Span<byte>(resp, 24).Clear();
-                *(ulong*)resp = *(ulong*)req;     // id
-                *(int*)(resp + 16) = -18;         // error: -EXDEV
-                if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) throw new IOException($"NOTIF_SEND: errno {Marshal.GetLastPInvokeError()}");
+                syscallNr = AnswerOne(fd);
                 answered++;
             }
         }
