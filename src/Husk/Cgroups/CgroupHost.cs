@@ -52,7 +52,15 @@ public static class CgroupHost
         ["rw", "ro", "noprefix", "clone_children", "xattr", "cpuset_v2_mode", "favordynmods", "none", "all"];
 
     /// <summary>The layout of this host.</summary>
-    public static CgroupLayout DetectLayout() => Detect().Layout;
+    public static CgroupLayout DetectLayout() => Current.Layout;
+
+    static readonly Lazy<HostInfo> s_current = new(Detect);
+
+    /// <summary>
+    /// <see cref="Detect"/>, once per process: the cgroup mounts a husk command sees do not change
+    /// while it runs (`list` opens the cgroup of every container, `delete` several times).
+    /// </summary>
+    public static HostInfo Current => s_current.Value;
 
     /// <summary>Reads /proc/self/mountinfo, /proc/self/cgroup and the v2 root's cgroup.controllers.</summary>
     public static HostInfo Detect()

@@ -8,7 +8,7 @@ public static class CgroupManagers
     /// (absolute, relative to the runtime's cgroup, or null/empty for "/husk/&lt;id&gt;"). Creates nothing.
     /// </summary>
     public static ICgroupManager ForContainer(string? cgroupsPath, string containerId)
-        => ForContainer(CgroupHost.Detect(), cgroupsPath, containerId);
+        => ForContainer(CgroupHost.Current, cgroupsPath, containerId);
 
     public static ICgroupManager ForContainer(HostInfo host, string? cgroupsPath, string containerId)
     {
@@ -19,7 +19,7 @@ public static class CgroupManagers
     }
 
     /// <summary>The manager of an existing container's cgroup, from the description kept in its state.</summary>
-    public static ICgroupManager Open(CgroupInfo info) => Open(CgroupHost.Detect(), info);
+    public static ICgroupManager Open(CgroupInfo info) => Open(CgroupHost.Current, info);
 
     public static ICgroupManager Open(HostInfo host, CgroupInfo info)
     {

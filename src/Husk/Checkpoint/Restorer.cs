@@ -148,7 +148,7 @@ public static class Restorer
     /// <summary>CRIU puts the restored tasks below --cgroup-root: the new container's cgroup, per hierarchy where they differ.</summary>
     static void AddCgroupRoot(ICgroupManager cgroup, List<string> args)
     {
-        var host = CgroupHost.Detect();
+        var host = CgroupHost.Current;
         string? first = null;
         foreach (var dir in cgroup.Directories)
         {
@@ -180,7 +180,7 @@ public static class Restorer
             external.Add($"mnt[{path}]:{path}");
         }
         if (saved.CgroupBinds.Count == 0) return;
-        var host = CgroupHost.Detect();
+        var host = CgroupHost.Current;
         foreach (var (mountPoint, name) in saved.CgroupBinds)
         {
             string? source = cgroup.Directories.FirstOrDefault(d =>
