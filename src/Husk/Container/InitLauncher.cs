@@ -111,15 +111,3 @@ public sealed class InitLauncher : IDisposable
         catch (HuskException) { return null; }
     }
 }
-
-/// <summary>The path of the running husk binary.</summary>
-public static class SelfExe
-{
-    public static string Path { get; } = ResolveSelf();
-
-    static string ResolveSelf()
-    {
-        try { return new FileInfo("/proc/self/exe").LinkTarget ?? Environment.ProcessPath ?? "/proc/self/exe"; }
-        catch (IOException) { return Environment.ProcessPath ?? "/proc/self/exe"; }
-    }
-}

@@ -56,7 +56,7 @@ public sealed unsafe class SealedExe : IDisposable
     /// <summary>husk opened through a detached read-only overlay of its directory; null where that is not possible.</summary>
     static SealedExe? TryOverlay()
     {
-        var self = SelfPath();
+        var self = SelfExe.Path;
         var dir = Path.GetDirectoryName(self);
         if (dir is null || dir == "/" || dir.StartsWith(SecondLayer + "/", StringComparison.Ordinal) || dir == SecondLayer) return null;
         int fsfd = Native.fsopen("overlay", Native.FSOPEN_CLOEXEC);
@@ -77,12 +77,6 @@ public sealed unsafe class SealedExe : IDisposable
             if (mnt >= 0) Native.close(mnt);
             Native.close(fsfd);
         }
-    }
-
-    static string SelfPath()
-    {
-        try { return new FileInfo("/proc/self/exe").LinkTarget ?? "/proc/self/exe"; }
-        catch (IOException) { return "/proc/self/exe"; }
     }
 
     /// <summary>Copies /proc/self/exe into a new memfd and seals it.</summary>
@@ -123,5 +117,17 @@ public sealed unsafe class SealedExe : IDisposable
     {
         if (_fd >= 0) Native.close(_fd);
         _fd = -1;
+    }
+}
+
+/// <summary>The path of the running husk binary.</summary>
+public static class SelfExe
+{
+    public static string Path { get; } = ResolveSelf();
+
+    static string ResolveSelf()
+    {
+        try { return new FileInfo("/proc/self/exe").LinkTarget ?? Environment.ProcessPath ?? "/proc/self/exe"; }
+        catch (IOException) { return Environment.ProcessPath ?? "/proc/self/exe"; }
     }
 }
