@@ -41,8 +41,7 @@ public static class Restorer
         if (o.DryRun) return new RestoreResult { Comparison = comparison };
         if (!comparison.Compatible) throw new HuskException(comparison.ErrorMessage());
 
-        var rootfs = Path.GetFullPath(spec.Root!.Path, bundle);
-        if (!Directory.Exists(rootfs)) throw new HuskException($"/root/path: rootfs \"{rootfs}\" is not a directory");
+        var rootfs = Creator.RootfsOf(spec, bundle);
         if (spec.Process?.Terminal == true)
             throw new HuskException("cannot restore a container with a terminal: Husk cannot hand the restored terminal to --console-socket yet");
         var criu = Criu.LocateAndCheck(o.CriuBinary);
@@ -79,7 +78,7 @@ public static class Restorer
             if (o.ManageCgroupsMode != "ignore") AddCgroupRoot(cgroup, args);
             var external = new List<string>();
             var fds = new List<(int Source, int Target)>();
-            AddExternalMounts(spec, bundle, cgroup, savedState, external);
+            AddExternalMounts(spec, cgroup, savedState, external);
             AddNamespaces(spec, savedState, args, fds, openFds);
             AddStdio(savedState, args, fds);
             foreach (var e in external.Distinct()) { args.Add("--external"); args.Add(e); }
@@ -166,12 +165,12 @@ public static class Restorer
     }
 
     /// <summary>The restore side of the checkpoint's external mounts: each key mapped to its source now.</summary>
-    static void AddExternalMounts(Spec.Spec spec, string bundle, ICgroupManager cgroup, CheckpointState saved, List<string> external)
+    static void AddExternalMounts(Spec.Spec spec, ICgroupManager cgroup, CheckpointState saved, List<string> external)
     {
         foreach (var m in spec.Mounts.Where(IsBind))
         {
             var dest = ContainerPath.Clean(m.Destination);
-            external.Add($"mnt[{dest}]:{Path.GetFullPath(m.Source ?? "", bundle)}");
+            external.Add($"mnt[{dest}]:{m.Source}");   // absolute: Creator.LoadAndValidate resolved it
         }
         if (spec.Linux?.MaskedPaths.Count > 0) external.Add("mnt[/dev/null]:/dev/null");
         foreach (var d in spec.Linux?.Devices ?? [])

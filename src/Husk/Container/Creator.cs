@@ -52,13 +52,7 @@ public static class Creator
         // What this host cannot enforce is refused now, in one line: LSM labels, seccomp features.
         Husk.Init.Lsm.CheckHost(spec);
         Husk.Seccomp.SeccompFilter.Check(spec.Linux?.Seccomp);
-        // Runtime spec: bind sources are absolute or relative to the bundle (runc's cwd is the
-        // bundle; the init's here is the caller's), so a relative one is made absolute now.
-        foreach (var m in spec.Mounts)
-            if (m.Source is { Length: > 0 } src && src[0] != '/' && !src.Contains('\0') && (m.Type == "bind" || m.Options.Contains("bind") || m.Options.Contains("rbind")))
-                m.Source = Path.GetFullPath(src, bundle);
-        var rootfs = Path.GetFullPath(spec.Root!.Path, bundle);
-        if (!Directory.Exists(rootfs)) throw new HuskException($"/root/path: rootfs \"{rootfs}\" is not a directory");
+        var rootfs = RootfsOf(spec, bundle);
         if (spec.Process!.Terminal && o.ConsoleSocket == null && o.ConsoleSocketFd < 0)
             throw new HuskException("/process/terminal: a terminal needs --console-socket when the runtime does not stay attached");
         if (o.PreserveFds < 0 || o.PreserveFds > 1000) throw new HuskException($"--preserve-fds {o.PreserveFds}: out of range");
@@ -199,10 +193,18 @@ public static class Creator
         return spec;
     }
 
+    /// <summary>
+    /// The bundle's config.json. Bind sources are absolute or relative to the bundle (runtime spec;
+    /// runc's cwd is the bundle, the init's here is the caller's), so relative ones are made absolute.
+    /// </summary>
     static Spec.Spec Load(string bundle)
     {
         if (!Directory.Exists(bundle)) throw new HuskException($"bundle {bundle}: no such directory");
-        return SpecJson.Load(Path.Combine(bundle, "config.json"));
+        var spec = SpecJson.Load(Path.Combine(bundle, "config.json"));
+        foreach (var m in spec.Mounts)
+            if (m.Source is { Length: > 0 } src && src[0] != '/' && !src.Contains('\0') && (m.Type == "bind" || m.Options.Contains("bind") || m.Options.Contains("rbind")))
+                m.Source = Path.GetFullPath(src, bundle);
+        return spec;
     }
 
     static void Validate(Spec.Spec spec, string bundle)
@@ -210,6 +212,14 @@ public static class Creator
         var errors = SpecValidator.Validate(spec, bundle);
         if (errors.Count == 1) throw new HuskException($"config.json: {errors[0]}");
         if (errors.Count > 1) throw new HuskException($"config.json: {errors.Count} problems: {string.Join("; ", errors)}");
+    }
+
+    /// <summary>root.path made absolute (relative to the bundle); it must be a directory.</summary>
+    public static string RootfsOf(Spec.Spec spec, string bundle)
+    {
+        var rootfs = Path.GetFullPath(spec.Root!.Path, bundle);
+        if (!Directory.Exists(rootfs)) throw new HuskException($"/root/path: rootfs \"{rootfs}\" is not a directory");
+        return rootfs;
     }
 
     /// <summary>The OCI state given to hooks and printed by `state`.</summary>
