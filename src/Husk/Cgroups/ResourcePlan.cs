@@ -89,8 +89,6 @@ public static class ResourcePlan
         return S(kb) + units[u];
     }
 
-    static string Pages(ulong? limit) => limit is ulong l ? S(l) : "max";
-
     /// <summary>The v1 writes, in the order they must be made (period before quota, limit before memsw).</summary>
     public static List<CgroupWrite> V1(LinuxResources r, bool hybrid, List<string>? warnings = null)
     {

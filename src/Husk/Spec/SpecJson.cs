@@ -132,8 +132,7 @@ public static class SpecJson
     /// <summary>Parses config.json bytes (UTF-8).</summary>
     public static Spec Parse(ReadOnlySpan<byte> utf8, string source = "config.json") => Deserialize(utf8, SpecInfo, source);
 
-    /// <summary>Reads and parses a process.json (`exec --process`).</summary>
-    public static Process LoadProcess(string path) => ParseProcess(ReadFile(path), path);
+    /// <summary>Parses a process.json (`exec --process`).</summary>
     public static Process ParseProcess(string json, string source = "process.json") => ParseProcess(Encoding.UTF8.GetBytes(json), source);
     public static Process ParseProcess(ReadOnlySpan<byte> utf8, string source = "process.json") => Deserialize(utf8, ProcessInfo, source);
 
@@ -142,8 +141,7 @@ public static class SpecJson
     public static LinuxResources ParseResources(string json, string source = "resources") => ParseResources(Encoding.UTF8.GetBytes(json), source);
     public static LinuxResources ParseResources(ReadOnlySpan<byte> utf8, string source = "resources") => Deserialize(utf8, LinuxResourcesInfo, source);
 
-    /// <summary>Reads and parses a state.json.</summary>
-    public static State LoadState(string path) => ParseState(ReadFile(path), path);
+    /// <summary>Parses a state.json.</summary>
     public static State ParseState(string json, string source = "state.json") => ParseState(Encoding.UTF8.GetBytes(json), source);
     public static State ParseState(ReadOnlySpan<byte> utf8, string source = "state.json") => Deserialize(utf8, StateInfo, source);
 
