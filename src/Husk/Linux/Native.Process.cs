@@ -56,9 +56,6 @@ public static unsafe partial class Native
     [LibraryImport(Libc)]
     public static partial uint geteuid();
 
-    [LibraryImport(Libc)]
-    public static partial uint getgid();
-
     // ---- resource limits ----
 
     [StructLayout(LayoutKind.Sequential)]

@@ -22,9 +22,6 @@ public static unsafe partial class Native
     public static partial int posix_spawn_file_actions_addclosefrom_np(void* fa, int from);
 
     [LibraryImport(Libc)]
-    public static partial int posix_spawn_file_actions_addchdir_np(void* fa, byte* path);
-
-    [LibraryImport(Libc)]
     public static partial int posix_spawnattr_init(void* attr);
 
     [LibraryImport(Libc)]
