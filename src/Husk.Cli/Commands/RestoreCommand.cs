@@ -44,7 +44,8 @@ public sealed class RestoreCommand : Command
             return result.Comparison.Compatible ? 0 : 1;
         }
         if (o.Detach) return 0;
-        int code = Restorer.Wait(result.Pid);
+        // In the foreground: the restored init is our child (--restore-sibling); wait for it as `run` does.
+        int code = Cleanup.ExitCode(Runner.WaitForwardingSignals(result.Pid));
         Operations.Delete(global.Store, o.Id, force: true);
         return code;
     }

@@ -217,38 +217,4 @@ public static class Restorer
             args.AddRange(["--inherit-fd", $"fd[{10 + fd}]:{key}"]);
         }
     }
-
-    /// <summary>A restore in the foreground: wait for the restored init (our child through --restore-sibling), forwarding signals.</summary>
-    public static unsafe int Wait(int pid)
-    {
-        var registrations = new List<PosixSignalRegistration>();
-        foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
-        {
-            registrations.Add(PosixSignalRegistration.Create(sig, ctx =>
-            {
-                ctx.Cancel = true;
-                Native.kill(pid, ctx.Signal switch
-                {
-                    PosixSignal.SIGHUP => 1, PosixSignal.SIGINT => 2, PosixSignal.SIGQUIT => 3, PosixSignal.SIGTERM => 15, _ => (int)ctx.Signal,
-                });
-            }));
-        }
-        try
-        {
-            while (true)
-            {
-                int st;
-                int r = Native.waitpid(pid, &st, Native.__WALL);
-                if (r == pid) return Cleanup.ExitCode(st);
-                if (r < 0 && Native.Errno == Native.EINTR) continue;
-                // Not our child after all: poll until it is gone.
-                while (ProcFs.IsAlive(pid, 0)) Thread.Sleep(50);
-                return 0;
-            }
-        }
-        finally
-        {
-            foreach (var reg in registrations) reg.Dispose();
-        }
-    }
 }

@@ -67,7 +67,7 @@ public static class Runner
     }
 
     /// <summary>Waits for <paramref name="initPid"/> (reaping other children), forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT to it; returns its wait status.</summary>
-    internal static unsafe int WaitForwardingSignals(int initPid)
+    public static unsafe int WaitForwardingSignals(int initPid)
     {
         var registrations = new List<PosixSignalRegistration>();
         foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
@@ -87,7 +87,9 @@ public static class Runner
                 if (pid < 0)
                 {
                     if (Native.Errno == Native.EINTR) continue;
-                    return 0; // ECHILD: not our child after all
+                    // ECHILD: not our child after all; wait until it is gone, its status unknown.
+                    while (ProcFs.IsAlive(initPid, 0)) Thread.Sleep(50);
+                    return 0;
                 }
                 if (pid == initPid) return st;
                 // Any other reparented orphan is simply reaped.
