@@ -1,5 +1,3 @@
-using Husk.Cgroups;
-
 namespace Husk.Cdi;
 
 /// <summary>What `husk check` says about CDI: the spec directories, the devices found, problems, and host VFIO devices.</summary>

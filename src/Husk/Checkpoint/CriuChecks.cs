@@ -1,5 +1,3 @@
-using Husk.Cgroups;
-
 namespace Husk.Checkpoint;
 
 /// <summary>`husk check` lines about checkpoint/restore: the CRIU binary, `criu check`, and the optional features.</summary>

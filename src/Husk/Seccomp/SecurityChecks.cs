@@ -1,4 +1,3 @@
-using Husk.Cgroups;
 using Husk.Init;
 using Husk.Linux;
 

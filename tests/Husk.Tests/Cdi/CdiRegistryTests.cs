@@ -126,7 +126,7 @@ public sealed class CdiRegistryTests : IDisposable
         var report = CdiCheck.Run([etc, Path.Combine(_tmp, "nope")], sysfsRoot: _tmp, devVfio: Path.Combine(_tmp, "no-vfio"));
         var results = report.Results().ToList();
         Assert.Contains(results, r => r.Name == "cdi.specdirs" && r.Detail.Contains($"{Path.Combine(_tmp, "nope")} (missing)"));
-        Assert.Contains(new Husk.Cgroups.CheckResult("cdi.device", "ok", $"vendor.com/gpu=0 ({Path.Combine(etc, "a.json")})"), results);
+        Assert.Contains(new Husk.CheckResult("cdi.device", "ok", $"vendor.com/gpu=0 ({Path.Combine(etc, "a.json")})"), results);
         Assert.Contains(results, r => r.Name == "cdi.spec" && r.Status == "warn" && r.Detail.Contains("bad.yaml"));
         Assert.Contains(results, r => r.Name == "cdi.vfio" && r.Detail.StartsWith("no VFIO devices"));
     }
