@@ -25,8 +25,8 @@ public static class ContainerInit
 
         var process = spec.Process!;
         Husk.Seccomp.SeccompListener? seccompListener = null;
-        // `create` moves this process into its cgroup on a thread of its own while the runtime
-        // starts and the rootfs is built (CgroupJoin); this waits for that where it matters.
+        // `create` makes the cgroup and moves this process into it while the runtime starts and the
+        // rootfs is built; this waits for that where it matters.
         bool inCgroup = false;
         void EnterCgroup()
         {

@@ -44,7 +44,7 @@ public sealed class InitOptions
     [JsonPropertyName("userNamespace")] public bool UserNamespace { get; set; }
     [JsonPropertyName("preserveFds")] public int PreserveFds { get; set; }
     [JsonPropertyName("noNewKeyring")] public bool NoNewKeyring { get; set; }
-    /// <summary>The init makes its new cgroup namespace itself, once it is in its cgroup (see <see cref="CgroupJoin"/>).</summary>
+    /// <summary>The init makes its new cgroup namespace itself, once it is in its cgroup (see <see cref="InitMessage.JoinCgroup"/>).</summary>
     [JsonPropertyName("unshareCgroupNamespace")] public bool UnshareCgroupNamespace { get; set; }
     /// <summary>The state JSON (status creating) given to createContainer hooks on stdin.</summary>
     [JsonPropertyName("stateJson")] public string StateJson { get; set; } = "";

@@ -43,6 +43,7 @@ public static class Creator
 
     public static ContainerRecord Create(StateStore store, CreateOptions o)
     {
+        CgroupMoveWarmup.Begin();
         var bundle = Path.GetFullPath(o.Bundle);
         var spec = Load(bundle);
         // CDI devices from cdi.k8s.io/* annotations and VFIO annotations, before validation and
@@ -65,22 +66,11 @@ public static class Creator
         using var dirLock = store.CreateDirectory(o.Id);
         var record = ContainerRecord.New(o.Id, bundle, rootfs, spec);
         ICgroupManager? cgroup = null;
-        CgroupJoin? joining = null;
         int spawned = 0;
         try
         {
             store.WriteRecord(record);
             store.WriteConfig(o.Id, SpecJson.SerializeToUtf8(spec));
-
-            cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
-            // Record the cgroup before creating it, so a create killed half-way can still be cleaned up.
-            record.Cgroup = cgroup.ToInfo();
-            store.WriteRecord(record);
-            cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec);
-            record.Cgroup = cgroup?.ToInfo();
-            store.WriteRecord(record);
-            // linux.resources and the device rules, before any process is in the cgroup.
-            cgroup?.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
 
             var fifoPath = Path.Combine(store.DirOf(o.Id), StateStore.ExecFifo);
             Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
@@ -107,9 +97,14 @@ public static class Creator
             int initPid = AwaitInitPid(launch, spec);
             record.Pid = initPid;
             record.PidStartTime = ProcFs.Stat(initPid)?.StartTime ?? 0;
+            cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
+            // Record the cgroup before creating it, so a create killed half-way can still be cleaned up.
+            record.Cgroup = cgroup.ToInfo();
             store.WriteRecord(record);
-            var join = joining = CgroupJoin.Start(cgroup, initPid);
 
+            // The init starts its runtime and builds the rootfs while the cgroup is made here; it
+            // asks to be in it (JoinCgroup) before it mounts cgroups, unshares its cgroup namespace
+            // or runs hooks, and no message is answered before it is.
             var options = new InitOptions
             {
                 Id = o.Id, Rootfs = rootfs, NoPivot = o.NoPivot, UserNamespace = plan.HasUserNamespace,
@@ -119,12 +114,18 @@ public static class Creator
             launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
             launch.Channel.Send(InitMessage.Options, JsonSerializer.SerializeToUtf8Bytes(options, ContainerJsonContext.Default.InitOptions));
 
+            cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec);
+            record.Cgroup = cgroup?.ToInfo();
+            store.WriteRecord(record);
+            // linux.resources and the device rules, before any process is in the cgroup.
+            cgroup?.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
+            CgroupMoveWarmup.End();
+            cgroup?.AddProcess(initPid);
+
             while (true)
             {
                 var msg = launch.Channel.Receive() ?? throw new HuskException("container init exited before it was ready");
                 if (msg.Type == InitMessage.Error) throw new HuskException(Encoding.UTF8.GetString(msg.Payload));
-                // Whatever the init asks for next, it is in its cgroup first.
-                join.Wait();
                 if (msg.Type == InitMessage.Ready) break;
                 if (msg.Type == InitMessage.JoinCgroup)
                 {
@@ -148,7 +149,6 @@ public static class Creator
         }
         catch (Exception)
         {
-            joining?.WaitQuietly();
             Cleanup.KillInit(record.Pid, record.PidStartTime);
             // Not yet reaped while the init pid is unknown, so its pid cannot have been reused.
             if (spawned > 0 && record.Pid == 0) Cleanup.KillAndReap(spawned);
@@ -248,7 +248,7 @@ public static class Creator
     static byte[] BuildBootstrap(Spec.Spec spec, NamespacePlan plan)
     {
         var b = new InitChannel.BootstrapBuilder();
-        // A new cgroup namespace is made by the init itself once it is in its cgroup (CgroupJoin).
+        // A new cgroup namespace is made by the init itself once it is in its cgroup (InitMessage.JoinCgroup).
         b.AddUInt32(BootstrapRecord.CloneFlags, plan.CloneFlags & ~NamespacePlan.CLONE_NEWCGROUP);
         foreach (var (flag, path) in plan.Joins) b.AddNamespacePath(flag, path);
         if (spec.Process?.OOMScoreAdj is int oom) b.AddText(BootstrapRecord.OomScoreAdj, oom.ToString());

@@ -66,6 +66,7 @@ public static class Executor
         if (o.ProcessFile == null && o.Args.Count == 0) throw new HuskException(MissingCommand);
         StateStore.ValidateId(o.Id);
         if (!store.Exists(o.Id)) throw new HuskException($"container \"{o.Id}\" does not exist");
+        CgroupMoveWarmup.Begin();
         ContainerRecord r;
         Spec.Spec spec;
         using (store.Lock(o.Id))
@@ -108,6 +109,7 @@ public static class Executor
             {
                 spawned = launch.SpawnedPid;
                 if (consoleChild >= 0) { Native.close(consoleChild); consoleChild = -1; }
+                CgroupMoveWarmup.End();
                 if (r.Cgroup != null) CgroupManagers.Open(r.Cgroup).AddProcess(spawned);
 
                 var b = new InitChannel.BootstrapBuilder();
