@@ -89,13 +89,14 @@ public class FaultTests(ITestOutputHelper output)
         var clean = (JsonObject)bundle.Config.DeepClone();
         string ready = Path.Combine(bundle.Dir, "hook-ready"), block = Path.Combine(bundle.Dir, "hook-block");
         Mkfifo(block);
-        // The hook says it runs (with its pid), then blocks on the fifo until the test or delete ends it.
+        // The hook says it runs (with its pid), then becomes a cat blocked on the fifo (exec: killing that pid
+        // leaves nothing behind) until the test or delete ends it.
         bundle.Config["hooks"] = new JsonObject
         {
             [kind] = new JsonArray(new JsonObject
             {
                 ["path"] = "/bin/sh",
-                ["args"] = new JsonArray("sh", "-c", $"echo $$ > {ready}.tmp && mv {ready}.tmp {ready}; cat {block} > /dev/null"),
+                ["args"] = new JsonArray("sh", "-c", $"echo $$ > {ready}.tmp && mv {ready}.tmp {ready}; exec cat {block} > /dev/null"),
             }),
         };
         bundle.Save();

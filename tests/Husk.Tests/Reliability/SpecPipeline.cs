@@ -34,6 +34,7 @@ public static class SpecPipeline
     {
         var dir = Path.Combine(Path.GetTempPath(), $"husk-reliability-{Environment.ProcessId}");
         Directory.CreateDirectory(Path.Combine(dir, "rootfs"));
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(dir, recursive: true);
         return dir;
     }
 
