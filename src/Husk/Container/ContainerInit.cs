@@ -86,6 +86,8 @@ public static class ContainerInit
             ProcessSetup.ApplyRlimits(process.Rlimits);
             // Fail at create, not after start, when the program cannot be found (as runc does).
             ProcessSetup.ResolveExecutable(process.Args[0], process.Env, process.Cwd);
+            // Set up: the code and data pages read so far need not stay counted while it waits.
+            ProcessMemory.DropCleanFilePages();
             channel.Send(InitMessage.Ready, ReadOnlySpan<byte>.Empty);
         }
         catch (Exception e)

@@ -35,6 +35,13 @@ public static unsafe partial class Native
     public const int PR_CAPBSET_READ = 23, PR_CAP_AMBIENT_IS_SET = 1, PR_CAP_AMBIENT_LOWER = 3,
         PR_GET_NO_NEW_PRIVS = 39, PR_GET_KEEPCAPS = 7;
 
+    // ---- memory of the waiting init (ProcessMemory) ----
+
+    public const int MADV_DONTNEED = 4;
+
+    [LibraryImport(Libc, SetLastError = true)]
+    public static partial int madvise(nint addr, nuint length, int advice);
+
     // ---- keyrings (keyctl(2) as a raw syscall: glibc has no wrapper) ----
 
     public const long SYS_keyctl = 250;   // x86_64
