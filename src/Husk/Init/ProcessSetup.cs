@@ -510,18 +510,25 @@ public static unsafe class ProcessSetup
         // Non-blocking, at most 1 MiB: a FIFO or device placed at /etc/passwd must not hang init.
         int fd = Native.open(passwdPath, Native.O_RDONLY | Native.O_NONBLOCK | Native.O_CLOEXEC, 0);
         if (fd < 0) return null;
-        var buf = new byte[1 << 20];
+        const int MaxSize = 1 << 20;
+        // Grown as needed: a 1 MiB buffer up front would be zeroed and faulted in on every start.
+        var buf = new byte[16 << 10];
         int len = 0;
         try
         {
-            fixed (byte* b = buf)
-                while (len < buf.Length)
+            while (true)
+            {
+                if (len == buf.Length)
                 {
-                    nint n = Native.read(fd, b + len, buf.Length - len);
-                    if (n < 0 && Native.Errno == Native.EINTR) continue;
-                    if (n <= 0) break;
-                    len += (int)n;
+                    if (len == MaxSize) break;
+                    Array.Resize(ref buf, Math.Min(buf.Length * 4, MaxSize));
                 }
+                nint n;
+                fixed (byte* b = buf) n = Native.read(fd, b + len, buf.Length - len);
+                if (n < 0 && Native.Errno == Native.EINTR) continue;
+                if (n <= 0) break;
+                len += (int)n;
+            }
         }
         finally { Native.close(fd); }
         foreach (var line in Encoding.UTF8.GetString(buf, 0, len).Split('\n'))

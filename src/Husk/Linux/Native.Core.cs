@@ -35,6 +35,9 @@ public static unsafe partial class Native
     public static partial nint write(int fd, byte* buf, nint count);
 
     [LibraryImport(Libc, SetLastError = true)]
+    public static partial nint pread(int fd, byte* buf, nint count, long offset);
+
+    [LibraryImport(Libc, SetLastError = true)]
     public static partial int dup2(int oldfd, int newfd);
 
     [LibraryImport(Libc, SetLastError = true)]

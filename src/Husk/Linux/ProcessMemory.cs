@@ -7,68 +7,67 @@ namespace Husk.Linux;
 /// unmapped here (MADV_DONTNEED) and fault back in from the page cache, which keeps them, when
 /// touched again.
 /// </summary>
-public static class ProcessMemory
+public static unsafe class ProcessMemory
 {
-    /// <summary>Unmaps the clean pages of this process's read-only file mappings; best effort.</summary>
+    const int PageSize = 4096;
+    // /proc/PID/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst).
+    const ulong Present = 1UL << 63, Swapped = 1UL << 62, FileOrSharedAnon = 1UL << 61;
+
+    /// <summary>Unmaps the pages of this process's read-only file mappings that hold nothing of their own; best effort.</summary>
     public static void DropCleanFilePages()
     {
-        string smaps;
-        try { smaps = File.ReadAllText("/proc/self/smaps"); }
+        string maps;
+        try { maps = File.ReadAllText("/proc/self/maps"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return; }
-        foreach (var (start, length) in CleanReadOnlyFileMappings(smaps))
-            Native.madvise((nint)start, (nuint)length, Native.MADV_DONTNEED);
+        int pagemap = Native.open("/proc/self/pagemap", Native.O_RDONLY | Native.O_CLOEXEC, 0);
+        if (pagemap < 0) return;
+        try
+        {
+            foreach (var (start, length) in ReadOnlyFileMappings(maps))
+                if (!HoldsPrivatePages(pagemap, start, length))
+                    Native.madvise((nint)start, (nuint)length, Native.MADV_DONTNEED);
+        }
+        finally { Native.close(pagemap); }
     }
 
-    /// <summary>
-    /// Pure: the mappings of an smaps text that may be dropped: backed by a file (inode ≠ 0), not
-    /// writable, and with no dirty or anonymous page (a read-only mapping can still hold written
-    /// pages: the dynamic linker relocates RELRO data before making it read-only; dropping those
-    /// would lose the relocations).
-    /// </summary>
-    public static List<(ulong Start, ulong Length)> CleanReadOnlyFileMappings(string smaps)
+    /// <summary>Pure: the mappings of a /proc/PID/maps text that are backed by a file (inode ≠ 0) and not writable.</summary>
+    public static List<(ulong Start, ulong Length)> ReadOnlyFileMappings(string maps)
     {
         var result = new List<(ulong, ulong)>();
-        ulong start = 0, end = 0;
-        bool candidate = false, dirty = false;
-        void Flush()
+        foreach (var line in maps.Split('\n'))
         {
-            if (candidate && !dirty && end > start) result.Add((start, end - start));
-            candidate = false;
+            // "00405000-0084b000 r-xp 00005000 00:2e 1234   /husk"
+            var f = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length < 5 || f[1].Length != 4 || f[1][1] == 'w' || f[4] == "0") continue;
+            var range = f[0].Split('-');
+            if (range.Length == 2
+                && ulong.TryParse(range[0], System.Globalization.NumberStyles.HexNumber, null, out var start)
+                && ulong.TryParse(range[1], System.Globalization.NumberStyles.HexNumber, null, out var end) && end > start)
+                result.Add((start, end - start));
         }
-        foreach (var line in smaps.Split('\n'))
-        {
-            if (IsMappingHeader(line))
-            {
-                Flush();
-                var f = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-                if (f.Length < 5) continue;
-                var range = f[0].Split('-');
-                if (range.Length != 2
-                    || !ulong.TryParse(range[0], System.Globalization.NumberStyles.HexNumber, null, out start)
-                    || !ulong.TryParse(range[1], System.Globalization.NumberStyles.HexNumber, null, out end)) continue;
-                candidate = f[1].Length == 4 && f[1][1] != 'w' && f[4] != "0";
-                dirty = false;
-                continue;
-            }
-            if (!candidate) continue;
-            if (line.StartsWith("Private_Dirty:", StringComparison.Ordinal) || line.StartsWith("Shared_Dirty:", StringComparison.Ordinal)
-                || line.StartsWith("Anonymous:", StringComparison.Ordinal))
-            {
-                var kb = line[(line.IndexOf(':') + 1)..].Trim().Split(' ')[0];
-                if (kb != "0") dirty = true;
-            }
-        }
-        Flush();
         return result;
     }
 
-    // "7f00-7f10 r-xp 00000000 08:01 1234   /usr/lib/x/libc.so.6": a hex range, then perms.
-    static bool IsMappingHeader(string line)
+    /// <summary>
+    /// Pure: whether a pagemap entry is a page of this process's own (anonymous or swapped) rather
+    /// than a page of the file. A read-only mapping can hold such pages: the dynamic linker writes
+    /// relocations into RELRO data before making it read-only; dropping them would lose those.
+    /// </summary>
+    public static bool IsPrivatePage(ulong entry) => (entry & Swapped) != 0 || (entry & Present) != 0 && (entry & FileOrSharedAnon) == 0;
+
+    static bool HoldsPrivatePages(int pagemap, ulong start, ulong length)
     {
-        int dash = line.IndexOf('-');
-        int space = line.IndexOf(' ');
-        if (dash <= 0 || space <= dash + 1) return false;
-        foreach (char c in line.AsSpan(0, space)) if (c != '-' && !char.IsAsciiHexDigit(c)) return false;
-        return true;
+        const int Batch = 512;
+        var entries = stackalloc ulong[Batch];
+        for (ulong page = start / PageSize, last = (start + length) / PageSize; page < last;)
+        {
+            int count = (int)Math.Min((ulong)Batch, last - page);
+            nint n = Native.pread(pagemap, (byte*)entries, count * sizeof(ulong), (long)(page * sizeof(ulong)));
+            if (n <= 0) return true; // cannot tell: keep it
+            int got = (int)(n / sizeof(ulong));
+            for (int i = 0; i < got; i++) if (IsPrivatePage(entries[i])) return true;
+            page += (ulong)got;
+        }
+        return false;
     }
 }

@@ -190,6 +190,18 @@ public class ProcessSetupTests : IDisposable
     }
 
     [Fact]
+    public void HomeIsFoundInALongPasswdUpToOneMebibyte()
+    {
+        string passwd = Path.Combine(_dir, "passwd-long");
+        var lines = Enumerable.Range(2000, 9000).Select(u => $"user{u}:x:{u}:{u}::/home/user{u}:/bin/sh\n");
+        File.WriteAllText(passwd, string.Concat(lines) + "far:x:77777:1::/home/far:/bin/sh\n");
+        Assert.InRange(new FileInfo(passwd).Length, 300_000, 1 << 20);
+        Assert.Equal(["HOME=/home/far"], ProcessSetup.ProcessEnvironment([], 77777, passwd));
+        File.AppendAllText(passwd, new string('#', 1 << 20) + "\nlate:x:88888:1::/home/late:/bin/sh\n");
+        Assert.Equal(["HOME=/"], ProcessSetup.ProcessEnvironment([], 88888, passwd));
+    }
+
+    [Fact]
     public void FailedExecNamesTheProgramAndTheErrno()
     {
         var e = Assert.Throws<HuskException>(() => ProcessSetup.ExecVe("/no/such/prog", ["prog"], []));
