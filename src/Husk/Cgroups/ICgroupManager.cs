@@ -1,4 +1,4 @@
-using System.Text.Json.Serialization;
+using Husk.Spec.Json;
 
 namespace Husk.Cgroups;
 
@@ -68,14 +68,18 @@ public interface ICgroupManager
 public sealed class CgroupInfo
 {
     /// <summary>The spec-level cgroup path (normalised).</summary>
-    [JsonPropertyName("path")]
     public string Path { get; set; } = "";
 
     /// <summary>The container's absolute directories, one per hierarchy, the primary first.</summary>
-    [JsonPropertyName("dirs")]
     public List<string>? Directories { get; set; }
 
     /// <summary>The directories the runtime created (shallowest first); parents among them are removed when empty.</summary>
-    [JsonPropertyName("created")]
     public List<string>? CreatedDirectories { get; set; }
+
+    public static readonly JsonShape<CgroupInfo> Shape = new(m =>
+    [
+        m.String("path", c => c.Path, (c, v) => c.Path = v),
+        m.List("dirs", c => c.Directories, (c, v) => c.Directories = v, JsonCodecs.String, absentNullEmpty: false),
+        m.List("created", c => c.CreatedDirectories, (c, v) => c.CreatedDirectories = v, JsonCodecs.String, absentNullEmpty: false),
+    ]);
 }

@@ -20,7 +20,7 @@ public static class ContainerInit
         int fifoFd = InitLauncher.InheritedFd(InitLauncher.FifoFdEnv);
         using var channel = new InitChannel(InitLauncher.InheritedFd(InitLauncher.InitPipeEnv));
         // The parent is gone or confused when this fails; it reports what happened.
-        if (InitLauncher.ReceiveSetup(channel, ContainerJsonContext.Default.InitOptions) is not { } setup) return 1;
+        if (InitLauncher.ReceiveSetup(channel, InitOptions.Shape) is not { } setup) return 1;
         var (spec, options) = setup;
 
         var process = spec.Process!;

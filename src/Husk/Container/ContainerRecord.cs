@@ -1,5 +1,5 @@
-using System.Text.Json.Serialization;
 using Husk.Cgroups;
+using Husk.Spec.Json;
 
 namespace Husk.Container;
 
@@ -10,18 +10,18 @@ namespace Husk.Container;
 /// </summary>
 public sealed class ContainerRecord
 {
-    [JsonPropertyName("id")] public string Id { get; set; } = "";
-    [JsonPropertyName("bundle")] public string Bundle { get; set; } = "";
-    [JsonPropertyName("rootfs")] public string Rootfs { get; set; } = "";
+    public string Id { get; set; } = "";
+    public string Bundle { get; set; } = "";
+    public string Rootfs { get; set; } = "";
     /// <summary>Host pid of the container's init; 0 until known.</summary>
-    [JsonPropertyName("pid")] public int Pid { get; set; }
+    public int Pid { get; set; }
     /// <summary>Start time of the init (/proc/PID/stat field 22), so a reused pid is not mistaken for it.</summary>
-    [JsonPropertyName("pidStartTime")] public ulong PidStartTime { get; set; }
+    public ulong PidStartTime { get; set; }
     /// <summary>True once `create` finished; false while creating (or if create died).</summary>
-    [JsonPropertyName("created")] public bool CreateFinished { get; set; }
-    [JsonPropertyName("createdAt")] public string CreatedAt { get; set; } = "";
-    [JsonPropertyName("owner")] public string Owner { get; set; } = "";
-    [JsonPropertyName("cgroup")] public CgroupInfo? Cgroup { get; set; }
+    public bool CreateFinished { get; set; }
+    public string CreatedAt { get; set; } = "";
+    public string Owner { get; set; } = "";
+    public CgroupInfo? Cgroup { get; set; }
     /// <summary>A new container's record, before anything of it exists.</summary>
     public static ContainerRecord New(string id, string bundle, string rootfs, Spec.Spec spec) => new()
     {
@@ -30,27 +30,48 @@ public sealed class ContainerRecord
         Annotations = new Dictionary<string, string>(spec.Annotations),
     };
 
-    [JsonPropertyName("annotations")]
     public Dictionary<string, string> Annotations { get => _annotations; set => _annotations = value ?? []; }
     Dictionary<string, string> _annotations = [];
+
+    // JsonSerializer's defaults, as before (not the OCI model's rule): empty collections written, null items kept.
+    public static readonly JsonShape<ContainerRecord> Shape = new(m =>
+    [
+        m.String("id", r => r.Id, (r, v) => r.Id = v),
+        m.String("bundle", r => r.Bundle, (r, v) => r.Bundle = v),
+        m.String("rootfs", r => r.Rootfs, (r, v) => r.Rootfs = v),
+        m.Value("pid", r => r.Pid, (r, v) => r.Pid = v, JsonCodecs.Int32),
+        m.Value("pidStartTime", r => r.PidStartTime, (r, v) => r.PidStartTime = v, JsonCodecs.UInt64),
+        m.Value("created", r => r.CreateFinished, (r, v) => r.CreateFinished = v, JsonCodecs.Boolean),
+        m.String("createdAt", r => r.CreatedAt, (r, v) => r.CreatedAt = v),
+        m.String("owner", r => r.Owner, (r, v) => r.Owner = v),
+        m.Value("cgroup", r => r.Cgroup, (r, v) => r.Cgroup = v, CgroupInfo.Shape),
+        m.Map("annotations", r => r.Annotations, (r, v) => r.Annotations = v, JsonCodecs.String, absentNullEmpty: false),
+    ]);
 }
 
 /// <summary>Options `husk create` sends the init besides the spec.</summary>
 public sealed class InitOptions
 {
-    [JsonPropertyName("id")] public string Id { get; set; } = "";
-    [JsonPropertyName("rootfs")] public string Rootfs { get; set; } = "";
-    [JsonPropertyName("noPivot")] public bool NoPivot { get; set; }
-    [JsonPropertyName("userNamespace")] public bool UserNamespace { get; set; }
-    [JsonPropertyName("preserveFds")] public int PreserveFds { get; set; }
-    [JsonPropertyName("noNewKeyring")] public bool NoNewKeyring { get; set; }
+    public string Id { get; set; } = "";
+    public string Rootfs { get; set; } = "";
+    public bool NoPivot { get; set; }
+    public bool UserNamespace { get; set; }
+    public int PreserveFds { get; set; }
+    public bool NoNewKeyring { get; set; }
     /// <summary>The init makes its new cgroup namespace itself, once it is in its cgroup (see <see cref="InitMessage.JoinCgroup"/>).</summary>
-    [JsonPropertyName("unshareCgroupNamespace")] public bool UnshareCgroupNamespace { get; set; }
+    public bool UnshareCgroupNamespace { get; set; }
     /// <summary>The state JSON (status creating) given to createContainer hooks on stdin.</summary>
-    [JsonPropertyName("stateJson")] public string StateJson { get; set; } = "";
-}
+    public string StateJson { get; set; } = "";
 
-[JsonSourceGenerationOptions(WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(ContainerRecord))]
-[JsonSerializable(typeof(InitOptions))]
-internal sealed partial class ContainerJsonContext : JsonSerializerContext;
+    public static readonly JsonShape<InitOptions> Shape = new(m =>
+    [
+        m.String("id", o => o.Id, (o, v) => o.Id = v),
+        m.String("rootfs", o => o.Rootfs, (o, v) => o.Rootfs = v),
+        m.Value("noPivot", o => o.NoPivot, (o, v) => o.NoPivot = v, JsonCodecs.Boolean),
+        m.Value("userNamespace", o => o.UserNamespace, (o, v) => o.UserNamespace = v, JsonCodecs.Boolean),
+        m.Value("preserveFds", o => o.PreserveFds, (o, v) => o.PreserveFds = v, JsonCodecs.Int32),
+        m.Value("noNewKeyring", o => o.NoNewKeyring, (o, v) => o.NoNewKeyring = v, JsonCodecs.Boolean),
+        m.Value("unshareCgroupNamespace", o => o.UnshareCgroupNamespace, (o, v) => o.UnshareCgroupNamespace = v, JsonCodecs.Boolean),
+        m.String("stateJson", o => o.StateJson, (o, v) => o.StateJson = v),
+    ]);
+}

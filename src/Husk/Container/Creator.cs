@@ -112,7 +112,7 @@ public static class Creator
                 UnshareCgroupNamespace = plan.Creates("cgroup"),
             };
             launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
-            launch.Channel.Send(InitMessage.Options, JsonSerializer.SerializeToUtf8Bytes(options, ContainerJsonContext.Default.InitOptions));
+            launch.Channel.Send(InitMessage.Options, InitOptions.Shape.WriteDocument(options));
 
             cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec);
             record.Cgroup = cgroup?.ToInfo();

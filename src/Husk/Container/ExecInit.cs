@@ -19,7 +19,7 @@ public static class ExecInit
     {
         using var channel = new InitChannel(InitLauncher.InheritedFd(InitLauncher.InitPipeEnv));
         // The parent is gone or confused when this fails; it reports what happened.
-        if (InitLauncher.ReceiveSetup(channel, ExecJsonContext.Default.ExecInitOptions) is not { } setup) return 1;
+        if (InitLauncher.ReceiveSetup(channel, ExecInitOptions.Shape) is not { } setup) return 1;
         var (spec, options) = setup;
 
         var process = spec.Process!;

@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Husk.Cgroups;
 using Husk.Linux;
 using Husk.Spec;
+using Husk.Spec.Json;
 
 namespace Husk.Container;
 
@@ -36,19 +36,25 @@ public sealed class ExecOptions
 /// <summary>Options `husk exec` sends its exec init besides the spec (whose process is the one to run).</summary>
 public sealed class ExecInitOptions
 {
-    [JsonPropertyName("id")] public string Id { get; set; } = "";
-    [JsonPropertyName("userNamespace")] public bool UserNamespace { get; set; }
-    [JsonPropertyName("preserveFds")] public int PreserveFds { get; set; }
-    [JsonPropertyName("noNewKeyring")] public bool NoNewKeyring { get; set; }
+    public string Id { get; set; } = "";
+    public bool UserNamespace { get; set; }
+    public int PreserveFds { get; set; }
+    public bool NoNewKeyring { get; set; }
     /// <summary>The container's state (status running), for a seccomp listener.</summary>
-    [JsonPropertyName("stateJson")] public string StateJson { get; set; } = "";
+    public string StateJson { get; set; } = "";
     /// <summary>The host pid of the process, for a seccomp listener.</summary>
-    [JsonPropertyName("processPid")] public int ProcessPid { get; set; }
-}
+    public int ProcessPid { get; set; }
 
-[JsonSourceGenerationOptions(WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(ExecInitOptions))]
-internal sealed partial class ExecJsonContext : JsonSerializerContext;
+    public static readonly JsonShape<ExecInitOptions> Shape = new(m =>
+    [
+        m.String("id", o => o.Id, (o, v) => o.Id = v),
+        m.Value("userNamespace", o => o.UserNamespace, (o, v) => o.UserNamespace = v, JsonCodecs.Boolean),
+        m.Value("preserveFds", o => o.PreserveFds, (o, v) => o.PreserveFds = v, JsonCodecs.Int32),
+        m.Value("noNewKeyring", o => o.NoNewKeyring, (o, v) => o.NoNewKeyring = v, JsonCodecs.Boolean),
+        m.String("stateJson", o => o.StateJson, (o, v) => o.StateJson = v),
+        m.Value("processPid", o => o.ProcessPid, (o, v) => o.ProcessPid = v, JsonCodecs.Int32),
+    ]);
+}
 
 /// <summary>
 /// `exec`: runs a new process in a running container. The process joins every namespace the
@@ -128,7 +134,7 @@ public static class Executor
                     StateJson = Creator.StateJson(r, spec, ContainerStatus.Running), ProcessPid = pid,
                 };
                 launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(execSpec));
-                launch.Channel.Send(InitMessage.Options, JsonSerializer.SerializeToUtf8Bytes(options, ExecJsonContext.Default.ExecInitOptions));
+                launch.Channel.Send(InitMessage.Options, ExecInitOptions.Shape.WriteDocument(options));
                 launch.Channel.Expect(InitMessage.Ready, "before the process was ready");
                 // The socket is close-on-exec: end-of-file now means the program runs.
                 var after = launch.Channel.Receive();

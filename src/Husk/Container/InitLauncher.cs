@@ -95,16 +95,16 @@ public sealed class InitLauncher : IDisposable
             : throw new HuskException($"husk init is started by husk create or exec, not by hand ({name} is not set)");
 
     /// <summary>
-    /// In the init: the first two messages, the spec and the options (<paramref name="optionsInfo"/>);
+    /// In the init: the first two messages, the spec and the options (read through <paramref name="optionsShape"/>);
     /// null when the parent went away or sent something else (it reports what happened).
     /// </summary>
-    public static (Spec.Spec Spec, T Options)? ReceiveSetup<T>(InitChannel channel, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> optionsInfo)
-        where T : class
+    public static (Spec.Spec Spec, T Options)? ReceiveSetup<T>(InitChannel channel, Spec.Json.JsonShape<T> optionsShape)
+        where T : class, new()
     {
         try
         {
             var spec = Spec.SpecJson.Parse(channel.Expect(InitMessage.Spec, "before receiving its spec"));
-            var options = System.Text.Json.JsonSerializer.Deserialize(channel.Expect(InitMessage.Options, "before receiving its options"), optionsInfo)
+            var options = optionsShape.ReadDocument(channel.Expect(InitMessage.Options, "before receiving its options"))
                 ?? throw new HuskException("init: empty options");
             return (spec, options);
         }

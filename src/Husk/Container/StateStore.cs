@@ -89,7 +89,7 @@ public sealed partial class StateStore(string root)
         ContainerRecord? record;
         try
         {
-            record = JsonSerializer.Deserialize(bytes, ContainerJsonContext.Default.ContainerRecord);
+            record = ContainerRecord.Shape.ReadDocument(bytes);
         }
         catch (JsonException e)
         {
@@ -103,7 +103,7 @@ public sealed partial class StateStore(string root)
 
     public void WriteRecord(ContainerRecord record) =>
         WriteAtomically(Path.Combine(DirOf(record.Id), StateFile),
-            JsonSerializer.SerializeToUtf8Bytes(record, ContainerJsonContext.Default.ContainerRecord));
+            ContainerRecord.Shape.WriteDocument(record));
 
     public void WriteConfig(string id, byte[] specJson) => WriteAtomically(Path.Combine(DirOf(id), ConfigFile), specJson);
 

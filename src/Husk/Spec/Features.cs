@@ -1,17 +1,28 @@
-using System.Text.Json.Serialization;
+using Husk.Spec.Json;
 
 namespace Husk.Spec;
 
 /// <summary>The runtime's features (runtime-spec features.md; `husk features`).</summary>
 public sealed class Features
 {
-    [JsonPropertyName("ociVersionMin")] public string? OCIVersionMin { get; set; }
-    [JsonPropertyName("ociVersionMax")] public string? OCIVersionMax { get; set; }
-    [JsonPropertyName("hooks")] public List<string> Hooks { get; set => field = value ?? []; } = [];
-    [JsonPropertyName("mountOptions")] public List<string> MountOptions { get; set => field = value ?? []; } = [];
-    [JsonPropertyName("linux")] public FeaturesLinux? Linux { get; set; }
-    [JsonPropertyName("annotations")] public Dictionary<string, string> Annotations { get; set => field = value ?? []; } = [];
-    [JsonPropertyName("potentiallyUnsafeConfigAnnotations")] public List<string> PotentiallyUnsafeConfigAnnotations { get; set => field = value ?? []; } = [];
+    public string? OCIVersionMin { get; set; }
+    public string? OCIVersionMax { get; set; }
+    public List<string> Hooks { get; set => field = value ?? []; } = [];
+    public List<string> MountOptions { get; set => field = value ?? []; } = [];
+    public FeaturesLinux? Linux { get; set; }
+    public Dictionary<string, string> Annotations { get; set => field = value ?? []; } = [];
+    public List<string> PotentiallyUnsafeConfigAnnotations { get; set => field = value ?? []; } = [];
+
+    public static readonly JsonShape<Features> Shape = new(m =>
+    [
+        m.String("ociVersionMin", f => f.OCIVersionMin, (f, v) => f.OCIVersionMin = v),
+        m.String("ociVersionMax", f => f.OCIVersionMax, (f, v) => f.OCIVersionMax = v),
+        m.List("hooks", f => f.Hooks, (f, v) => f.Hooks = v, JsonCodecs.String),
+        m.List("mountOptions", f => f.MountOptions, (f, v) => f.MountOptions = v, JsonCodecs.String),
+        m.Value("linux", f => f.Linux, (f, v) => f.Linux = v, FeaturesLinux.Shape),
+        m.Map("annotations", f => f.Annotations, (f, v) => f.Annotations = v, JsonCodecs.String),
+        m.List("potentiallyUnsafeConfigAnnotations", f => f.PotentiallyUnsafeConfigAnnotations, (f, v) => f.PotentiallyUnsafeConfigAnnotations = v, JsonCodecs.String),
+    ]);
 
     /// <summary>What Husk supports.</summary>
     public static Features Build() => new()
@@ -46,53 +57,101 @@ public sealed class Features
 /// <summary>features.linux (Go type features.Linux).</summary>
 public sealed class FeaturesLinux
 {
-    [JsonPropertyName("namespaces")] public List<string> Namespaces { get; set => field = value ?? []; } = [];
-    [JsonPropertyName("capabilities")] public List<string> Capabilities { get; set => field = value ?? []; } = [];
-    [JsonPropertyName("cgroup")] public FeaturesCgroup? Cgroup { get; set; }
-    [JsonPropertyName("seccomp")] public FeaturesSeccomp? Seccomp { get; set; }
-    [JsonPropertyName("apparmor")] public FeaturesEnabled? Apparmor { get; set; }
-    [JsonPropertyName("selinux")] public FeaturesEnabled? Selinux { get; set; }
-    [JsonPropertyName("intelRdt")] public FeaturesIntelRdt? IntelRdt { get; set; }
-    [JsonPropertyName("mountExtensions")] public FeaturesMountExtensions? MountExtensions { get; set; }
-    [JsonPropertyName("netDevices")] public FeaturesEnabled? NetDevices { get; set; }
+    public List<string> Namespaces { get; set => field = value ?? []; } = [];
+    public List<string> Capabilities { get; set => field = value ?? []; } = [];
+    public FeaturesCgroup? Cgroup { get; set; }
+    public FeaturesSeccomp? Seccomp { get; set; }
+    public FeaturesEnabled? Apparmor { get; set; }
+    public FeaturesEnabled? Selinux { get; set; }
+    public FeaturesIntelRdt? IntelRdt { get; set; }
+    public FeaturesMountExtensions? MountExtensions { get; set; }
+    public FeaturesEnabled? NetDevices { get; set; }
+
+    public static readonly JsonShape<FeaturesLinux> Shape = new(m =>
+    [
+        m.List("namespaces", f => f.Namespaces, (f, v) => f.Namespaces = v, JsonCodecs.String),
+        m.List("capabilities", f => f.Capabilities, (f, v) => f.Capabilities = v, JsonCodecs.String),
+        m.Value("cgroup", f => f.Cgroup, (f, v) => f.Cgroup = v, FeaturesCgroup.Shape),
+        m.Value("seccomp", f => f.Seccomp, (f, v) => f.Seccomp = v, FeaturesSeccomp.Shape),
+        m.Value("apparmor", f => f.Apparmor, (f, v) => f.Apparmor = v, FeaturesEnabled.Shape),
+        m.Value("selinux", f => f.Selinux, (f, v) => f.Selinux = v, FeaturesEnabled.Shape),
+        m.Value("intelRdt", f => f.IntelRdt, (f, v) => f.IntelRdt = v, FeaturesIntelRdt.Shape),
+        m.Value("mountExtensions", f => f.MountExtensions, (f, v) => f.MountExtensions = v, FeaturesMountExtensions.Shape),
+        m.Value("netDevices", f => f.NetDevices, (f, v) => f.NetDevices = v, FeaturesEnabled.Shape),
+    ]);
 }
 
 /// <summary>features.linux.cgroup.</summary>
 public sealed class FeaturesCgroup
 {
-    [JsonPropertyName("v1")] public bool? V1 { get; set; }
-    [JsonPropertyName("v2")] public bool? V2 { get; set; }
-    [JsonPropertyName("systemd")] public bool? Systemd { get; set; }
-    [JsonPropertyName("systemdUser")] public bool? SystemdUser { get; set; }
-    [JsonPropertyName("rdma")] public bool? Rdma { get; set; }
+    public bool? V1 { get; set; }
+    public bool? V2 { get; set; }
+    public bool? Systemd { get; set; }
+    public bool? SystemdUser { get; set; }
+    public bool? Rdma { get; set; }
+
+    public static readonly JsonShape<FeaturesCgroup> Shape = new(m =>
+    [
+        m.Value("v1", f => f.V1, (f, v) => f.V1 = v, JsonCodecs.NullableBoolean),
+        m.Value("v2", f => f.V2, (f, v) => f.V2 = v, JsonCodecs.NullableBoolean),
+        m.Value("systemd", f => f.Systemd, (f, v) => f.Systemd = v, JsonCodecs.NullableBoolean),
+        m.Value("systemdUser", f => f.SystemdUser, (f, v) => f.SystemdUser = v, JsonCodecs.NullableBoolean),
+        m.Value("rdma", f => f.Rdma, (f, v) => f.Rdma = v, JsonCodecs.NullableBoolean),
+    ]);
 }
 
 /// <summary>features.linux.seccomp.</summary>
 public sealed class FeaturesSeccomp
 {
-    [JsonPropertyName("enabled")] public bool? Enabled { get; set; }
-    [JsonPropertyName("actions")] public List<string> Actions { get; set => field = value ?? []; } = [];
-    [JsonPropertyName("operators")] public List<string> Operators { get; set => field = value ?? []; } = [];
-    [JsonPropertyName("archs")] public List<string> Archs { get; set => field = value ?? []; } = [];
-    [JsonPropertyName("knownFlags")] public List<string> KnownFlags { get; set => field = value ?? []; } = [];
-    [JsonPropertyName("supportedFlags")] public List<string> SupportedFlags { get; set => field = value ?? []; } = [];
+    public bool? Enabled { get; set; }
+    public List<string> Actions { get; set => field = value ?? []; } = [];
+    public List<string> Operators { get; set => field = value ?? []; } = [];
+    public List<string> Archs { get; set => field = value ?? []; } = [];
+    public List<string> KnownFlags { get; set => field = value ?? []; } = [];
+    public List<string> SupportedFlags { get; set => field = value ?? []; } = [];
+
+    public static readonly JsonShape<FeaturesSeccomp> Shape = new(m =>
+    [
+        m.Value("enabled", f => f.Enabled, (f, v) => f.Enabled = v, JsonCodecs.NullableBoolean),
+        m.List("actions", f => f.Actions, (f, v) => f.Actions = v, JsonCodecs.String),
+        m.List("operators", f => f.Operators, (f, v) => f.Operators = v, JsonCodecs.String),
+        m.List("archs", f => f.Archs, (f, v) => f.Archs = v, JsonCodecs.String),
+        m.List("knownFlags", f => f.KnownFlags, (f, v) => f.KnownFlags = v, JsonCodecs.String),
+        m.List("supportedFlags", f => f.SupportedFlags, (f, v) => f.SupportedFlags = v, JsonCodecs.String),
+    ]);
 }
 
 /// <summary>An {"enabled": bool} feature (apparmor, selinux, idmap, netDevices).</summary>
 public sealed class FeaturesEnabled
 {
-    [JsonPropertyName("enabled")] public bool? Enabled { get; set; }
+    public bool? Enabled { get; set; }
+
+    public static readonly JsonShape<FeaturesEnabled> Shape = new(m =>
+    [
+        m.Value("enabled", f => f.Enabled, (f, v) => f.Enabled = v, JsonCodecs.NullableBoolean),
+    ]);
 }
 
 /// <summary>features.linux.intelRdt.</summary>
 public sealed class FeaturesIntelRdt
 {
-    [JsonPropertyName("enabled")] public bool? Enabled { get; set; }
-    [JsonPropertyName("schemata")] public bool? Schemata { get; set; }
+    public bool? Enabled { get; set; }
+    public bool? Schemata { get; set; }
+
+    public static readonly JsonShape<FeaturesIntelRdt> Shape = new(m =>
+    [
+        m.Value("enabled", f => f.Enabled, (f, v) => f.Enabled = v, JsonCodecs.NullableBoolean),
+        m.Value("schemata", f => f.Schemata, (f, v) => f.Schemata = v, JsonCodecs.NullableBoolean),
+    ]);
 }
 
 /// <summary>features.linux.mountExtensions.</summary>
 public sealed class FeaturesMountExtensions
 {
-    [JsonPropertyName("idmap")] public FeaturesEnabled? IDMap { get; set; }
+    public FeaturesEnabled? IDMap { get; set; }
+
+    public static readonly JsonShape<FeaturesMountExtensions> Shape = new(m =>
+    [
+        m.Value("idmap", f => f.IDMap, (f, v) => f.IDMap = v, FeaturesEnabled.Shape),
+    ]);
 }

@@ -1,125 +1,30 @@
-using System.Collections;
 using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 using System.Text.Unicode;
+using Husk.Spec.Json;
 
 namespace Husk.Spec;
 
 /// <summary>
-/// Loading and writing config.json, process.json, state and features, AOT-safe (source
-/// generation only). Every failure is a <see cref="HuskException"/> with one line naming the
-/// source and the JSON pointer of the bad value. Absent, null and empty collections load as
-/// empty collections; empty collections and null values are omitted when writing.
+/// Loading and writing config.json, process.json, state and features through the model's JSON
+/// shapes (<see cref="JsonShape{T}"/>; AOT-safe, no reflection). Every failure is a
+/// <see cref="HuskException"/> with one line naming the source and the JSON pointer of the bad
+/// value. Absent, null and empty collections load as empty collections; empty collections and
+/// null values are omitted when writing.
 /// </summary>
 public static class SpecJson
 {
     /// <summary>The deepest nesting accepted.</summary>
     public const int MaxDepth = 64;
 
-    /// <summary>Options for reading and compact writing (source-generated metadata + the empty-collection rules).</summary>
-    public static JsonSerializerOptions Options { get; } = CreateOptions(false);
-
-    /// <summary>Same as <see cref="Options"/> but writes indented (tab-indented like runc).</summary>
-    public static JsonSerializerOptions IndentedOptions { get; } = CreateOptions(true);
-
-    /// <summary>Typed metadata for callers that need it (e.g. to embed a Spec in their own documents).</summary>
-    public static JsonTypeInfo<Spec> SpecInfo => (JsonTypeInfo<Spec>)Options.GetTypeInfo(typeof(Spec));
-    public static JsonTypeInfo<Process> ProcessInfo => (JsonTypeInfo<Process>)Options.GetTypeInfo(typeof(Process));
-    public static JsonTypeInfo<State> StateInfo => (JsonTypeInfo<State>)Options.GetTypeInfo(typeof(State));
-    public static JsonTypeInfo<Features> FeaturesInfo => (JsonTypeInfo<Features>)Options.GetTypeInfo(typeof(Features));
-    public static JsonTypeInfo<LinuxResources> LinuxResourcesInfo => (JsonTypeInfo<LinuxResources>)Options.GetTypeInfo(typeof(LinuxResources));
-
-    /// <summary>
-    /// Builds options over <paramref name="context"/> (any source-generated context, e.g. another
-    /// engineer's) with Husk's rules: empty collections omitted, null collections (and null items
-    /// in string lists / string maps) read as empty, null values omitted, unknown members ignored.
-    /// </summary>
-    public static JsonSerializerOptions CreateOptions(System.Text.Json.Serialization.JsonSerializerContext context, bool indented)
+    // Print '<', '>', '&', '+' and non-ASCII as they are, like Go does for most text; indent with tabs like runc.
+    private static readonly JsonWriterOptions CompactOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonWriterOptions IndentedOptions = new()
     {
-        var o = new JsonSerializerOptions
-        {
-            TypeInfoResolver = context.WithAddedModifier(AbsentNullEmpty),
-            DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
-            WriteIndented = indented,
-            IndentCharacter = '\t',
-            IndentSize = 1,
-            MaxDepth = MaxDepth,
-            AllowTrailingCommas = false,
-            ReadCommentHandling = JsonCommentHandling.Disallow,
-            // Print '<', '>', '&', '+' and non-ASCII as they are, like Go does for most text.
-            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        };
-        o.MakeReadOnly();
-        return o;
-    }
-
-    private static JsonSerializerOptions CreateOptions(bool indented) => CreateOptions(SpecJsonContext.Default, indented);
-
-    /// <summary>The modifier: omit empty collections, turn null collections into empty ones.</summary>
-    public static void AbsentNullEmpty(JsonTypeInfo typeInfo)
-    {
-        if (typeInfo.Kind != JsonTypeInfoKind.Object) return;
-        foreach (var prop in typeInfo.Properties)
-        {
-            var t = prop.PropertyType;
-            if (t == typeof(string) || !typeof(ICollection).IsAssignableFrom(t)) continue;
-            var shouldSerialize = prop.ShouldSerialize;
-            prop.ShouldSerialize = (obj, value) =>
-                value is ICollection c && c.Count > 0 && (shouldSerialize is null || shouldSerialize(obj, value));
-            var set = prop.Set;
-            if (set is null) continue;
-            var options = typeInfo.Options;
-            prop.Set = (obj, value) =>
-            {
-                if (value is null)
-                {
-                    var info = options.GetTypeInfo(t);
-                    value = info.CreateObject?.Invoke();
-                }
-                else FixNullItems(value, options);
-                set(obj, value);
-            };
-        }
-    }
-
-    // Go reads null items as zero values; so do we, so no consumer meets a null inside a collection.
-    private static void FixNullItems(object collection, JsonSerializerOptions options)
-    {
-        switch (collection)
-        {
-            case List<string> ls:
-                for (int i = 0; i < ls.Count; i++) ls[i] ??= "";
-                break;
-            case Dictionary<string, string> ds:
-                foreach (var k in ds.Where(kv => kv.Value is null).Select(kv => kv.Key).ToList()) ds[k] = "";
-                break;
-            case IList list when list.Count > 0:
-                JsonTypeInfo? elem = null;
-                for (int i = 0; i < list.Count; i++)
-                {
-                    if (list[i] is not null) continue;
-                    elem ??= ElementInfo(collection, options);
-                    if (elem?.CreateObject is { } create) list[i] = create();
-                }
-                break;
-            case IDictionary dict when dict.Count > 0:
-                List<object>? nullKeys = null;
-                foreach (DictionaryEntry e in dict) if (e.Value is null) (nullKeys ??= []).Add(e.Key);
-                if (nullKeys is null) break;
-                var ei = ElementInfo(collection, options);
-                if (ei?.CreateObject is { } mk) foreach (var k in nullKeys) dict[k] = mk();
-                break;
-        }
-    }
-
-    private static JsonTypeInfo? ElementInfo(object collection, JsonSerializerOptions options)
-    {
-        var et = options.GetTypeInfo(collection.GetType()).ElementType;
-        return et is null || et.IsValueType ? null : options.GetTypeInfo(et);
-    }
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true, IndentCharacter = '\t', IndentSize = 1,
+    };
 
     // ---- config.json ----
 
@@ -130,38 +35,39 @@ public static class SpecJson
     public static Spec Parse(string json, string source = "config.json") => Parse(Encoding.UTF8.GetBytes(json), source);
 
     /// <summary>Parses config.json bytes (UTF-8).</summary>
-    public static Spec Parse(ReadOnlySpan<byte> utf8, string source = "config.json") => Deserialize(utf8, SpecInfo, source);
+    public static Spec Parse(ReadOnlySpan<byte> utf8, string source = "config.json") => Deserialize(utf8, Spec.Shape, source);
 
     /// <summary>Parses a process.json (`exec --process`).</summary>
     public static Process ParseProcess(string json, string source = "process.json") => ParseProcess(Encoding.UTF8.GetBytes(json), source);
-    public static Process ParseProcess(ReadOnlySpan<byte> utf8, string source = "process.json") => Deserialize(utf8, ProcessInfo, source);
+    public static Process ParseProcess(ReadOnlySpan<byte> utf8, string source = "process.json") => Deserialize(utf8, Process.Shape, source);
 
     /// <summary>Reads and parses a resources document (`update -r`).</summary>
     public static LinuxResources LoadResources(string path) => ParseResources(ReadFile(path), path);
     public static LinuxResources ParseResources(string json, string source = "resources") => ParseResources(Encoding.UTF8.GetBytes(json), source);
-    public static LinuxResources ParseResources(ReadOnlySpan<byte> utf8, string source = "resources") => Deserialize(utf8, LinuxResourcesInfo, source);
+    public static LinuxResources ParseResources(ReadOnlySpan<byte> utf8, string source = "resources") => Deserialize(utf8, LinuxResources.Shape, source);
 
     /// <summary>Parses a state.json.</summary>
     public static State ParseState(string json, string source = "state.json") => ParseState(Encoding.UTF8.GetBytes(json), source);
-    public static State ParseState(ReadOnlySpan<byte> utf8, string source = "state.json") => Deserialize(utf8, StateInfo, source);
+    public static State ParseState(ReadOnlySpan<byte> utf8, string source = "state.json") => Deserialize(utf8, State.Shape, source);
 
-    public static Features ParseFeatures(ReadOnlySpan<byte> utf8, string source = "features") => Deserialize(utf8, FeaturesInfo, source);
+    public static Features ParseFeatures(ReadOnlySpan<byte> utf8, string source = "features") => Deserialize(utf8, Features.Shape, source);
 
     // ---- writing ----
 
-    public static string Serialize(Spec spec, bool indented = false) => JsonSerializer.Serialize(spec, Info<Spec>(indented));
-    public static byte[] SerializeToUtf8(Spec spec, bool indented = false) => JsonSerializer.SerializeToUtf8Bytes(spec, Info<Spec>(indented));
-    public static string Serialize(Process process, bool indented = false) => JsonSerializer.Serialize(process, Info<Process>(indented));
-    public static string Serialize(State state, bool indented = false) => JsonSerializer.Serialize(state, Info<State>(indented));
-    public static byte[] SerializeToUtf8(State state, bool indented = false) => JsonSerializer.SerializeToUtf8Bytes(state, Info<State>(indented));
+    public static string Serialize(Spec spec, bool indented = false) => Text(Spec.Shape, spec, indented);
+    public static byte[] SerializeToUtf8(Spec spec, bool indented = false) => Spec.Shape.WriteDocument(spec, WriterOptions(indented));
+    public static string Serialize(Process process, bool indented = false) => Text(Process.Shape, process, indented);
+    public static string Serialize(State state, bool indented = false) => Text(State.Shape, state, indented);
+    public static byte[] SerializeToUtf8(State state, bool indented = false) => State.Shape.WriteDocument(state, WriterOptions(indented));
     /// <summary>A list of states, as `list --format json` prints them.</summary>
-    public static string Serialize(List<State> states, bool indented = false) => JsonSerializer.Serialize(states, Info<List<State>>(indented));
-    public static string Serialize(Features features, bool indented = false) => JsonSerializer.Serialize(features, Info<Features>(indented));
-    public static string Serialize(LinuxResources resources, bool indented = false) => JsonSerializer.Serialize(resources, Info<LinuxResources>(indented));
-    public static string Serialize(Dictionary<string, string> map, bool indented = false) => JsonSerializer.Serialize(map, Info<Dictionary<string, string>>(indented));
+    public static string Serialize(List<State> states, bool indented = false) => Text(JsonCodecs.ListOf(State.Shape), states, indented);
+    public static string Serialize(Features features, bool indented = false) => Text(Features.Shape, features, indented);
+    public static string Serialize(LinuxResources resources, bool indented = false) => Text(LinuxResources.Shape, resources, indented);
+    public static string Serialize(Dictionary<string, string> map, bool indented = false) => Text(JsonCodecs.MapOf(JsonCodecs.String), map, indented);
 
-    private static JsonTypeInfo<T> Info<T>(bool indented) =>
-        (JsonTypeInfo<T>)(indented ? IndentedOptions : Options).GetTypeInfo(typeof(T));
+    private static JsonWriterOptions WriterOptions(bool indented) => indented ? IndentedOptions : CompactOptions;
+
+    private static string Text<V>(JsonCodec<V> codec, V value, bool indented) => Encoding.UTF8.GetString(codec.WriteDocument(value, WriterOptions(indented)));
 
     // ---- reading, with one-line errors ----
 
@@ -175,31 +81,25 @@ public static class SpecJson
     }
 
     /// <summary>
-    /// Deserializes <paramref name="utf8"/> with <paramref name="info"/> (obtained from options
-    /// made by <see cref="CreateOptions(System.Text.Json.Serialization.JsonSerializerContext, bool)"/>)
-    /// after checking it is valid UTF-8, well-formed, at most 64 deep and free of duplicate keys.
-    /// Throws <see cref="HuskException"/> with one line: "{source}: {pointer}: {what}".
+    /// Reads <paramref name="utf8"/> through <paramref name="shape"/> after checking it is valid
+    /// UTF-8, well-formed, at most 64 deep and free of duplicate keys. Throws
+    /// <see cref="HuskException"/> with one line: "{source}: {pointer}: {what}".
     /// </summary>
-    public static T Deserialize<T>(ReadOnlySpan<byte> utf8, JsonTypeInfo<T> info, string source)
+    private static T Deserialize<T>(ReadOnlySpan<byte> utf8, JsonShape<T> shape, string source) where T : class, new()
     {
         if (utf8.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) utf8 = utf8[3..];
         Precheck(utf8, source);
         T? value;
         try
         {
-            value = JsonSerializer.Deserialize(utf8, info);
+            value = shape.ReadDocument(utf8, new JsonReaderOptions { MaxDepth = MaxDepth + 1 });
         }
         catch (JsonException e)
         {
-            throw new HuskException($"{source}: {DescribeTypeError(utf8, e, info)}", e);
+            // "/process/args: expected an array of strings, got 5" (Precheck has refused malformed text already).
+            throw new HuskException($"{source}: {e.Message}", e);
         }
-        catch (Exception e) when (e is InvalidOperationException or NotSupportedException or ArgumentException or FormatException or OverflowException)
-        {
-            throw new HuskException($"{source}: {OneLine(e.Message)}", e);
-        }
-        if (value is null)
-            throw new HuskException($"{source}: expected a JSON object, got null");
-        return value;
+        return value ?? throw new HuskException($"{source}: expected a JSON object, got null");
     }
 
     private static string OneLine(string s)
@@ -367,149 +267,5 @@ public static class SpecJson
         int line = before.Count((byte)'\n') + 1;
         int lastNl = before.LastIndexOf((byte)'\n');
         return (line, offset - lastNl);
-    }
-
-    // ---- type errors ----
-
-    private static string DescribeTypeError(ReadOnlySpan<byte> utf8, JsonException e, JsonTypeInfo rootInfo)
-    {
-        var tokens = ParsePath(e.Path);
-        string pointer = tokens.Count == 0 ? "/" : string.Concat(tokens.Select(t => "/" + EscapePointer(t.Name ?? t.Index.ToString(CultureInfo.InvariantCulture))));
-        string expected = DescribeExpected(rootInfo, tokens);
-        string got = DescribeActual(utf8, tokens);
-        if (expected.Length == 0)
-            return $"{pointer}: {OneLine(StripPathInfo(e.Message))}";
-        return $"{pointer}: expected {expected}, got {got}";
-    }
-
-    private static string StripPathInfo(string msg)
-    {
-        int cut = msg.IndexOf(" Path:", StringComparison.Ordinal);
-        return cut > 0 ? msg[..cut] : msg;
-    }
-
-    private readonly record struct PathToken(string? Name, int Index);
-
-    // "$.process.args[1]" / "$['a.b'].c" → tokens.
-    private static List<PathToken> ParsePath(string? path)
-    {
-        var r = new List<PathToken>();
-        if (string.IsNullOrEmpty(path)) return r;
-        int i = path.StartsWith('$') ? 1 : 0;
-        while (i < path.Length)
-        {
-            if (path[i] == '.')
-            {
-                int j = i + 1;
-                while (j < path.Length && path[j] != '.' && path[j] != '[') j++;
-                r.Add(new PathToken(path[(i + 1)..j], 0));
-                i = j;
-            }
-            else if (path[i] == '[' && i + 1 < path.Length && path[i + 1] == '\'')
-            {
-                int j = path.IndexOf("']", i + 2, StringComparison.Ordinal);
-                if (j < 0) j = path.Length;
-                r.Add(new PathToken(path[(i + 2)..j], 0));
-                i = j + 2;
-            }
-            else if (path[i] == '[')
-            {
-                int j = path.IndexOf(']', i);
-                if (j < 0) j = path.Length;
-                r.Add(int.TryParse(path.AsSpan(i + 1, j - i - 1), NumberStyles.None, CultureInfo.InvariantCulture, out int n)
-                    ? new PathToken(null, n) : new PathToken(path[(i + 1)..j], 0));
-                i = j + 1;
-            }
-            else i++;
-        }
-        return r;
-    }
-
-    private static string DescribeExpected(JsonTypeInfo root, List<PathToken> tokens)
-    {
-        try
-        {
-            JsonTypeInfo info = root;
-            foreach (var t in tokens)
-            {
-                Type? next = null;
-                switch (info.Kind)
-                {
-                    case JsonTypeInfoKind.Object:
-                        next = info.Properties.FirstOrDefault(p => p.Name == t.Name)?.PropertyType;
-                        break;
-                    case JsonTypeInfoKind.Enumerable:
-                    case JsonTypeInfoKind.Dictionary:
-                        next = info.ElementType;
-                        break;
-                }
-                if (next is null) return "";
-                info = info.Options.GetTypeInfo(next);
-            }
-            return Describe(info, true);
-        }
-        catch (Exception) { return ""; }
-    }
-
-    private static string Describe(JsonTypeInfo info, bool article)
-    {
-        Type t = Nullable.GetUnderlyingType(info.Type) ?? info.Type;
-        string a(string s) => article ? (s[0] is 'a' or 'e' or 'i' or 'o' or 'u' ? "an " : "a ") + s : s;
-        switch (info.Kind)
-        {
-            case JsonTypeInfoKind.Enumerable:
-                return (article ? "an array of " : "arrays of ") + Plural(info.Options.GetTypeInfo(info.ElementType!));
-            case JsonTypeInfoKind.Dictionary:
-                return (article ? "an object of " : "objects of ") + Plural(info.Options.GetTypeInfo(info.ElementType!));
-            case JsonTypeInfoKind.Object:
-                return article ? "an object" : "objects";
-        }
-        string name =
-            t == typeof(string) ? "string" :
-            t == typeof(bool) ? "boolean" :
-            t == typeof(int) ? "integer (-2147483648..2147483647)" :
-            t == typeof(uint) ? "unsigned integer (0..4294967295)" :
-            t == typeof(long) ? "integer (-9223372036854775808..9223372036854775807)" :
-            t == typeof(ulong) ? "unsigned integer (0..18446744073709551615)" :
-            t == typeof(ushort) ? "unsigned integer (0..65535)" :
-            t == typeof(short) ? "integer (-32768..32767)" :
-            t.Name;
-        return article ? a(name) : name + "s";
-    }
-
-    private static string Plural(JsonTypeInfo info)
-    {
-        string s = Describe(info, false);
-        // "unsigned integers (0..4294967295)" reads better than "unsigned integer (..)s"
-        int p = s.IndexOf(" (", StringComparison.Ordinal);
-        if (p > 0 && s.EndsWith(")s", StringComparison.Ordinal)) s = s[..p] + "s" + s[p..^1];
-        return s;
-    }
-
-    private static string DescribeActual(ReadOnlySpan<byte> utf8, List<PathToken> tokens)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(utf8.ToArray(), new JsonDocumentOptions { MaxDepth = MaxDepth + 1 });
-            JsonElement el = doc.RootElement;
-            foreach (var t in tokens)
-            {
-                if (el.ValueKind == JsonValueKind.Object && t.Name is not null && el.TryGetProperty(t.Name, out var c)) el = c;
-                else if (el.ValueKind == JsonValueKind.Array && t.Name is null && t.Index < el.GetArrayLength()) el = el[t.Index];
-                else return "an invalid value";
-            }
-            return el.ValueKind switch
-            {
-                JsonValueKind.Object => "an object",
-                JsonValueKind.Array => "an array",
-                JsonValueKind.String => el.GetString() is { Length: <= 40 } s ? $"the string {Quote(s)}" : "a string",
-                JsonValueKind.Number => el.GetRawText() is { Length: <= 40 } n ? n : "a number",
-                JsonValueKind.True => "true",
-                JsonValueKind.False => "false",
-                JsonValueKind.Null => "null",
-                _ => "an invalid value",
-            };
-        }
-        catch (Exception) { return "an invalid value"; }
     }
 }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.Json.Serialization;
+using Husk.Spec.Json;
 
 namespace Husk.Spec;
 
@@ -10,18 +10,31 @@ namespace Husk.Spec;
 /// </summary>
 public sealed class State
 {
-    [JsonPropertyName("ociVersion")] public string OCIVersion { get; set => field = value ?? ""; } = "";
-    [JsonPropertyName("id")] public string ID { get; set => field = value ?? ""; } = "";
+    public string OCIVersion { get; set => field = value ?? ""; } = "";
+    public string ID { get; set => field = value ?? ""; } = "";
     /// <summary>Pid of the container's init process; 0 when stopped.</summary>
-    [JsonPropertyName("pid")] public int Pid { get; set; }
+    public int Pid { get; set; }
     /// <summary>creating, created, running, paused or stopped.</summary>
-    [JsonPropertyName("status")] public string Status { get; set => field = value ?? ""; } = "";
-    [JsonPropertyName("bundle")] public string Bundle { get; set => field = value ?? ""; } = "";
-    [JsonPropertyName("rootfs")] public string Rootfs { get; set => field = value ?? ""; } = "";
+    public string Status { get; set => field = value ?? ""; } = "";
+    public string Bundle { get; set => field = value ?? ""; } = "";
+    public string Rootfs { get; set => field = value ?? ""; } = "";
     /// <summary>RFC 3339 time with nanoseconds, as runc prints it (see <see cref="FormatCreated"/>).</summary>
-    [JsonPropertyName("created")] public string Created { get; set => field = value ?? ""; } = "";
-    [JsonPropertyName("annotations")] public Dictionary<string, string> Annotations { get; set => field = value ?? []; } = [];
-    [JsonPropertyName("owner")] public string Owner { get; set => field = value ?? ""; } = "";
+    public string Created { get; set => field = value ?? ""; } = "";
+    public Dictionary<string, string> Annotations { get; set => field = value ?? []; } = [];
+    public string Owner { get; set => field = value ?? ""; } = "";
+
+    public static readonly JsonShape<State> Shape = new(m =>
+    [
+        m.String("ociVersion", s => s.OCIVersion, (s, v) => s.OCIVersion = v),
+        m.String("id", s => s.ID, (s, v) => s.ID = v),
+        m.Value("pid", s => s.Pid, (s, v) => s.Pid = v, JsonCodecs.Int32),
+        m.String("status", s => s.Status, (s, v) => s.Status = v),
+        m.String("bundle", s => s.Bundle, (s, v) => s.Bundle = v),
+        m.String("rootfs", s => s.Rootfs, (s, v) => s.Rootfs = v),
+        m.String("created", s => s.Created, (s, v) => s.Created = v),
+        m.Map("annotations", s => s.Annotations, (s, v) => s.Annotations = v, JsonCodecs.String),
+        m.String("owner", s => s.Owner, (s, v) => s.Owner = v),
+    ]);
 
     /// <summary>Formats a time like Go's time.RFC3339Nano in UTC: "2026-11-22T06:01:31.123456789Z" (trailing zeros of the fraction dropped).</summary>
     public static string FormatCreated(DateTime time)

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.Text;
 using Husk.Cgroups;
 using Xunit;
 
@@ -91,17 +91,17 @@ public class CgroupPathTests
     public void Info_round_trips_through_json_and_reopens_the_same_dirs()
     {
         var m = CgroupManagers.ForContainer(Hybrid, null, "abc");
-        var json = JsonSerializer.Serialize(m.ToInfo());
+        var json = Encoding.UTF8.GetString(CgroupInfo.Shape.WriteDocument(m.ToInfo()));
         Assert.Contains("\"path\":\"/husk/abc\"", json);
         Assert.Contains("\"dirs\":", json);
         Assert.Contains("\"created\":", json);
-        var info = JsonSerializer.Deserialize<CgroupInfo>(json)!;
+        var info = CgroupInfo.Shape.ReadDocument(Encoding.UTF8.GetBytes(json))!;
         var reopened = CgroupManagers.Open(Hybrid, info);
         Assert.IsType<CgroupV1Manager>(reopened);
         Assert.Equal(m.Directories, reopened.Directories);
 
         // An info with only the path (or null lists) still opens.
-        var bare = CgroupManagers.Open(Hybrid, JsonSerializer.Deserialize<CgroupInfo>("{\"path\":\"/husk/abc\",\"dirs\":null}")!);
+        var bare = CgroupManagers.Open(Hybrid, CgroupInfo.Shape.ReadDocument("{\"path\":\"/husk/abc\",\"dirs\":null}"u8)!);
         Assert.Equal(m.Directories, bare.Directories);
         Assert.Empty(bare.CreatedDirectories);
     }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Husk.Cgroups;
 using Xunit;
 
@@ -90,7 +89,7 @@ public class CgroupRealTests
             m.Freeze();
 
             // A later process finds it from the state file and destroys it, frozen as it is.
-            var info = JsonSerializer.Deserialize<CgroupInfo>(JsonSerializer.Serialize(m.ToInfo()))!;
+            var info = CgroupInfo.Shape.ReadDocument(CgroupInfo.Shape.WriteDocument(m.ToInfo()))!;
             var reopened = CgroupManagers.Open(info);
             Assert.Equal(m.Directories, reopened.Directories);
             Assert.Equal(m.CreatedDirectories, reopened.CreatedDirectories);

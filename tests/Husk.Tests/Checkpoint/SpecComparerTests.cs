@@ -1,7 +1,5 @@
 using System.Collections;
-using System.Reflection;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 using Husk.Checkpoint;
 using Husk.Spec;
 using Xunit;
@@ -247,12 +245,8 @@ public class SpecComparerTests
             Cover(t.GetGenericArguments()[1], first.Value, path + "/" + first.Key, missing);
             return;
         }
-        foreach (var p in t.GetProperties(BindingFlags.Public | BindingFlags.Instance))
-        {
-            var name = p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name;
-            if (name == null) continue;
-            Cover(p.PropertyType, node[name], path + "/" + name, missing);
-        }
+        foreach (var member in Husk.Tests.Spec.AbsentNullEmptyTests.ShapeOf(t)!.Members)
+            Cover(member.ValueType, node[member.Name], path + "/" + member.Name, missing);
     }
 
     // ---- absent == null == empty ----

@@ -1,8 +1,8 @@
 using System.Collections;
 using System.Reflection;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 using Husk.Spec;
+using Husk.Spec.Json;
 using Xunit;
 using HSpec = Husk.Spec.Spec;
 
@@ -105,14 +105,18 @@ public class AbsentNullEmptyTests
         return result;
     }
 
+    /// <summary>The JSON shape of a model class (its static Shape table); null for other types.</summary>
+    public static IJsonShape? ShapeOf(Type t) => t.GetField("Shape", BindingFlags.Public | BindingFlags.Static)?.GetValue(null) as IJsonShape;
+
     private static void Walk(Type t, JsonNode? node, string path, List<string> result, int depth)
     {
         Assert.True(depth < 10, $"model too deep at {path}");
-        foreach (var p in t.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        var shape = ShapeOf(t);
+        Assert.False(shape is null, $"{t.Name} has no JSON shape");
+        foreach (var member in shape!.Members)
         {
-            var name = p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name;
-            Assert.False(name is null, $"{t.Name}.{p.Name} lacks [JsonPropertyName]");
-            var pt = p.PropertyType;
+            var name = member.Name;
+            var pt = member.ValueType;
             string childPath = $"{path}/{name}";
             JsonNode? child = (node as JsonObject)?[name!];
             if (typeof(ICollection).IsAssignableFrom(pt))
@@ -179,8 +183,7 @@ public class AbsentNullEmptyTests
             Assert.NotNull(cur);
             if (cur is IList list) { cur = list[int.Parse(tok)]; continue; }
             if (cur is IDictionary dict) { cur = dict[tok]; continue; }
-            var prop = cur!.GetType().GetProperties().Single(p => p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name == tok);
-            cur = prop.GetValue(cur);
+            cur = ShapeOf(cur!.GetType())!.Members.Single(m => m.Name == tok).GetValue(cur);
         }
         return cur;
     }
