@@ -1,7 +1,7 @@
 # Husk — entry points. A fresh Debian 12 (root, .NET SDK, gcc) needs only `make demo` and
 # `make test`; both install missing packages first (scripts/install-deps.sh).
 #
-#   make build   native/build/nsexec.o, then the NativeAOT CLI -> bin/husk
+#   make build   native/build/*.o (nsexec, spawn), then the NativeAOT CLI -> bin/husk
 #   make demo    run one busybox container with bin/husk
 #   make test    unit + end-to-end tests; last line: "tests: N passed, M failed[, K skipped]"
 #   make bench   bench/run.sh (when it exists)
@@ -19,8 +19,8 @@ CONFIG    ?= Release
 BIN         := bin/husk
 PUBLISH_DIR := .build/publish
 RESULTS_DIR := .build/test-results
-NATIVE_SRC  := native/nsexec.c
-NATIVE_OBJ  := native/build/nsexec.o
+NATIVE_SRC  := native/nsexec.c native/spawn.c
+NATIVE_OBJ  := $(patsubst native/%.c,native/build/%.o,$(NATIVE_SRC))
 NATIVE_CFLAGS := -O2 -Wall -Wextra -Werror -fPIC
 
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
@@ -47,9 +47,9 @@ deps:
 native: $(NATIVE_OBJ)
 
 $(NATIVE_SRC):
-	@echo "error: $(NATIVE_SRC) is missing" >&2; exit 1
+	@echo "error: $@ is missing" >&2; exit 1
 
-$(NATIVE_OBJ): $(NATIVE_SRC) $(wildcard native/*.h)
+native/build/%.o: native/%.c $(wildcard native/*.h)
 	@mkdir -p $(dir $@)
 	$(NATIVE_CC) $(NATIVE_CFLAGS) -c $< -o $@
 

@@ -79,6 +79,31 @@ public abstract class CgroupManagerBase : ICgroupManager
         foreach (var d in Dirs) CgroupFs.Write(IOPath.Combine(d.Dir, CgroupFs.Procs), pid.ToString());
     }
 
+    public CgroupEntry OpenEntry()
+    {
+        int cgroup2 = -1;
+        var tasks = new List<int>();
+        try
+        {
+            foreach (var d in Dirs)
+            {
+                if (d.Hierarchy.IsV2)
+                    cgroup2 = Native.Check(Native.open(d.Dir, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0), $"cgroup: open {d.Dir}");
+                else
+                {
+                    string file = IOPath.Combine(d.Dir, "tasks");
+                    tasks.Add(Native.Check(Native.open(file, Native.O_WRONLY | Native.O_CLOEXEC, 0), $"cgroup: open {file}"));
+                }
+            }
+            return new CgroupEntry(cgroup2, tasks);
+        }
+        catch
+        {
+            new CgroupEntry(cgroup2, tasks).Dispose();
+            throw;
+        }
+    }
+
     public IReadOnlyList<int> Pids() => CgroupFs.Pids([Primary.Dir], recursive: true);
 
     public bool Exists() => Directory.Exists(Primary.Dir);

@@ -23,6 +23,12 @@ public interface ICgroupManager
     /// <summary>Moves <paramref name="pid"/> into the cgroup in every hierarchy.</summary>
     void AddProcess(int pid);
 
+    /// <summary>
+    /// Opens what a new process needs to start inside this cgroup without a move by pid (see
+    /// <see cref="Linux.CgroupEntry"/>): the cgroup2 directory and every v1 hierarchy's `tasks` file.
+    /// </summary>
+    Linux.CgroupEntry OpenEntry();
+
     /// <summary>The pids in the cgroup (and its sub-cgroups) of the primary hierarchy, sorted; empty when it does not exist.</summary>
     IReadOnlyList<int> Pids();
 

@@ -25,21 +25,6 @@ public static class ContainerInit
 
         var process = spec.Process!;
         Husk.Seccomp.SeccompListener? seccompListener = null;
-        // `create` makes the cgroup and moves this process into it while the runtime starts and the
-        // rootfs is built; this waits for that where it matters.
-        bool inCgroup = false;
-        void EnterCgroup()
-        {
-            if (inCgroup) return;
-            inCgroup = true;
-            channel.Send(InitMessage.JoinCgroup, ReadOnlySpan<byte>.Empty);
-            channel.Expect(InitMessage.CgroupJoined, "while joining its cgroup");
-            // A new cgroup namespace is rooted at the cgroup its maker is in, so it is made now, on
-            // this thread: the one that mounts the cgroup file system and execs the process.
-            if (options.UnshareCgroupNamespace)
-                Native.Check(Native.unshare((int)NamespacePlan.CLONE_NEWCGROUP), "unshare the cgroup namespace");
-        }
-
         try
         {
             // As runc's nsexec: the init leads its own session (CRIU cannot checkpoint a container
@@ -57,11 +42,9 @@ public static class ContainerInit
                     IdmappedMountFds = Husk.Rootfs.IdmappedMounts.FromEnvironment(),
                     // As runc: a missing cwd is created (0755) in the new root, before it may turn read-only.
                     AfterPivot = () => ProcessSetup.CreateCwd(process.Cwd),
-                    BeforeCgroupMount = EnterCgroup,
                 },
                 beforePivot: () =>
                 {
-                    EnterCgroup();
                     channel.Send(InitMessage.RunCreateRuntimeHooks, ReadOnlySpan<byte>.Empty);
                     channel.Expect(InitMessage.HooksDone, "while createRuntime hooks ran");
                     if (spec.Hooks is { } hooks) HookRunner.Run(hooks.CreateContainer, options.StateJson, "createContainer");

@@ -58,8 +58,6 @@ public sealed class InitOptions
     public bool UserNamespace { get; set; }
     public int PreserveFds { get; set; }
     public bool NoNewKeyring { get; set; }
-    /// <summary>The init makes its new cgroup namespace itself, once it is in its cgroup (see <see cref="InitMessage.JoinCgroup"/>).</summary>
-    public bool UnshareCgroupNamespace { get; set; }
     /// <summary>The state JSON (status creating) given to createContainer hooks on stdin.</summary>
     public string StateJson { get; set; } = "";
 
@@ -71,7 +69,6 @@ public sealed class InitOptions
         m.Value("userNamespace", o => o.UserNamespace, (o, v) => o.UserNamespace = v, JsonCodecs.Boolean),
         m.Value("preserveFds", o => o.PreserveFds, (o, v) => o.PreserveFds = v, JsonCodecs.Int32),
         m.Value("noNewKeyring", o => o.NoNewKeyring, (o, v) => o.NoNewKeyring = v, JsonCodecs.Boolean),
-        m.Value("unshareCgroupNamespace", o => o.UnshareCgroupNamespace, (o, v) => o.UnshareCgroupNamespace = v, JsonCodecs.Boolean),
         m.String("stateJson", o => o.StateJson, (o, v) => o.StateJson = v),
     ]);
 }

@@ -43,7 +43,6 @@ public static class Creator
 
     public static ContainerRecord Create(StateStore store, CreateOptions o)
     {
-        CgroupMoveWarmup.Begin();
         var bundle = Path.GetFullPath(o.Bundle);
         var spec = Load(bundle);
         // CDI devices from cdi.k8s.io/* annotations and VFIO annotations, before validation and
@@ -72,6 +71,16 @@ public static class Creator
             store.WriteRecord(record);
             store.WriteConfig(o.Id, SpecJson.SerializeToUtf8(spec));
 
+            cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
+            // Record the cgroup before creating it, so a create killed half-way can still be cleaned up.
+            record.Cgroup = cgroup.ToInfo();
+            store.WriteRecord(record);
+            cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec);
+            record.Cgroup = cgroup?.ToInfo();
+            store.WriteRecord(record);
+            // linux.resources and the device rules, before any process is in the cgroup.
+            cgroup?.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
+
             var fifoPath = Path.Combine(store.DirOf(o.Id), StateStore.ExecFifo);
             Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
             if (listenFds > 0) spec.Process.Env.AddRange([$"LISTEN_FDS={listenFds}", "LISTEN_PID=1"]);
@@ -83,7 +92,8 @@ public static class Creator
             try
             {
                 idmapFds = Husk.Rootfs.IdmappedMounts.Create(spec);
-                launch = InitLauncher.Launch(preserveFds, fifoPath, console, idmapFds: idmapFds);
+                // The init starts inside its cgroup (no move by pid: see native/spawn.c).
+                launch = InitLauncher.Launch(preserveFds, fifoPath, console, idmapFds: idmapFds, cgroup: cgroup);
             }
             finally
             {
@@ -92,46 +102,28 @@ public static class Creator
             }
             using var launchScope = launch;
             spawned = launch.SpawnedPid;
+            // Before the bootstrap: the process nsexec forks into the new namespaces inherits the cgroup.
+            if (!launch.InCgroup) cgroup?.AddProcess(spawned);
 
             launch.Channel.Send(InitMessage.Bootstrap, BuildBootstrap(spec, plan));
             int initPid = AwaitInitPid(launch, spec);
             record.Pid = initPid;
             record.PidStartTime = ProcFs.Stat(initPid)?.StartTime ?? 0;
-            cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
-            // Record the cgroup before creating it, so a create killed half-way can still be cleaned up.
-            record.Cgroup = cgroup.ToInfo();
             store.WriteRecord(record);
 
-            // The init starts its runtime and builds the rootfs while the cgroup is made here; it
-            // asks to be in it (JoinCgroup) before it mounts cgroups, unshares its cgroup namespace
-            // or runs hooks, and no message is answered before it is.
             var options = new InitOptions
             {
                 Id = o.Id, Rootfs = rootfs, NoPivot = o.NoPivot, UserNamespace = plan.HasUserNamespace,
                 PreserveFds = preserveFds, NoNewKeyring = o.NoNewKeyring, StateJson = StateJson(record, spec, "creating"),
-                UnshareCgroupNamespace = plan.Creates("cgroup"),
             };
             launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
             launch.Channel.Send(InitMessage.Options, InitOptions.Shape.WriteDocument(options));
-
-            cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec);
-            record.Cgroup = cgroup?.ToInfo();
-            store.WriteRecord(record);
-            // linux.resources and the device rules, before any process is in the cgroup.
-            cgroup?.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
-            CgroupMoveWarmup.End();
-            cgroup?.AddProcess(initPid);
 
             while (true)
             {
                 var msg = launch.Channel.Receive() ?? throw new HuskException("container init exited before it was ready");
                 if (msg.Type == InitMessage.Error) throw new HuskException(Encoding.UTF8.GetString(msg.Payload));
                 if (msg.Type == InitMessage.Ready) break;
-                if (msg.Type == InitMessage.JoinCgroup)
-                {
-                    launch.Channel.Send(InitMessage.CgroupJoined, ReadOnlySpan<byte>.Empty);
-                    continue;
-                }
                 if (msg.Type != InitMessage.RunCreateRuntimeHooks) throw new HuskException($"container init sent unexpected {msg.Type}");
                 var hooks = spec.Hooks;
                 if (hooks != null)
@@ -248,8 +240,7 @@ public static class Creator
     static byte[] BuildBootstrap(Spec.Spec spec, NamespacePlan plan)
     {
         var b = new InitChannel.BootstrapBuilder();
-        // A new cgroup namespace is made by the init itself once it is in its cgroup (InitMessage.JoinCgroup).
-        b.AddUInt32(BootstrapRecord.CloneFlags, plan.CloneFlags & ~NamespacePlan.CLONE_NEWCGROUP);
+        b.AddUInt32(BootstrapRecord.CloneFlags, plan.CloneFlags);
         foreach (var (flag, path) in plan.Joins) b.AddNamespacePath(flag, path);
         if (spec.Process?.OOMScoreAdj is int oom) b.AddText(BootstrapRecord.OomScoreAdj, oom.ToString());
         if (plan.Creates("time") && spec.Linux is { } linux && linux.TimeOffsets.Count > 0)

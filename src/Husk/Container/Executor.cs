@@ -72,7 +72,6 @@ public static class Executor
         if (o.ProcessFile == null && o.Args.Count == 0) throw new HuskException(MissingCommand);
         StateStore.ValidateId(o.Id);
         if (!store.Exists(o.Id)) throw new HuskException($"container \"{o.Id}\" does not exist");
-        CgroupMoveWarmup.Begin();
         ContainerRecord r;
         Spec.Spec spec;
         using (store.Lock(o.Id))
@@ -111,12 +110,13 @@ public static class Executor
                 if (o.ConsoleSocket != null) consoleChild = Native.ConnectUnix(o.ConsoleSocket);
                 else (consoleParent, consoleChild) = TerminalRelay.NewConsoleSocketPair();
             }
-            using (var launch = InitLauncher.Launch(o.PreserveFds, null, consoleChild, exec: true, seccompListener: listener?.Fd ?? -1))
+            // The process starts inside the container's cgroup (no move by pid: see native/spawn.c).
+            var cgroup = r.Cgroup != null ? CgroupManagers.Open(r.Cgroup) : null;
+            using (var launch = InitLauncher.Launch(o.PreserveFds, null, consoleChild, exec: true, seccompListener: listener?.Fd ?? -1, cgroup: cgroup))
             {
                 spawned = launch.SpawnedPid;
                 if (consoleChild >= 0) { Native.close(consoleChild); consoleChild = -1; }
-                CgroupMoveWarmup.End();
-                if (r.Cgroup != null) CgroupManagers.Open(r.Cgroup).AddProcess(spawned);
+                if (!launch.InCgroup) cgroup?.AddProcess(spawned);
 
                 var b = new InitChannel.BootstrapBuilder();
                 b.AddUInt32(BootstrapRecord.CloneFlags, 0);

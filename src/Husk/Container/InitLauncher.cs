@@ -13,6 +13,8 @@ public sealed class InitLauncher : IDisposable
 
     public required int SpawnedPid { get; init; }
     public required InitChannel Channel { get; init; }
+    /// <summary>Whether the init started inside the cgroup it was given; when not (no clone3), the caller moves it by pid.</summary>
+    public bool InCgroup { get; init; }
 
     /// <summary>Set to "exec" for `husk exec`: the init joins a running container (<see cref="ExecInit"/>).</summary>
     public const string InitModeEnv = "_HUSK_INITMODE";
@@ -22,8 +24,9 @@ public sealed class InitLauncher : IDisposable
     /// <param name="exec">Start the init in exec mode (joins a running container, no rootfs work).</param>
     /// <param name="idmapFds">Detached id-mapped mounts (spec mount index → fd) for the init to attach; they follow the console.</param>
     /// <param name="seccompListener">The pinned seccomp listener socket for `exec`, or -1; it comes last.</param>
+    /// <param name="cgroup">The container's cgroup, which the init starts in (see <see cref="InCgroup"/>); null: none.</param>
     public static InitLauncher Launch(int preserveFds, string? fifoPath, int consoleSocket = -1, bool exec = false,
-        IReadOnlyDictionary<int, int>? idmapFds = null, int seccompListener = -1)
+        IReadOnlyDictionary<int, int>? idmapFds = null, int seccompListener = -1, Husk.Cgroups.ICgroupManager? cgroup = null)
     {
         int fifo = fifoPath == null ? -1 : Native.Check(Native.open(fifoPath, Native.O_RDWR | Native.O_CLOEXEC, 0), $"open {fifoPath}");
         int[] pair = new int[2];
@@ -69,8 +72,14 @@ public sealed class InitLauncher : IDisposable
             // its /proc/PID/exe cannot be used to overwrite the binary on the host.
             using var exe = SealedExe.Create();
             Log.Debug($"{exe.Kind} copy of husk for the init: {exe.CopyMilliseconds:0.00} ms");
-            int pid = Spawner.Spawn(exe.ExecPath, ["husk", "init"], env, fds);
-            return new InitLauncher { SpawnedPid = pid, Channel = new InitChannel(pair[0]) };
+            int? inCgroup = null;
+            if (cgroup != null)
+            {
+                using var entry = cgroup.OpenEntry();
+                inCgroup = Spawner.SpawnInCgroup(exe.ExecPath, ["husk", "init"], env, fds, entry);
+            }
+            int pid = inCgroup ?? Spawner.Spawn(exe.ExecPath, ["husk", "init"], env, fds);
+            return new InitLauncher { SpawnedPid = pid, Channel = new InitChannel(pair[0]), InCgroup = inCgroup != null };
         }
         catch
         {

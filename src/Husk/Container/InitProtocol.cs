@@ -26,10 +26,6 @@ public enum InitMessage : uint
     HooksDone = 13,
     /// <summary>init → parent: everything is in place; the init now waits for `start`.</summary>
     Ready = 14,
-    /// <summary>init → parent: from here on I must be in my cgroup (the parent moves me there on its own thread).</summary>
-    JoinCgroup = 15,
-    /// <summary>parent → init: you are in your cgroup.</summary>
-    CgroupJoined = 16,
 }
 
 /// <summary>Bootstrap records for nsexec.c.</summary>

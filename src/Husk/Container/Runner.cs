@@ -8,7 +8,6 @@ public static class Runner
 {
     public static int Run(StateStore store, CreateOptions o, bool detach, bool keep)
     {
-        Cgroups.CgroupMoveWarmup.Begin();
         if (!detach)
         {
             // The init is forked by the intermediate process and would be reparented to the host's

@@ -2,8 +2,9 @@ using System.Runtime.InteropServices;
 
 namespace Husk.Linux;
 
-// posix_spawn: the only safe way for a multi-threaded .NET process to start another program
-// (a hand-made fork() would leave a child with one thread and locks held by the others).
+// posix_spawn, and husk_spawn (native/spawn.c) for the init: the safe ways for a multi-threaded
+// .NET process to start another program (a child that ran managed code after a fork would have
+// one thread and locks held by the others; these children only make system calls until exec).
 public static unsafe partial class Native
 {
     [LibraryImport(Libc, SetLastError = true)]
@@ -44,4 +45,9 @@ public static unsafe partial class Native
 
     public const short POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08, POSIX_SPAWN_SETSID = 0x80;
     public const int F_DUPFD_CLOEXEC = 1030;
+
+    /// <summary>native/spawn.c: posix_spawn's job plus starting the child inside its cgroups (see <see cref="Spawner.SpawnInCgroup"/>).</summary>
+    [LibraryImport("husk_native")]
+    public static partial int husk_spawn(byte* path, byte** argv, byte** envp, int* fdSrc, int* fdDst, int fdCount, int closeFrom,
+        int cgroup2Fd, int* tasksFds, int tasksCount, int* pid, int* step, int* err);
 }

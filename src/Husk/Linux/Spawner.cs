@@ -3,6 +3,21 @@ using System.Runtime.InteropServices;
 namespace Husk.Linux;
 
 /// <summary>
+/// Fds that put a new process into a container's cgroups as it starts (see native/spawn.c): the
+/// cgroup2 directory to create it in (clone3 CLONE_INTO_CGROUP; -1: none) and the v1 `tasks`
+/// files it writes "0" to before exec. Neither is a migration by pid, so neither waits for the
+/// RCU grace period of cgroup_threadgroup_rwsem.
+/// </summary>
+public sealed record CgroupEntry(int Cgroup2Dir, IReadOnlyList<int> V1Tasks) : IDisposable
+{
+    public void Dispose()
+    {
+        if (Cgroup2Dir >= 0) Native.close(Cgroup2Dir);
+        foreach (var fd in V1Tasks) Native.close(fd);
+    }
+}
+
+/// <summary>
 /// Starts a program with posix_spawn: exact argv (argv[0] may differ from the path), an exact
 /// environment, chosen fds placed at chosen numbers, every other fd above 2 closed, and all
 /// signals reset to default and unblocked (the .NET runtime blocks and handles some).
@@ -19,12 +34,7 @@ public static unsafe class Spawner
         IReadOnlyList<(int Source, int Target)>? fds = null, bool newSession = false)
     {
         fds ??= [];
-        // Move every source fd above every target first, so one mapping cannot clobber another's source.
-        var high = new int[fds.Count];
-        int maxTarget = 2;
-        foreach (var (_, t) in fds) maxTarget = Math.Max(maxTarget, t);
-        for (int i = 0; i < fds.Count; i++)
-            high[i] = Native.Check(Native.fcntl(fds[i].Source, Native.F_DUPFD_CLOEXEC, Math.Max(maxTarget + 1, 100)), "fcntl(F_DUPFD)");
+        var (high, maxTarget) = MoveSourcesHigh(fds);
 
         var fa = NativeMemory.AllocZeroed(256);
         var attr = NativeMemory.AllocZeroed(512);
@@ -63,5 +73,52 @@ public static unsafe class Spawner
             NativeMemory.Free(sigs);
             foreach (var h in high) Native.close(h);
         }
+    }
+
+    /// <summary>
+    /// As <see cref="Spawn"/>, but the child starts inside the cgroups of <paramref name="entry"/>
+    /// (native/spawn.c). Returns null where the kernel has no clone3 (before 5.7): the caller then
+    /// moves the process by pid.
+    /// </summary>
+    public static int? SpawnInCgroup(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env,
+        IReadOnlyList<(int Source, int Target)> fds, CgroupEntry entry)
+    {
+        var (high, maxTarget) = MoveSourcesHigh(fds);
+        using var strings = new CStrings();
+        try
+        {
+            var targets = fds.Select(f => f.Target).ToArray();
+            var tasks = entry.V1Tasks.ToArray();
+            int pid = 0, step = 0, err = 0;
+            int rc;
+            fixed (int* src = high, dst = targets, tasksFds = tasks)
+                rc = Native.husk_spawn(strings.Utf8(path), strings.Array(argv), strings.Array(env), src, dst, fds.Count,
+                    maxTarget + 1, entry.Cgroup2Dir, tasksFds, tasks.Length, &pid, &step, &err);
+            if (rc == 0) return pid;
+            const int ENOSYS = 38;
+            if (step == 0 && err == ENOSYS) return null;
+            throw new KernelException(step switch
+            {
+                0 => $"cannot start {path} in its cgroup (clone3)",
+                1 => $"cannot start {path}: joining its cgroup failed",
+                2 => $"cannot start {path}: placing its fds failed",
+                _ => $"cannot execute {path}",
+            }, err);
+        }
+        finally
+        {
+            foreach (var h in high) Native.close(h);
+        }
+    }
+
+    // Every source fd moves above every target first, so one mapping cannot clobber another's source.
+    static (int[] High, int MaxTarget) MoveSourcesHigh(IReadOnlyList<(int Source, int Target)> fds)
+    {
+        var high = new int[fds.Count];
+        int maxTarget = 2;
+        foreach (var (_, t) in fds) maxTarget = Math.Max(maxTarget, t);
+        for (int i = 0; i < fds.Count; i++)
+            high[i] = Native.Check(Native.fcntl(fds[i].Source, Native.F_DUPFD_CLOEXEC, Math.Max(maxTarget + 1, 100)), "fcntl(F_DUPFD)");
+        return (high, maxTarget);
     }
 }

@@ -20,9 +20,6 @@ public sealed class RootfsOptions
     /// </summary>
     public Action? AfterPivot { get; set; }
 
-    /// <summary>Called before the first cgroup mount: the init must be in its cgroup (and cgroup namespace) by then.</summary>
-    public Action? BeforeCgroupMount { get; set; }
-
     /// <summary>Detached id-mapped mounts made by `create` (spec mount index → fd), attached instead of mounted (<see cref="IdmappedMounts"/>).</summary>
     public IReadOnlyDictionary<int, int> IdmappedMountFds { get; set; } = new Dictionary<int, int>();
 }
@@ -75,11 +72,7 @@ public static class RootfsBuilder
             int index = 0;
             foreach (var e in entries)
             {
-                if (e.Type == "cgroup")
-                {
-                    options.BeforeCgroupMount?.Invoke();
-                    MountCgroup(root, e, cgroupNs);
-                }
+                if (e.Type == "cgroup") MountCgroup(root, e, cgroupNs);
                 else if (options.IdmappedMountFds.TryGetValue(index, out int detached)) IdmappedMounts.Attach(root, e, detached);
                 else MountEntryInRoot(root, e, options);
                 index++;
