@@ -168,6 +168,9 @@ for ((r = 1; r <= MEM_RUNS; r++)); do
             </dev/null >/dev/null 2>>"$OUT/containers.log" || true
         sample create_maxrss "$rt" "$r" "$(tail -1 "$OUT/time.out")" 0
         pid=$(rt_exec "$rt" "${CMD[@]}" state "$id" | jq -r .pid)
+        # Measured as it waits, not while it settles: a created container waits for `start`
+        # (husk's init gives back its read-only pages when start does not follow at once).
+        sleep 0.1
         if [[ -r /proc/$pid/smaps_rollup ]]; then
             sample init_rss "$rt" "$r" "$(awk '/^Rss:/ {print $2}' "/proc/$pid/smaps_rollup")" 0
             sample init_pss "$rt" "$r" "$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")" 0

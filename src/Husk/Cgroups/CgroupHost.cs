@@ -78,11 +78,8 @@ public static class CgroupHost
 
     static string ReadProc(string path)
     {
-        try { return File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new HuskException($"cgroup: cannot read {path}: {e.Message}");
-        }
+        try { return Linux.SmallFile.ReadTextOrNull(path) ?? throw new HuskException($"cgroup: cannot read {path}: no such file"); }
+        catch (Linux.KernelException e) { throw new HuskException($"cgroup: {e.Message}"); }
     }
 
     /// <summary>

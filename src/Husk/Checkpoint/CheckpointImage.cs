@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Husk.Container;
+using Husk.Linux;
 using Husk.Spec;
 
 namespace Husk.Checkpoint;
@@ -43,8 +44,8 @@ public static class CheckpointImage
 
     public static void Write(string imageDir, byte[] specJson, CheckpointState state)
     {
-        StateStore.WriteAtomically(Path.Combine(imageDir, SpecFile), specJson);
-        StateStore.WriteAtomically(Path.Combine(imageDir, StateFile),
+        SmallFile.WriteAtomically(Path.Combine(imageDir, SpecFile), specJson);
+        SmallFile.WriteAtomically(Path.Combine(imageDir, StateFile),
             JsonSerializer.SerializeToUtf8Bytes(state, CheckpointJsonContext.Default.CheckpointState));
     }
 

@@ -94,7 +94,7 @@ public static class Restorer
             record.PidStartTime = ProcFs.Stat(pid)?.StartTime ?? 0;
             store.WriteRecord(record);
             if (o.ManageCgroupsMode == "ignore") cgroup.AddProcess(pid);
-            if (o.PidFile != null) StateStore.WriteAtomically(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(pid.ToString()));
+            if (o.PidFile != null) SmallFile.WriteAtomically(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(pid.ToString()));
             record.CreateFinished = true;
             store.WriteRecord(record);
         }

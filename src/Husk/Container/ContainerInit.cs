@@ -69,8 +69,6 @@ public static class ContainerInit
             ProcessSetup.ApplyRlimits(process.Rlimits);
             // Fail at create, not after start, when the program cannot be found (as runc does).
             ProcessSetup.ResolveExecutable(process.Args[0], process.Env, process.Cwd);
-            // Set up: the code and data pages read so far need not stay counted while it waits.
-            ProcessMemory.DropCleanFilePages();
             channel.Send(InitMessage.Ready, ReadOnlySpan<byte>.Empty);
         }
         catch (Exception e)
@@ -107,9 +105,16 @@ public static class ContainerInit
     /// Blocks until `start` writes to the exec fifo. The fifo stays open, close-on-exec: `start`
     /// waits until no reader is left (this process exec'd the program or died) before it runs the
     /// poststart hooks, and reads any error this process left in it (<see cref="ReportStartError"/>).
+    /// When `start` does not come at once (as in `run`), the pages only read so far are given back
+    /// first: a created container may wait for a long time.
     /// </summary>
     static unsafe void WaitForStart(int fifoFd)
     {
+        const int StartsAtOnceMs = 20;
+        var pfd = new Native.PollFd { Fd = fifoFd, Events = Native.POLLIN };
+        int ready;
+        while ((ready = Native.poll(&pfd, 1, StartsAtOnceMs)) < 0 && Native.Errno == Native.EINTR) { }
+        if (ready == 0) ProcessMemory.DropCleanFilePages();
         byte b;
         while (true)
         {

@@ -68,16 +68,19 @@ public static class Creator
         int spawned = 0;
         try
         {
+            cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
+            // The cgroup is recorded before it is created, so a create killed half-way can still be cleaned up.
+            record.Cgroup = cgroup.ToInfo();
             store.WriteRecord(record);
             store.WriteConfig(o.Id, SpecJson.SerializeToUtf8(spec));
 
-            cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
-            // Record the cgroup before creating it, so a create killed half-way can still be cleaned up.
-            record.Cgroup = cgroup.ToInfo();
-            store.WriteRecord(record);
             cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec);
-            record.Cgroup = cgroup?.ToInfo();
-            store.WriteRecord(record);
+            // Parent directories it had to make are recorded too: delete removes them (its own are known already).
+            if (cgroup is null || cgroup.CreatedDirectories.Except(cgroup.Directories).Any())
+            {
+                record.Cgroup = cgroup?.ToInfo();
+                store.WriteRecord(record);
+            }
             // linux.resources and the device rules, before any process is in the cgroup.
             cgroup?.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
 
@@ -134,7 +137,7 @@ public static class Creator
                 launch.Channel.Send(InitMessage.HooksDone, ReadOnlySpan<byte>.Empty);
             }
 
-            if (o.PidFile != null) StateStore.WriteAtomically(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(initPid.ToString()));
+            if (o.PidFile != null) SmallFile.WriteAtomically(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(initPid.ToString()));
             record.CreateFinished = true;
             store.WriteRecord(record);
             return record;

@@ -147,7 +147,7 @@ public static class Executor
                 consoleParent = -1;
                 relay = TerminalRelay.Start(master);
             }
-            if (o.PidFile != null) StateStore.WriteAtomically(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(pid.ToString()));
+            if (o.PidFile != null) SmallFile.WriteAtomically(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(pid.ToString()));
         }
         catch (Exception)
         {

@@ -82,10 +82,7 @@ public sealed partial class StateStore(string root)
     public ContainerRecord? ReadRecord(string id)
     {
         var path = Path.Combine(DirOf(id), StateFile);
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (FileNotFoundException) { return null; }
-        catch (DirectoryNotFoundException) { return null; }
+        if (SmallFile.ReadOrNull(path) is not { } bytes) return null;
         ContainerRecord? record;
         try
         {
@@ -102,23 +99,14 @@ public sealed partial class StateStore(string root)
     }
 
     public void WriteRecord(ContainerRecord record) =>
-        WriteAtomically(Path.Combine(DirOf(record.Id), StateFile),
-            ContainerRecord.Shape.WriteDocument(record));
+        SmallFile.WriteAtomically(Path.Combine(DirOf(record.Id), StateFile), ContainerRecord.Shape.WriteDocument(record));
 
-    public void WriteConfig(string id, byte[] specJson) => WriteAtomically(Path.Combine(DirOf(id), ConfigFile), specJson);
+    public void WriteConfig(string id, byte[] specJson) => SmallFile.WriteAtomically(Path.Combine(DirOf(id), ConfigFile), specJson);
 
     public Spec.Spec? ReadConfig(string id)
     {
         var path = Path.Combine(DirOf(id), ConfigFile);
-        return File.Exists(path) ? Spec.SpecJson.Load(path) : null;
-    }
-
-    /// <summary>Write to a temporary file, fsync-free rename over the target: readers see the old or the new file, never half.</summary>
-    public static void WriteAtomically(string path, byte[] data)
-    {
-        var tmp = path + ".tmp" + Environment.ProcessId;
-        File.WriteAllBytes(tmp, data);
-        File.Move(tmp, path, overwrite: true);
+        return SmallFile.ReadOrNull(path) is { } bytes ? Spec.SpecJson.Parse(bytes, path) : null;
     }
 
     public void RemoveDirectory(string id)

@@ -69,11 +69,10 @@ public static unsafe class ProcessSetup
             int last = SpecCaps.Last;
             try
             {
-                if (int.TryParse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), out int n) && n > 0 && n < 64)
+                if (int.TryParse(SmallFile.ReadTextOrNull("/proc/sys/kernel/cap_last_cap")?.Trim(), out int n) && n > 0 && n < 64)
                     last = n;
             }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
+            catch (KernelException) { }
             return s_lastCap = last;
         }
     }
@@ -208,9 +207,9 @@ public static unsafe class ProcessSetup
 
     static bool SetgroupsAllowed()
     {
-        try { return File.ReadAllText("/proc/self/setgroups").Trim() != "deny"; }
-        catch (IOException) { return true; }           // kernels before 3.19 have no such file
-        catch (UnauthorizedAccessException) { return true; }
+        // Kernels before 3.19 have no such file.
+        try { return SmallFile.ReadTextOrNull("/proc/self/setgroups")?.Trim() != "deny"; }
+        catch (KernelException) { return true; }
     }
 
     /// <summary>capset v3 on this thread. Asking for a permitted capability this process does not hold is an error naming it.</summary>

@@ -7,11 +7,10 @@ public static class ProcFs
     public static (char State, ulong StartTime)? Stat(int pid)
     {
         if (pid <= 0) return null;
-        string text;
-        try { text = File.ReadAllText($"/proc/{pid}/stat"); }
-        catch (IOException) { return null; }
-        catch (UnauthorizedAccessException) { return null; }
-        return ParseStat(text);
+        string? text;
+        try { text = SmallFile.ReadTextOrNull($"/proc/{pid}/stat"); }
+        catch (KernelException) { return null; }
+        return text is null ? null : ParseStat(text);
     }
 
     /// <summary>Parses a stat line; the command name (field 2) may hold spaces and parentheses, so fields are counted after its last ')'.</summary>

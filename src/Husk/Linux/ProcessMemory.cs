@@ -16,9 +16,10 @@ public static unsafe class ProcessMemory
     /// <summary>Unmaps the pages of this process's read-only file mappings that hold nothing of their own; best effort.</summary>
     public static void DropCleanFilePages()
     {
-        string maps;
-        try { maps = File.ReadAllText("/proc/self/maps"); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return; }
+        string? maps;
+        try { maps = SmallFile.ReadTextOrNull("/proc/self/maps"); }
+        catch (KernelException) { return; }
+        if (maps is null) return;
         int pagemap = Native.open("/proc/self/pagemap", Native.O_RDONLY | Native.O_CLOEXEC, 0);
         if (pagemap < 0) return;
         try

@@ -327,7 +327,7 @@ public static class RootfsBuilder
         string what = $"mount cgroup to {e.Destination}";
         const ulong restrict = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
         ulong flags = (e.Flags & restrict) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-        var own = CgroupMounts.ParseProcCgroup(File.ReadAllText("/proc/self/cgroup"));
+        var own = CgroupMounts.ParseProcCgroup(SmallFile.ReadTextOrNull("/proc/self/cgroup") ?? "");
 
         bool unified;
         int cg = open("/sys/fs/cgroup", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);

@@ -71,14 +71,8 @@ public static class SpecJson
 
     // ---- reading, with one-line errors ----
 
-    private static byte[] ReadFile(string path)
-    {
-        try { return File.ReadAllBytes(path); }
-        catch (FileNotFoundException) { throw new HuskException($"{path}: no such file"); }
-        catch (DirectoryNotFoundException) { throw new HuskException($"{path}: no such file or directory"); }
-        catch (UnauthorizedAccessException) { throw new HuskException($"{path}: permission denied"); }
-        catch (IOException e) { throw new HuskException($"{path}: cannot read: {OneLine(e.Message)}"); }
-    }
+    private static byte[] ReadFile(string path) =>
+        Husk.Linux.SmallFile.ReadOrNull(path) ?? throw new HuskException($"{path}: no such file or directory");
 
     /// <summary>
     /// Reads <paramref name="utf8"/> through <paramref name="shape"/> after checking it is valid

@@ -1,0 +1,66 @@
+namespace Husk.Linux;
+
+/// <summary>
+/// Whole-file reads and atomic writes with plain open/read/write/rename. The state files, config
+/// copies and /proc files a command touches are small and read once: FileStream's buffers, fstat
+/// and advisory flock on every open cost more than the read itself, on every container start.
+/// </summary>
+public static unsafe class SmallFile
+{
+    /// <summary>The file's bytes; null when it (or a directory on its path) does not exist.</summary>
+    public static byte[]? ReadOrNull(string path)
+    {
+        int fd = Native.open(path, Native.O_RDONLY | Native.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            int e = Native.Errno;
+            if (e == Native.ENOENT || e == Native.ENOTDIR) return null;
+            throw new KernelException($"cannot open {path}", e);
+        }
+        try
+        {
+            var buf = new byte[4096];
+            int len = 0;
+            while (true)
+            {
+                if (len == buf.Length) Array.Resize(ref buf, buf.Length * 2);
+                nint n;
+                fixed (byte* p = buf) n = Native.read(fd, p + len, buf.Length - len);
+                if (n < 0)
+                {
+                    if (Native.Errno == Native.EINTR) continue;
+                    throw new KernelException($"cannot read {path}", Native.Errno);
+                }
+                if (n == 0) break;
+                len += (int)n;
+            }
+            return len == buf.Length ? buf : buf[..len];
+        }
+        finally { Native.close(fd); }
+    }
+
+    /// <summary>The file as UTF-8 text; null when it does not exist.</summary>
+    public static string? ReadTextOrNull(string path) => ReadOrNull(path) is { } b ? System.Text.Encoding.UTF8.GetString(b) : null;
+
+    /// <summary>Writes a temporary file next to <paramref name="path"/> and renames it over it: readers see the old or the new file, never half (no fsync).</summary>
+    public static void WriteAtomically(string path, ReadOnlySpan<byte> data)
+    {
+        var tmp = path + ".tmp" + Environment.ProcessId;
+        int fd = Native.open(tmp, Native.O_WRONLY | Native.O_CREAT | Native.O_TRUNC | Native.O_CLOEXEC, 0x1a4);
+        if (fd < 0) throw new KernelException($"cannot create {tmp}", Native.Errno);
+        try { Native.WriteAll(fd, data, $"write {tmp}"); }
+        catch
+        {
+            Native.close(fd);
+            Native.unlink(tmp);
+            throw;
+        }
+        Native.close(fd);
+        if (Native.rename(tmp, path) < 0)
+        {
+            int e = Native.Errno;
+            Native.unlink(tmp);
+            throw new KernelException($"cannot rename {tmp} to {path}", e);
+        }
+    }
+}
