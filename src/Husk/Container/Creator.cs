@@ -41,10 +41,11 @@ public static class Creator
         return Math.Min(n, 1000);
     }
 
-    public static ContainerRecord Create(StateStore store, CreateOptions o)
+    /// <param name="loaded">The bundle's spec when the caller has read it already (<see cref="Load"/>).</param>
+    public static ContainerRecord Create(StateStore store, CreateOptions o, Spec.Spec? loaded = null)
     {
         var bundle = Path.GetFullPath(o.Bundle);
-        var spec = Load(bundle);
+        var spec = loaded ?? Load(bundle);
         // CDI devices from cdi.k8s.io/* annotations and VFIO annotations, before validation and
         // before anything is made (Husk.Cdi); record.Annotations below copies the result.
         Cdi.DeviceInjector.Apply(spec, o.CdiSpecDirs);
@@ -112,7 +113,9 @@ public static class Creator
             int initPid = AwaitInitPid(launch, spec);
             record.Pid = initPid;
             record.PidStartTime = ProcFs.Stat(initPid)?.StartTime ?? 0;
-            store.WriteRecord(record);
+            // A create killed from here on leaves an init that delete must find: in the cgroup it
+            // started in (recorded already), or, without a cgroup, by its pid.
+            if (cgroup is null) store.WriteRecord(record);
 
             var options = new InitOptions
             {
@@ -192,7 +195,7 @@ public static class Creator
     /// The bundle's config.json. Bind sources are absolute or relative to the bundle (runtime spec;
     /// runc's cwd is the bundle, the init's here is the caller's), so relative ones are made absolute.
     /// </summary>
-    static Spec.Spec Load(string bundle)
+    public static Spec.Spec Load(string bundle)
     {
         if (!Directory.Exists(bundle)) throw new HuskException($"bundle {bundle}: no such directory");
         var spec = SpecJson.Load(Path.Combine(bundle, "config.json"));

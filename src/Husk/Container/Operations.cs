@@ -8,7 +8,8 @@ namespace Husk.Container;
 public static class Operations
 {
     /// <summary>Releases the waiting init to exec the user process, then runs the poststart hooks.</summary>
-    public static void Start(StateStore store, string id)
+    /// <param name="spec">The container's spec when the caller has it (`run`); else read from the state directory.</param>
+    public static void Start(StateStore store, string id, Spec.Spec? spec = null)
     {
         using var l = store.Lock(id);
         var r = store.ReadRecord(id) ?? throw new HuskException($"container \"{id}\" has no state; delete it with --force");
@@ -39,7 +40,7 @@ public static class Operations
         // program could not be set up): the container has stopped; poststart hooks do not run.
         if (initError != null) throw new HuskException($"cannot start container \"{id}\": {initError}");
 
-        var spec = store.ReadConfig(id);
+        spec ??= store.ReadConfig(id);
         if (spec?.Hooks is { Poststart.Count: > 0 } hooks)
             HookRunner.RunBestEffort(hooks.Poststart, Creator.StateJson(r, spec, ContainerStatus.Running), "poststart", Log.Warn);
     }
@@ -140,7 +141,8 @@ public static class Operations
     /// with <paramref name="force"/>, which SIGKILLs it first. Then the cgroup, the poststop
     /// hooks and the state directory.
     /// </summary>
-    public static void Delete(StateStore store, string id, bool force)
+    /// <param name="spec">The container's spec when the caller has it (`run`); else read from the state directory.</param>
+    public static void Delete(StateStore store, string id, bool force, Spec.Spec? spec = null)
     {
         StateStore.ValidateId(id);
         if (!store.Exists(id))
@@ -162,8 +164,7 @@ public static class Operations
             if (status == ContainerStatus.Paused) cgroup?.Thaw();
             Cleanup.KillInit(r.Pid, r.PidStartTime);
             cgroup?.Destroy();
-            Spec.Spec? spec = null;
-            try { spec = store.ReadConfig(id); } catch (HuskException e) { Log.Warn($"delete {id}: {e.Message}"); }
+            try { spec ??= store.ReadConfig(id); } catch (HuskException e) { Log.Warn($"delete {id}: {e.Message}"); }
             if (spec?.Hooks is { Poststop.Count: > 0 } hooks)
                 HookRunner.RunBestEffort(hooks.Poststop, Creator.StateJson(r, spec, ContainerStatus.Stopped), "poststop", Log.Warn);
         }

@@ -16,11 +16,13 @@ public static class Runner
         }
         // process.terminal in the foreground without --console-socket: the init sends the pty
         // master to us and we relay it (TerminalRelay), as runc does.
+        // The spec is read once, for all of create, start and delete.
+        var spec = Creator.Load(Path.GetFullPath(o.Bundle));
         int consoleParent = -1;
-        if (!detach && o.ConsoleSocket == null && o.ConsoleSocketFd < 0 && WantsTerminal(o.Bundle))
+        if (!detach && o.ConsoleSocket == null && o.ConsoleSocketFd < 0 && spec.Process?.Terminal == true)
             (consoleParent, o.ConsoleSocketFd) = TerminalRelay.NewConsoleSocketPair();
         ContainerRecord record;
-        try { record = Creator.Create(store, o); }
+        try { record = Creator.Create(store, o, spec); }
         catch
         {
             if (consoleParent >= 0) { Native.close(consoleParent); Native.close(o.ConsoleSocketFd); }
@@ -37,13 +39,13 @@ public static class Runner
                 consoleParent = -1;
                 relay = TerminalRelay.Start(master);
             }
-            Operations.Start(store, o.Id);
+            Operations.Start(store, o.Id, spec);
         }
         catch (HuskException)
         {
             if (consoleParent >= 0) Native.close(consoleParent);
             relay?.Dispose();
-            Operations.Delete(store, o.Id, force: true);
+            Operations.Delete(store, o.Id, force: true, spec);
             throw;
         }
         if (detach) return 0;
@@ -55,15 +57,8 @@ public static class Runner
             relay?.Drain(TimeSpan.FromSeconds(2));
         }
         finally { relay?.Dispose(); }
-        if (!keep) Operations.Delete(store, o.Id, force: true);
+        if (!keep) Operations.Delete(store, o.Id, force: true, spec);
         return Cleanup.ExitCode(status);
-    }
-
-    /// <summary>Whether the bundle's process.terminal is set (false when config.json cannot be read: create reports that).</summary>
-    static bool WantsTerminal(string bundle)
-    {
-        try { return Spec.SpecJson.Load(Path.Combine(Path.GetFullPath(bundle), "config.json")).Process?.Terminal == true; }
-        catch (HuskException) { return false; }
     }
 
     /// <summary>Waits for <paramref name="initPid"/> (reaping other children), forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT to it; returns its wait status.</summary>

@@ -52,14 +52,14 @@ public static class CgroupMounts
             var (parent, name) = ContainerPath.Split(m.MountPoint);
             if (parent != ContainerPath.Clean(cgroupRoot) || !seen.Add(name)) continue;
 
-            (string Controllers, string Path)? line;
-            if (m.FsType == "cgroup2")
-                line = own.Where(o => o.Controllers == "").Select(o => ((string, string)?)o).FirstOrDefault();
-            else
+            // Our line of /proc/self/cgroup for this hierarchy: the v2 one, or the v1 one whose
+            // controllers the mount has. (A plain loop: Linq over value tuples is slow in NativeAOT.)
+            var super = m.FsType == "cgroup2" ? null : m.SuperOptions.Split(',');
+            (string Controllers, string Path)? line = null;
+            foreach (var o in own)
             {
-                var super = m.SuperOptions.Split(',').ToHashSet(StringComparer.Ordinal);
-                line = own.Where(o => o.Controllers != "" && o.Controllers.Split(',').All(super.Contains))
-                    .Select(o => ((string, string)?)o).FirstOrDefault();
+                bool mine = super is null ? o.Controllers == "" : o.Controllers != "" && o.Controllers.Split(',').All(super.Contains);
+                if (mine) { line = o; break; }
             }
             if (line is not { } l) continue;
 

@@ -354,35 +354,31 @@ public static class RootfsBuilder
         // v1 or hybrid: a tmpfs holding one directory per hierarchy. Writable until the end.
         var tmpfs = new MountEntry(e.Destination, "tmpfs", "tmpfs", flags & ~MS_RDONLY, 0, [], "mode=755", 0, 0, false);
         MountEntryInRoot(root, tmpfs, new RootfsOptions());
-        foreach (var h in CgroupMounts.PlanV1(MountInfoEntry.ReadSelf(), own))
-        {
-            string dest = ContainerPath.Join(e.Destination, h.Name);
-            if (cgroupNs)
-            {
-                // In a cgroup namespace a fresh mount of the hierarchy is rooted at our cgroup.
-                var fresh = new MountEntry(dest, h.FsType, h.FsType, flags, 0, [], h.Data, 0, 0, false);
-                MountEntryInRoot(root, fresh, new RootfsOptions());
-            }
-            else
-            {
-                var bind = new MountEntry(dest, "bind", h.HostSource, flags | MS_BIND | MS_REC, 0, [], "", 0, 0, false);
-                MountBind(root, bind, $"mount {h.HostSource} to {dest}");
-            }
-            if (h.Aliases.Count > 0)
-            {
-                int dir = root.Open(e.Destination, O_PATH | O_DIRECTORY, what);
-                try
-                {
-                    foreach (var alias in h.Aliases)
-                        if (symlinkat(h.Name, dir, alias) < 0 && Errno != EEXIST)
-                            throw new KernelException($"{what}: symlink {alias}", Errno);
-                }
-                finally { close(dir); }
-            }
-        }
         int top = root.Open(e.Destination, O_PATH | O_DIRECTORY, what);
         try
         {
+            foreach (var h in CgroupMounts.PlanV1(MountInfoEntry.ReadSelf(), own))
+            {
+                string dest = ContainerPath.Join(e.Destination, h.Name);
+                if (cgroupNs)
+                {
+                    // In a cgroup namespace a fresh mount of the hierarchy is rooted at our cgroup. The
+                    // tmpfs was made just now, by us: its directories are made and mounted on through
+                    // it directly, not by a walk from the root.
+                    if (mkdirat(top, h.Name, Mode0755) < 0 && Errno != EEXIST) throw new KernelException($"{what}: mkdir {dest}", Errno);
+                    int dir = Check(openat(top, h.Name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0), $"{what}: open {dest}");
+                    try { Check(mount(h.FsType, SafeRoot.ProcFd(dir), h.FsType, flags, NullIfEmpty(h.Data)), $"mount {h.FsType} to {dest}"); }
+                    finally { close(dir); }
+                }
+                else
+                {
+                    var bind = new MountEntry(dest, "bind", h.HostSource, flags | MS_BIND | MS_REC, 0, [], "", 0, 0, false);
+                    MountBind(root, bind, $"mount {h.HostSource} to {dest}");
+                }
+                foreach (var alias in h.Aliases)
+                    if (symlinkat(h.Name, top, alias) < 0 && Errno != EEXIST)
+                        throw new KernelException($"{what}: symlink {alias}", Errno);
+            }
             if ((e.Flags & MS_RDONLY) != 0) Remount(top, MS_REMOUNT | flags, what);
             ApplyPropagationAndAttrs(top, e, what);
         }
