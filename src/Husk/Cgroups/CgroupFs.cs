@@ -76,7 +76,6 @@ internal static unsafe class CgroupFs
     /// <summary>Creates <paramref name="dir"/>; returns false when it already existed.</summary>
     public static bool Mkdir(string dir)
     {
-        if (Directory.Exists(dir)) return false;
         if (Native.mkdir(dir, 0x1ed /* 0755 */) == 0) return true;
         int e = Native.Errno;
         if (e == Native.EEXIST) return false;

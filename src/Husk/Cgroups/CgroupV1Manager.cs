@@ -25,7 +25,12 @@ public sealed class CgroupV1Manager : CgroupManagerBase
                 if (d.Hierarchy.Has(PrimaryPreference[i])) return i;
             return PrimaryPreference.Length;
         }
-        return dirs.Select((d, i) => (d, i)).OrderBy(x => Rank(x.d)).ThenBy(x => x.i).Select(x => x.d).ToList();
+        // Stable by rank; plain loops (Linq ordering over value tuples is slow in NativeAOT).
+        var ordered = new List<CgroupDir>(dirs.Count);
+        for (int rank = 0; rank <= PrimaryPreference.Length + 1; rank++)
+            foreach (var d in dirs)
+                if (Rank(d) == rank) ordered.Add(d);
+        return ordered;
     }
 
     /// <summary>The manager for <paramref name="path"/> (normalised) on a v1 or hybrid host.</summary>
