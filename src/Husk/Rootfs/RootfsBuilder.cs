@@ -61,7 +61,9 @@ public static class RootfsBuilder
         // onto itself makes it one. A shared parent (rootfsPropagation shared) is made private first
         // so the bind (a copy of the parent's propagation) is private and does not reach the host.
         string rootfsReal = RealPath(rootfsPath);
-        var parent = MountInfoEntry.Containing(MountInfoEntry.ReadSelf(), rootfsReal);
+        // Read once: the cgroup mounts in it are also what the spec's cgroup mount shows (MountCgroup).
+        var hostMounts = MountInfoEntry.ReadSelf();
+        var parent = MountInfoEntry.Containing(hostMounts, rootfsReal);
         if (parent is { IsShared: true })
             Check(mount(null, parent.MountPoint, null, MS_PRIVATE, null), $"make {parent.MountPoint} private");
         Check(mount(rootfsReal, rootfsReal, "bind", MS_BIND | MS_REC, null), $"bind mount rootfs {rootfsReal}");
@@ -72,7 +74,7 @@ public static class RootfsBuilder
             int index = 0;
             foreach (var e in entries)
             {
-                if (e.Type == "cgroup") MountCgroup(root, e, cgroupNs);
+                if (e.Type == "cgroup") MountCgroup(root, e, cgroupNs, hostMounts);
                 else if (options.IdmappedMountFds.TryGetValue(index, out int detached)) IdmappedMounts.Attach(root, e, detached);
                 else MountEntryInRoot(root, e, options);
                 index++;
@@ -322,7 +324,7 @@ public static class RootfsBuilder
     // ---- cgroup ----
 
     /// <summary>A "cgroup" spec mount (see <see cref="CgroupMounts"/> for what and why).</summary>
-    static void MountCgroup(SafeRoot root, MountEntry e, bool cgroupNs)
+    static void MountCgroup(SafeRoot root, MountEntry e, bool cgroupNs, List<MountInfoEntry> hostMounts)
     {
         string what = $"mount cgroup to {e.Destination}";
         const ulong restrict = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
@@ -357,7 +359,7 @@ public static class RootfsBuilder
         int top = root.Open(e.Destination, O_PATH | O_DIRECTORY, what);
         try
         {
-            foreach (var h in CgroupMounts.PlanV1(MountInfoEntry.ReadSelf(), own))
+            foreach (var h in CgroupMounts.PlanV1(hostMounts, own))
             {
                 string dest = ContainerPath.Join(e.Destination, h.Name);
                 if (cgroupNs)
