@@ -11,15 +11,19 @@
  * decides everything and sends it here as data):
  *   1. If _HUSK_INITPIPE is not set, return at once: this is a normal `husk` command.
  *   2. Read the bootstrap message from the pipe (a socket shared with `husk create`).
- *   3. Write oom_score_adj (before a new user namespace makes lowering it impossible).
- *   4. dlopen the libraries the bootstrap names (from the host, before its files go out of reach),
+ *   3. Move into the container's cgroup v1 hierarchies: "0" written to each `tasks` file the
+ *      bootstrap names. A single-threaded process moving itself this way skips the global
+ *      lock (and its RCU grace period) that a move by pid takes; the runtime's threads, made
+ *      later, inherit the cgroups. (cgroup v2: the process was started inside, native/spawn.c.)
+ *   4. Write oom_score_adj (before a new user namespace makes lowering it impossible).
+ *   5. dlopen the libraries the bootstrap names (from the host, before its files go out of reach),
  *      open every namespace path to join, then setns() into them, the user namespace first.
- *   5. If asked for a new user namespace: unshare it, ask the parent to write
+ *   6. If asked for a new user namespace: unshare it, ask the parent to write
  *      uid_map/gid_map, wait for its answer, become uid/gid 0 inside.
- *   6. unshare() every other new namespace; write time namespace offsets.
- *   7. A new pid or time namespace only applies to children: fork; the parent reports
+ *   7. unshare() every other new namespace; write time namespace offsets.
+ *   8. A new pid or time namespace only applies to children: fork; the parent reports
  *      the child's pid and exits; the child carries on.
- *   8. Return: the .NET runtime starts and managed `husk init` continues the setup.
+ *   9. Return: the .NET runtime starts and managed `husk init` continues the setup.
  * Errors are sent to the parent as one line of text, then the process exits; nothing is
  * printed, because stdio belongs to the container.
  *
@@ -62,9 +66,11 @@ enum {
 	REC_OOM_SCORE_ADJ = 3,  /* text written to /proc/self/oom_score_adj */
 	REC_TIMENS_OFFSETS = 4, /* text written to /proc/self/timens_offsets */
 	REC_PRELOAD = 5,        /* NUL-terminated library name to dlopen before joining namespaces */
+	REC_CGROUP_TASKS = 6,   /* NUL-terminated path of a cgroup v1 tasks file to move into */
 };
 
 #define MAX_NS_PATHS 16
+#define MAX_CGROUPS 32
 
 static int sync_fd = -1;
 
@@ -162,6 +168,8 @@ struct bootstrap {
 	const char *timens_offsets; size_t timens_len;
 	int preload_count;
 	const char *preload[4];
+	int cgroup_count;
+	const char *cgroup_tasks[MAX_CGROUPS];
 };
 
 static void parse_bootstrap(char *buf, uint32_t len, struct bootstrap *b)
@@ -201,6 +209,10 @@ static void parse_bootstrap(char *buf, uint32_t len, struct bootstrap *b)
 		case REC_TIMENS_OFFSETS:
 			b->timens_offsets = p;
 			b->timens_len = rlen;
+			break;
+		case REC_CGROUP_TASKS:
+			if (rlen > 1 && b->cgroup_count < MAX_CGROUPS && p[rlen - 1] == '\0')
+				b->cgroup_tasks[b->cgroup_count++] = p;
 			break;
 		}
 		off += rlen;
@@ -267,6 +279,9 @@ __attribute__((constructor)) static void husk_nsexec(void)
 		_exit(1);
 	struct bootstrap b;
 	parse_bootstrap(buf, hdr[1], &b);
+
+	for (int i = 0; i < b.cgroup_count; i++)
+		write_proc_file(b.cgroup_tasks[i], "0", 1);
 
 	if (b.oom_score_adj)
 		write_proc_file("/proc/self/oom_score_adj", b.oom_score_adj, b.oom_len);

@@ -1,21 +1,19 @@
 /*
- * spawn.c - start a program already inside its cgroups.
+ * spawn.c - start a program already inside its cgroup v2.
  *
  * Why C: moving a process into a cgroup by writing its pid to cgroup.procs takes the kernel's
  * cgroup_threadgroup_rwsem for writing, and the first such write after an idle moment waits
- * for an RCU grace period (4-16 ms measured on our hosts, on every `husk create`). Two ways
- * avoid the lock, and both need code running in the child between clone and exec, where no
- * .NET code can run:
- *   - cgroup v2: clone3(CLONE_INTO_CGROUP) makes the child in its cgroup (no migration);
- *   - cgroup v1: a single-threaded process writing "0" to a `tasks` file moves itself
- *     without the global lock (kernel/cgroup/cgroup.c, cgroup_procs_write_start).
- * So: clone3(CLONE_VFORK | CLONE_INTO_CGROUP), then in the child write "0" to every v1 tasks
- * fd, place the fds, reset signals, execve - what posix_spawn does, plus the two joins.
- * The managed side opened every fd (with its credentials: the kernel checks the opener's)
- * and decides everything; this only executes.
+ * for an RCU grace period (4-16 ms measured on our hosts, on every `husk create`).
+ * clone3(CLONE_INTO_CGROUP) makes the child in its cgroup2 directory instead: no migration.
+ * posix_spawn cannot ask for that, so this does posix_spawn's job with clone3(CLONE_INTO_CGROUP):
+ * in the child, place the fds, reset signals, execve. (cgroup v1 hierarchies are joined by the
+ * child itself, single-threaded, in nsexec.c.) The managed side opened the directory and
+ * decides everything; this only executes.
  *
  * The child is a copy of the (multi-threaded) caller, made without CLONE_VM: it only makes
- * system calls until execve, and reports a failure through a close-on-exec pipe.
+ * system calls until execve. Unlike posix_spawn the caller does not wait for the exec (no
+ * CLONE_VFORK) and goes on with its own work meanwhile; a failure comes back through a
+ * close-on-exec pipe, whose read end the caller gets: end-of-file there means the exec happened.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,7 +31,7 @@
 #endif
 
 /* What failed in the child, for the caller's message; keep in sync with src/Husk/Linux/Spawner.cs. */
-enum { STEP_CGROUP = 1, STEP_FDS = 2, STEP_EXEC = 3 };
+enum { STEP_FDS = 2, STEP_EXEC = 3 };
 
 static void report(int pipe_fd, int step)
 {
@@ -45,19 +43,18 @@ static void report(int pipe_fd, int step)
 /*
  * Starts `path` with argv/envp. fd_src[i] becomes fd_dst[i] (sources must not collide with
  * targets), fds >= close_from are closed, signals are reset to default and unblocked.
- * cgroup2_fd >= 0: the child is made in that cgroup2 directory. tasks_fds: v1 tasks files
- * the child writes "0" to. Returns 0 with *pid set, or -1 with *step and *err set (step 0:
- * clone3 itself failed, e.g. ENOSYS on kernels before 5.7).
+ * cgroup2_fd >= 0: the child is made in that cgroup2 directory. Returns 0 with *pid and
+ * *status_fd set (the pipe: nothing, then end-of-file, once the child has exec'd; or two ints,
+ * the step that failed and its errno), or -1 with *err set when clone3 itself failed (e.g.
+ * ENOSYS before Linux 5.7).
  */
 int husk_spawn(const char *path, char *const argv[], char *const envp[],
 	       const int *fd_src, const int *fd_dst, int fd_count, int close_from,
-	       int cgroup2_fd, const int *tasks_fds, int tasks_count,
-	       int *pid, int *step, int *err)
+	       int cgroup2_fd, int *pid, int *status_fd, int *err)
 {
 	/* The error pipe's write end goes above every fd the child keeps, so no dup2 clobbers it. */
 	int pipe_fds[2];
 	if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
-		*step = 0;
 		*err = errno;
 		return -1;
 	}
@@ -66,7 +63,6 @@ int husk_spawn(const char *path, char *const argv[], char *const envp[],
 	close(pipe_fds[1]);
 	if (report_fd < 0) {
 		close(pipe_fds[0]);
-		*step = 0;
 		*err = saved;
 		return -1;
 	}
@@ -77,7 +73,6 @@ int husk_spawn(const char *path, char *const argv[], char *const envp[],
 
 	struct clone_args args;
 	memset(&args, 0, sizeof(args));
-	args.flags = CLONE_VFORK;
 	args.exit_signal = SIGCHLD;
 	if (cgroup2_fd >= 0) {
 		args.flags |= CLONE_INTO_CGROUP;
@@ -85,9 +80,6 @@ int husk_spawn(const char *path, char *const argv[], char *const envp[],
 	}
 	long child = syscall(SYS_clone3, &args, sizeof(args));
 	if (child == 0) {
-		for (int i = 0; i < tasks_count; i++)
-			if (write(tasks_fds[i], "0", 1) != 1)
-				report(report_fd, STEP_CGROUP);
 		for (int i = 0; i < fd_count; i++)
 			if (dup2(fd_src[i], fd_dst[i]) < 0)
 				report(report_fd, STEP_FDS);
@@ -112,23 +104,10 @@ int husk_spawn(const char *path, char *const argv[], char *const envp[],
 	close(report_fd);
 	if (child < 0) {
 		close(pipe_fds[0]);
-		*step = 0;
 		*err = clone_errno;
 		return -1;
 	}
-	/* CLONE_VFORK: the child has exec'd or failed by now. */
-	int msg[2];
-	ssize_t n;
-	do
-		n = read(pipe_fds[0], msg, sizeof(msg));
-	while (n < 0 && errno == EINTR);
-	close(pipe_fds[0]);
-	if (n == (ssize_t)sizeof(msg)) {
-		waitpid((pid_t)child, NULL, 0);
-		*step = msg[0];
-		*err = msg[1];
-		return -1;
-	}
 	*pid = (int)child;
+	*status_fd = pipe_fds[0];
 	return 0;
 }

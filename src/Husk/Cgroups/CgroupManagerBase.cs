@@ -37,16 +37,23 @@ public abstract class CgroupManagerBase : ICgroupManager
 
     protected CgroupDir Primary => Dirs[0];
 
-    public void Create()
+    public void Create() => Create(_ => true);
+
+    public void Create(bool cgroup2) => Create(d => d.Hierarchy.IsV2 == cgroup2);
+
+    void Create(Func<CgroupDir, bool> which)
     {
+        int before = _created.Count;
         try
         {
-            foreach (var d in Dirs) CreateIn(d);
+            foreach (var d in Dirs)
+                if (which(d)) CreateIn(d);
         }
         catch
         {
-            for (int i = _created.Count - 1; i >= 0; i--) CgroupFs.Rmdir(_created[i], retryBusy: false);
-            _created.Clear();
+            // Undo what this call made.
+            for (int i = _created.Count - 1; i >= before; i--) CgroupFs.Rmdir(_created[i], retryBusy: false);
+            _created.RemoveRange(before, _created.Count - before);
             throw;
         }
     }
@@ -79,30 +86,21 @@ public abstract class CgroupManagerBase : ICgroupManager
         foreach (var d in Dirs) CgroupFs.Write(IOPath.Combine(d.Dir, CgroupFs.Procs), pid.ToString());
     }
 
-    public CgroupEntry OpenEntry()
+    public void AddProcessToCgroup2(int pid)
     {
-        int cgroup2 = -1;
-        var tasks = new List<int>();
-        try
-        {
-            foreach (var d in Dirs)
-            {
-                if (d.Hierarchy.IsV2)
-                    cgroup2 = Native.Check(Native.open(d.Dir, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0), $"cgroup: open {d.Dir}");
-                else
-                {
-                    string file = IOPath.Combine(d.Dir, "tasks");
-                    tasks.Add(Native.Check(Native.open(file, Native.O_WRONLY | Native.O_CLOEXEC, 0), $"cgroup: open {file}"));
-                }
-            }
-            return new CgroupEntry(cgroup2, tasks);
-        }
-        catch
-        {
-            new CgroupEntry(cgroup2, tasks).Dispose();
-            throw;
-        }
+        foreach (var d in Dirs)
+            if (d.Hierarchy.IsV2) CgroupFs.Write(IOPath.Combine(d.Dir, CgroupFs.Procs), pid.ToString());
     }
+
+    public int OpenCgroup2Dir()
+    {
+        foreach (var d in Dirs)
+            if (d.Hierarchy.IsV2)
+                return Native.Check(Native.open(d.Dir, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0), $"cgroup: open {d.Dir}");
+        return -1;
+    }
+
+    public IReadOnlyList<string> V1TasksFiles() => Dirs.Where(d => !d.Hierarchy.IsV2).Select(d => IOPath.Combine(d.Dir, "tasks")).ToList();
 
     public IReadOnlyList<int> Pids() => CgroupFs.Pids([Primary.Dir], recursive: true);
 

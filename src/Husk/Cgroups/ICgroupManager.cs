@@ -23,11 +23,21 @@ public interface ICgroupManager
     /// <summary>Moves <paramref name="pid"/> into the cgroup in every hierarchy.</summary>
     void AddProcess(int pid);
 
+    /// <summary>Moves <paramref name="pid"/> into the cgroup v2 hierarchy only (see <see cref="OpenCgroup2Dir"/>).</summary>
+    void AddProcessToCgroup2(int pid);
+
     /// <summary>
-    /// Opens what a new process needs to start inside this cgroup without a move by pid (see
-    /// <see cref="Linux.CgroupEntry"/>): the cgroup2 directory and every v1 hierarchy's `tasks` file.
+    /// The cgroup2 directory, opened for a process to be started inside it (clone3
+    /// CLONE_INTO_CGROUP: no move by pid, which waits for an RCU grace period); -1 when there is no
+    /// cgroup v2 hierarchy. The caller closes it.
     /// </summary>
-    Linux.CgroupEntry OpenEntry();
+    int OpenCgroup2Dir();
+
+    /// <summary>The `tasks` file of every v1 hierarchy: a single-threaded process writing "0" to it moves itself without that wait (nsexec.c).</summary>
+    IReadOnlyList<string> V1TasksFiles();
+
+    /// <summary>Creates the directories of only the cgroup v2 hierarchy (true) or only the v1 ones (false); see <see cref="Create()"/>.</summary>
+    void Create(bool cgroup2);
 
     /// <summary>The pids in the cgroup (and its sub-cgroups) of the primary hierarchy, sorted; empty when it does not exist.</summary>
     IReadOnlyList<int> Pids();

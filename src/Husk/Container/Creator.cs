@@ -73,20 +73,20 @@ public static class Creator
             // The cgroup is recorded before it is created, so a create killed half-way can still be cleaned up.
             record.Cgroup = cgroup.ToInfo();
             store.WriteRecord(record);
-            store.WriteConfig(o.Id, SpecJson.SerializeToUtf8(spec));
 
-            cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec);
-            // Parent directories it had to make are recorded too: delete removes them (its own are known already).
-            if (cgroup is null || cgroup.CreatedDirectories.Except(cgroup.Directories).Any())
-            {
-                record.Cgroup = cgroup?.ToInfo();
-                store.WriteRecord(record);
-            }
-            // linux.resources and the device rules, before any process is in the cgroup.
-            cgroup?.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
+            // Before the init starts: its cgroup v2 directory, which it is started inside (native/spawn.c).
+            // The v1 hierarchies (v1 and hybrid hosts) are made while it starts, and it moves itself
+            // into them before anything else (nsexec.c); rootless, where a cgroup is all or nothing,
+            // everything is made first.
+            bool v1WhileStarting = cgroup is { IsV2: false } && Native.geteuid() == 0;
+            cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec, v1WhileStarting ? true : null);
+            // linux.resources and the device rules, before the container's process runs.
+            var resources = spec.Linux?.Resources ?? new LinuxResources();
+            if (!v1WhileStarting) cgroup?.ApplyResources(resources, spec.Linux?.Devices, applyDevices: true);
 
             var fifoPath = Path.Combine(store.DirOf(o.Id), StateStore.ExecFifo);
             Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
+            var configJson = SpecJson.SerializeToUtf8(spec);
             if (listenFds > 0) spec.Process.Env.AddRange([$"LISTEN_FDS={listenFds}", "LISTEN_PID=1"]);
             int console = !spec.Process.Terminal ? -1
                 : o.ConsoleSocketFd >= 0 ? o.ConsoleSocketFd : Native.ConnectUnix(o.ConsoleSocket!);
@@ -96,7 +96,6 @@ public static class Creator
             try
             {
                 idmapFds = Husk.Rootfs.IdmappedMounts.Create(spec);
-                // The init starts inside its cgroup (no move by pid: see native/spawn.c).
                 launch = InitLauncher.Launch(preserveFds, fifoPath, console, idmapFds: idmapFds, cgroup: cgroup);
             }
             finally
@@ -106,10 +105,24 @@ public static class Creator
             }
             using var launchScope = launch;
             spawned = launch.SpawnedPid;
-            // Before the bootstrap: the process nsexec forks into the new namespaces inherits the cgroup.
-            if (!launch.InCgroup) cgroup?.AddProcess(spawned);
 
-            launch.Channel.Send(InitMessage.Bootstrap, BuildBootstrap(spec, plan));
+            // While the init execs and loads: the v1 hierarchies and their resources.
+            if (v1WhileStarting && cgroup != null)
+            {
+                cgroup.Create(cgroup2: false);
+                cgroup.ApplyResources(resources, spec.Linux?.Devices, applyDevices: true);
+            }
+            // Parent directories it had to make are recorded too: delete removes them (its own are known already).
+            if (cgroup is null || cgroup.CreatedDirectories.Except(cgroup.Directories).Any())
+            {
+                record.Cgroup = cgroup?.ToInfo();
+                store.WriteRecord(record);
+            }
+
+            var bootstrap = BuildBootstrap(spec, plan);
+            launch.JoinCgroup(cgroup, bootstrap);
+            launch.Channel.Send(InitMessage.Bootstrap, bootstrap.ToArray());
+            store.WriteConfig(o.Id, configJson);
             int initPid = AwaitInitPid(launch, spec);
             record.Pid = initPid;
             record.PidStartTime = ProcFs.Stat(initPid)?.StartTime ?? 0;
@@ -167,11 +180,13 @@ public static class Creator
     /// own (as runc's rootless mode), said in a debug line, and in a warning when linux.resources
     /// asked for limits that are therefore not applied. Returns null when skipped.
     /// </summary>
-    static ICgroupManager? CreateCgroupOrSkipWhenRootless(ICgroupManager cgroup, Spec.Spec spec)
+    /// <param name="cgroup2">Only the v2 (true) or v1 (false) directories; null: all.</param>
+    static ICgroupManager? CreateCgroupOrSkipWhenRootless(ICgroupManager cgroup, Spec.Spec spec, bool? cgroup2)
     {
         try
         {
-            cgroup.Create();
+            if (cgroup2 is { } v2) cgroup.Create(v2);
+            else cgroup.Create();
             return cgroup;
         }
         catch (HuskException e) when (Native.geteuid() != 0)
@@ -243,7 +258,7 @@ public static class Creator
         }
     }
 
-    static byte[] BuildBootstrap(Spec.Spec spec, NamespacePlan plan)
+    static InitChannel.BootstrapBuilder BuildBootstrap(Spec.Spec spec, NamespacePlan plan)
     {
         var b = new InitChannel.BootstrapBuilder();
         b.AddUInt32(BootstrapRecord.CloneFlags, plan.CloneFlags);
@@ -255,7 +270,7 @@ public static class Creator
             foreach (var (clock, off) in linux.TimeOffsets) sb.Append($"{clock} {off.Secs} {off.Nanosecs}\n");
             b.AddText(BootstrapRecord.TimeNamespaceOffsets, sb.ToString());
         }
-        return b.ToArray();
+        return b;
     }
 
     /// <summary>Serves nsexec.c until it reports the init's pid: writes uid/gid maps when it asks.</summary>

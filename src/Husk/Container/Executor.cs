@@ -110,15 +110,14 @@ public static class Executor
                 if (o.ConsoleSocket != null) consoleChild = Native.ConnectUnix(o.ConsoleSocket);
                 else (consoleParent, consoleChild) = TerminalRelay.NewConsoleSocketPair();
             }
-            // The process starts inside the container's cgroup (no move by pid: see native/spawn.c).
+            // The process starts inside the container's cgroup without a move by pid (InitLauncher.JoinCgroup).
             var cgroup = r.Cgroup != null ? CgroupManagers.Open(r.Cgroup) : null;
             using (var launch = InitLauncher.Launch(o.PreserveFds, null, consoleChild, exec: true, seccompListener: listener?.Fd ?? -1, cgroup: cgroup))
             {
                 spawned = launch.SpawnedPid;
                 if (consoleChild >= 0) { Native.close(consoleChild); consoleChild = -1; }
-                if (!launch.InCgroup) cgroup?.AddProcess(spawned);
-
                 var b = new InitChannel.BootstrapBuilder();
+                launch.JoinCgroup(cgroup, b);
                 b.AddUInt32(BootstrapRecord.CloneFlags, 0);
                 // The exec init starts inside the container's mount namespace: libseccomp must be
                 // loaded by nsexec.c from the host before it joins (never from the container's image).

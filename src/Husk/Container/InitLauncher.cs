@@ -13,8 +13,8 @@ public sealed class InitLauncher : IDisposable
 
     public required int SpawnedPid { get; init; }
     public required InitChannel Channel { get; init; }
-    /// <summary>Whether the init started inside the cgroup it was given; when not (no clone3), the caller moves it by pid.</summary>
-    public bool InCgroup { get; init; }
+    /// <summary>Whether the init started inside the cgroup2 directory it was given; when not (no clone3), the caller moves it by pid.</summary>
+    public bool InCgroup2 { get; init; }
 
     /// <summary>Set to "exec" for `husk exec`: the init joins a running container (<see cref="ExecInit"/>).</summary>
     public const string InitModeEnv = "_HUSK_INITMODE";
@@ -24,7 +24,7 @@ public sealed class InitLauncher : IDisposable
     /// <param name="exec">Start the init in exec mode (joins a running container, no rootfs work).</param>
     /// <param name="idmapFds">Detached id-mapped mounts (spec mount index → fd) for the init to attach; they follow the console.</param>
     /// <param name="seccompListener">The pinned seccomp listener socket for `exec`, or -1; it comes last.</param>
-    /// <param name="cgroup">The container's cgroup, which the init starts in (see <see cref="InCgroup"/>); null: none.</param>
+    /// <param name="cgroup">The container's cgroup: the init starts inside its v2 directory (see <see cref="InCgroup2"/>); null: none.</param>
     public static InitLauncher Launch(int preserveFds, string? fifoPath, int consoleSocket = -1, bool exec = false,
         IReadOnlyDictionary<int, int>? idmapFds = null, int seccompListener = -1, Husk.Cgroups.ICgroupManager? cgroup = null)
     {
@@ -70,16 +70,26 @@ public sealed class InitLauncher : IDisposable
             if (exec) env.Add($"{InitModeEnv}=exec");
             // CVE-2019-5736: what enters the container runs from an unwritable copy of husk, so
             // its /proc/PID/exe cannot be used to overwrite the binary on the host.
-            using var exe = SealedExe.Create();
+            var exe = SealedExe.Create();
             Log.Debug($"{exe.Kind} copy of husk for the init: {exe.CopyMilliseconds:0.00} ms");
-            int? inCgroup = null;
-            if (cgroup != null)
+            (int Pid, int StatusFd)? inCgroup2 = null;
+            try
             {
-                using var entry = cgroup.OpenEntry();
-                inCgroup = Spawner.SpawnInCgroup(exe.ExecPath, ["husk", "init"], env, fds, entry);
+                int dir = cgroup?.OpenCgroup2Dir() ?? -1;
+                if (dir >= 0)
+                {
+                    try { inCgroup2 = Spawner.SpawnInCgroup2(exe.ExecPath, ["husk", "init"], env, fds, dir); }
+                    finally { Native.close(dir); }
+                }
+                int pid = inCgroup2?.Pid ?? Spawner.Spawn(exe.ExecPath, ["husk", "init"], env, fds);
+                // The copy must stay until the child has exec'd it: posix_spawn waits for that, husk_spawn does not.
+                return new InitLauncher
+                {
+                    SpawnedPid = pid, Channel = new InitChannel(pair[0]), InCgroup2 = inCgroup2 != null,
+                    _execStatusFd = inCgroup2?.StatusFd ?? -1, _exe = inCgroup2 != null ? exe : null,
+                };
             }
-            int pid = inCgroup ?? Spawner.Spawn(exe.ExecPath, ["husk", "init"], env, fds);
-            return new InitLauncher { SpawnedPid = pid, Channel = new InitChannel(pair[0]), InCgroup = inCgroup != null };
+            finally { if (inCgroup2 == null) exe.Dispose(); }
         }
         catch
         {
@@ -95,7 +105,38 @@ public sealed class InitLauncher : IDisposable
         }
     }
 
-    public void Dispose() => Channel.Dispose();
+    /// <summary>
+    /// Puts the spawned process into <paramref name="cgroup"/> without a move by pid where it can:
+    /// bootstrap records for nsexec.c to move it into each v1 hierarchy itself, while it is still
+    /// single-threaded; the v2 directory it was started in, or (no clone3) it is moved there now.
+    /// </summary>
+    public void JoinCgroup(Husk.Cgroups.ICgroupManager? cgroup, InitChannel.BootstrapBuilder bootstrap)
+    {
+        AwaitExec();
+        if (cgroup is null) return;
+        if (!InCgroup2) cgroup.AddProcessToCgroup2(SpawnedPid);
+        foreach (var tasks in cgroup.V1TasksFiles()) bootstrap.AddText(BootstrapRecord.CgroupTasks, tasks + "\0");
+    }
+
+    int _execStatusFd = -1;
+    SealedExe? _exe;
+
+    /// <summary>Waits until the spawned process has exec'd husk (the spawn returns before that); throws when it could not.</summary>
+    public void AwaitExec()
+    {
+        if (_execStatusFd < 0) return;
+        int fd = _execStatusFd;
+        _execStatusFd = -1;
+        try { Spawner.AwaitExec(fd, SpawnedPid, _exe!.ExecPath); }
+        finally { _exe?.Dispose(); _exe = null; }
+    }
+
+    public void Dispose()
+    {
+        if (_execStatusFd >= 0) Native.close(_execStatusFd);
+        _exe?.Dispose();
+        Channel.Dispose();
+    }
 
     /// <summary>In the init: an fd whose number `create` or `exec` put in the environment variable <paramref name="name"/>.</summary>
     public static int InheritedFd(string name) =>

@@ -37,6 +37,8 @@ public enum BootstrapRecord : ushort
     TimeNamespaceOffsets = 4,
     /// <summary>A library (NUL-terminated name) nsexec.c dlopens from the host before joining namespaces.</summary>
     Preload = 5,
+    /// <summary>A cgroup v1 `tasks` file (NUL-terminated path) nsexec.c moves the process into, first.</summary>
+    CgroupTasks = 6,
 }
 
 /// <summary>A framed, blocking message channel over a socket fd.</summary>

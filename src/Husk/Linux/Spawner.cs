@@ -3,21 +3,6 @@ using System.Runtime.InteropServices;
 namespace Husk.Linux;
 
 /// <summary>
-/// Fds that put a new process into a container's cgroups as it starts (see native/spawn.c): the
-/// cgroup2 directory to create it in (clone3 CLONE_INTO_CGROUP; -1: none) and the v1 `tasks`
-/// files it writes "0" to before exec. Neither is a migration by pid, so neither waits for the
-/// RCU grace period of cgroup_threadgroup_rwsem.
-/// </summary>
-public sealed record CgroupEntry(int Cgroup2Dir, IReadOnlyList<int> V1Tasks) : IDisposable
-{
-    public void Dispose()
-    {
-        if (Cgroup2Dir >= 0) Native.close(Cgroup2Dir);
-        foreach (var fd in V1Tasks) Native.close(fd);
-    }
-}
-
-/// <summary>
 /// Starts a program with posix_spawn: exact argv (argv[0] may differ from the path), an exact
 /// environment, chosen fds placed at chosen numbers, every other fd above 2 closed, and all
 /// signals reset to default and unblocked (the .NET runtime blocks and handles some).
@@ -76,39 +61,50 @@ public static unsafe class Spawner
     }
 
     /// <summary>
-    /// As <see cref="Spawn"/>, but the child starts inside the cgroups of <paramref name="entry"/>
-    /// (native/spawn.c). Returns null where the kernel has no clone3 (before 5.7): the caller then
-    /// moves the process by pid.
+    /// As <see cref="Spawn"/>, but the child starts inside the cgroup2 directory <paramref name="cgroup2Dir"/>
+    /// (an open fd; native/spawn.c), without the move by pid that waits for an RCU grace period,
+    /// and this returns before the child has exec'd: <see cref="AwaitExec"/> with the returned
+    /// status fd says whether it did. Null where the kernel has no clone3 (before 5.7): the
+    /// caller then uses <see cref="Spawn"/> and moves the process by pid.
     /// </summary>
-    public static int? SpawnInCgroup(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env,
-        IReadOnlyList<(int Source, int Target)> fds, CgroupEntry entry)
+    public static (int Pid, int StatusFd)? SpawnInCgroup2(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env,
+        IReadOnlyList<(int Source, int Target)> fds, int cgroup2Dir)
     {
         var (high, maxTarget) = MoveSourcesHigh(fds);
         using var strings = new CStrings();
         try
         {
             var targets = fds.Select(f => f.Target).ToArray();
-            var tasks = entry.V1Tasks.ToArray();
-            int pid = 0, step = 0, err = 0;
+            int pid = 0, statusFd = -1, err = 0;
             int rc;
-            fixed (int* src = high, dst = targets, tasksFds = tasks)
+            fixed (int* src = high, dst = targets)
                 rc = Native.husk_spawn(strings.Utf8(path), strings.Array(argv), strings.Array(env), src, dst, fds.Count,
-                    maxTarget + 1, entry.Cgroup2Dir, tasksFds, tasks.Length, &pid, &step, &err);
-            if (rc == 0) return pid;
+                    maxTarget + 1, cgroup2Dir, &pid, &statusFd, &err);
+            if (rc == 0) return (pid, statusFd);
             const int ENOSYS = 38;
-            if (step == 0 && err == ENOSYS) return null;
-            throw new KernelException(step switch
-            {
-                0 => $"cannot start {path} in its cgroup (clone3)",
-                1 => $"cannot start {path}: joining its cgroup failed",
-                2 => $"cannot start {path}: placing its fds failed",
-                _ => $"cannot execute {path}",
-            }, err);
+            if (err == ENOSYS) return null;
+            throw new KernelException($"cannot start {path} in its cgroup (clone3)", err);
         }
         finally
         {
             foreach (var h in high) Native.close(h);
         }
+    }
+
+    /// <summary>
+    /// Waits until the child of <see cref="SpawnInCgroup2"/> has exec'd <paramref name="path"/>
+    /// (its status fd reaches end-of-file) and closes the fd; throws, after reaping it, when it failed.
+    /// </summary>
+    public static void AwaitExec(int statusFd, int pid, string path)
+    {
+        Span<int> failure = stackalloc int[2];
+        bool failed;
+        try { failed = Native.ReadExact(statusFd, System.Runtime.InteropServices.MemoryMarshal.AsBytes(failure), $"start {path}"); }
+        finally { Native.close(statusFd); }
+        if (!failed) return;
+        Native.waitpid(pid, null, 0);
+        // Steps of native/spawn.c.
+        throw new KernelException(failure[0] == 2 ? $"cannot start {path}: placing its fds failed" : $"cannot execute {path}", failure[1]);
     }
 
     // Every source fd moves above every target first, so one mapping cannot clobber another's source.

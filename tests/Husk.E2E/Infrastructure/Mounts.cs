@@ -23,6 +23,20 @@ public static partial class Mounts
         return result;
     }
 
+    /// <summary>
+    /// <see cref="MountPoints"/> without those of the containerd and podman tests, which run at the
+    /// same time and mount in this namespace (their state under husk-ctd-*/husk-podman-*/husk-image-*
+    /// temporary directories, network namespaces under /run/netns): for before/after comparisons.
+    /// </summary>
+    public static IReadOnlyList<string> MountPointsExceptClients()
+    {
+        string tmp = Path.GetTempPath();
+        return MountPoints().Where(m => !m.StartsWith("/run/netns/", StringComparison.Ordinal)
+            && !(m.StartsWith(tmp, StringComparison.Ordinal)
+                 && m[tmp.Length..] is var rest && (rest.StartsWith("husk-ctd-") || rest.StartsWith("husk-podman-") || rest.StartsWith("husk-image-"))))
+            .ToList();
+    }
+
     /// <summary>Mount points at or below <paramref name="dir"/>.</summary>
     public static IReadOnlyList<string> Under(string dir)
     {
