@@ -80,9 +80,6 @@ public static class Creator
             // everything is made first.
             bool v1WhileStarting = cgroup is { IsV2: false } && Native.geteuid() == 0;
             cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec, v1WhileStarting ? true : null);
-            // linux.resources and the device rules, before the container's process runs.
-            var resources = spec.Linux?.Resources ?? new LinuxResources();
-            if (!v1WhileStarting) cgroup?.ApplyResources(resources, spec.Linux?.Devices, applyDevices: true);
 
             var fifoPath = Path.Combine(store.DirOf(o.Id), StateStore.ExecFifo);
             Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
@@ -106,12 +103,10 @@ public static class Creator
             using var launchScope = launch;
             spawned = launch.SpawnedPid;
 
-            // While the init execs and loads: the v1 hierarchies and their resources.
-            if (v1WhileStarting && cgroup != null)
-            {
-                cgroup.Create(cgroup2: false);
-                cgroup.ApplyResources(resources, spec.Linux?.Devices, applyDevices: true);
-            }
+            // While the init execs and loads: the v1 hierarchies, and linux.resources and the device
+            // rules, before the bootstrap lets anything of the container run.
+            if (v1WhileStarting) cgroup?.Create(cgroup2: false);
+            cgroup?.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
             // Parent directories it had to make are recorded too: delete removes them (its own are known already).
             if (cgroup is null || cgroup.CreatedDirectories.Except(cgroup.Directories).Any())
             {
