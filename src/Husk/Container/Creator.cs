@@ -20,6 +20,8 @@ public sealed class CreateOptions
     public int PreserveFds { get; init; }
     /// <summary>CDI spec directories, lowest priority first; null: --cdi-spec-dirs, $HUSK_CDI_SPEC_DIRS or the defaults.</summary>
     public IReadOnlyList<string>? CdiSpecDirs { get; init; }
+    /// <summary>Called the moment the init reports ready, before the created state is written (`run` starts it then).</summary>
+    public Action? WhenReady { get; set; }
 }
 
 /// <summary>
@@ -148,6 +150,7 @@ public static class Creator
                 launch.Channel.Send(InitMessage.HooksDone, ReadOnlySpan<byte>.Empty);
             }
 
+            o.WhenReady?.Invoke();
             if (o.PidFile != null) SmallFile.WriteAtomically(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(initPid.ToString()));
             record.CreateFinished = true;
             store.WriteRecord(record);

@@ -20,6 +20,15 @@ public static class Operations
             case ContainerStatus.Stopped: throw new HuskException($"cannot start container \"{id}\": it has stopped");
             default: throw new HuskException($"cannot start container \"{id}\": it is {status}, not created");
         }
+        CompleteStart(store, r, ReleaseInit(store, id), spec);
+    }
+
+    /// <summary>
+    /// Lets the waiting init go on to exec the process: one byte into the exec fifo. Returns the
+    /// fifo's write end for <see cref="CompleteStart"/>.
+    /// </summary>
+    public static int ReleaseInit(StateStore store, string id)
+    {
         var fifo = Path.Combine(store.DirOf(id), StateStore.ExecFifo);
         // Non-blocking: only the init holds the fifo open for reading, so ENXIO means it has died.
         int fd = Native.open(fifo, Native.O_WRONLY | Native.O_NONBLOCK | Native.O_CLOEXEC, 0);
@@ -28,19 +37,33 @@ public static class Operations
             if (Native.Errno == Native.ENXIO) throw new HuskException($"cannot start container \"{id}\": its init has exited");
             throw new KernelException($"open {fifo}", Native.Errno);
         }
-        string? initError;
         try
         {
             Native.WriteAll(fd, "0"u8, "exec fifo");
             Native.unlink(fifo);
-            initError = AwaitExec(fd);
+            return fd;
         }
-        finally { Native.close(fd); }
+        catch
+        {
+            Native.close(fd);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// After <see cref="ReleaseInit"/>: waits until the init has exec'd the process, then runs the
+    /// poststart hooks; closes <paramref name="fifoFd"/>.
+    /// </summary>
+    public static void CompleteStart(StateStore store, ContainerRecord r, int fifoFd, Spec.Spec? spec)
+    {
+        string? initError;
+        try { initError = AwaitExec(fifoFd); }
+        finally { Native.close(fifoFd); }
         // The init died before the program ran (a startContainer hook failed, the user or the
         // program could not be set up): the container has stopped; poststart hooks do not run.
-        if (initError != null) throw new HuskException($"cannot start container \"{id}\": {initError}");
+        if (initError != null) throw new HuskException($"cannot start container \"{r.Id}\": {initError}");
 
-        spec ??= store.ReadConfig(id);
+        spec ??= store.ReadConfig(r.Id);
         if (spec?.Hooks is { Poststart.Count: > 0 } hooks)
             HookRunner.RunBestEffort(hooks.Poststart, Creator.StateJson(r, spec, ContainerStatus.Running), "poststart", Log.Warn);
     }

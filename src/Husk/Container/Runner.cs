@@ -21,11 +21,16 @@ public static class Runner
         int consoleParent = -1;
         if (!detach && o.ConsoleSocket == null && o.ConsoleSocketFd < 0 && spec.Process?.Terminal == true)
             (consoleParent, o.ConsoleSocketFd) = TerminalRelay.NewConsoleSocketPair();
+        // Without a terminal to relay first, the init is started the moment it is ready, while
+        // create still writes the container's state.
+        int released = -1;
+        if (consoleParent < 0) o.WhenReady = () => released = Operations.ReleaseInit(store, o.Id);
         ContainerRecord record;
         try { record = Creator.Create(store, o, spec); }
         catch
         {
             if (consoleParent >= 0) { Native.close(consoleParent); Native.close(o.ConsoleSocketFd); }
+            if (released >= 0) Native.close(released);
             throw;
         }
         TerminalRelay? relay = null;
@@ -39,7 +44,8 @@ public static class Runner
                 consoleParent = -1;
                 relay = TerminalRelay.Start(master);
             }
-            Operations.Start(store, o.Id, spec);
+            if (released >= 0) Operations.CompleteStart(store, record, released, spec);
+            else Operations.Start(store, o.Id, spec);
         }
         catch (HuskException)
         {
