@@ -23,7 +23,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef CLONE_INTO_CGROUP
@@ -31,7 +30,7 @@
 #endif
 
 /* What failed in the child, for the caller's message; keep in sync with src/Husk/Linux/Spawner.cs. */
-enum { STEP_FDS = 2, STEP_EXEC = 3 };
+enum { STEP_FDS = 1, STEP_EXEC = 2 };
 
 static void report(int pipe_fd, int step)
 {

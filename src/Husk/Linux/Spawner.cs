@@ -104,7 +104,7 @@ public static unsafe class Spawner
         if (!failed) return;
         Native.waitpid(pid, null, 0);
         // Steps of native/spawn.c.
-        throw new KernelException(failure[0] == 2 ? $"cannot start {path}: placing its fds failed" : $"cannot execute {path}", failure[1]);
+        throw new KernelException(failure[0] == 1 ? $"cannot start {path}: placing its fds failed" : $"cannot execute {path}", failure[1]);
     }
 
     // Every source fd moves above every target first, so one mapping cannot clobber another's source.
