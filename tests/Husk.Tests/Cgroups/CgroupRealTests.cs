@@ -189,4 +189,34 @@ public class CgroupRealTests
         foreach (var h in host.Hierarchies)
             Assert.False(Directory.Exists(h.Mountpoint.TrimEnd('/') + parent));
     }
+
+    [Fact]
+    public void Created_in_two_steps_a_failed_second_step_undoes_only_itself()
+    {
+        RequireRoot();
+        var host = CgroupHost.Detect();
+        string parent = "/" + RandomName();
+        var dirs = host.Hierarchies.Select(h => new CgroupDir(h, CgroupPaths.DirectoryIn(h, $"{parent}/x"))).ToList();
+        var bogus = new CgroupHierarchy("/nonexistent-husk-cgroup", "/", ["bogus"], false, "/");
+        dirs.Add(new CgroupDir(bogus, $"/nonexistent-husk-cgroup{parent}/x"));
+        var m = new CgroupV1Manager($"{parent}/x", dirs);
+        var v2 = dirs.Where(d => d.Hierarchy.IsV2).Select(d => d.Dir).ToList();
+        try
+        {
+            // What create makes before the init starts: the cgroup2 directories only.
+            m.Create(cgroup2: true);
+            foreach (var d in dirs) Assert.Equal(d.Hierarchy.IsV2, Directory.Exists(d.Dir));
+            int cgroup2 = m.OpenCgroup2Dir();
+            Assert.Equal(host.Unified is not null, cgroup2 >= 0);
+            if (cgroup2 >= 0) Husk.Linux.Native.close(cgroup2);
+            Assert.Equal(dirs.Where(d => !d.Hierarchy.IsV2).Select(d => Path.Combine(d.Dir, "tasks")).Order(), m.V1TasksFiles().Order());
+            // The v1 step fails on the bogus hierarchy: what it made goes, the cgroup2 part stays.
+            Assert.Throws<HuskException>(() => m.Create(cgroup2: false));
+            foreach (var d in dirs) Assert.Equal(d.Hierarchy.IsV2, Directory.Exists(d.Dir));
+            Assert.All(v2, d => Assert.Contains(d, m.CreatedDirectories));
+        }
+        finally { m.Destroy(); }
+        foreach (var h in host.Hierarchies)
+            Assert.False(Directory.Exists(h.Mountpoint.TrimEnd('/') + parent));
+    }
 }
