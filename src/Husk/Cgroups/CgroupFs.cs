@@ -15,35 +15,10 @@ internal static unsafe class CgroupFs
     /// <summary>The content of a cgroup file, or null when it (or its directory) does not exist.</summary>
     public static string? TryRead(string path)
     {
-        int fd = Native.open(path, Native.O_RDONLY | Native.O_CLOEXEC, 0);
-        if (fd < 0)
-        {
-            int e = Native.Errno;
-            if (e == Native.ENOENT || e == Native.ENOTDIR) return null;
-            throw new HuskException($"cgroup: cannot read {path}: {Native.StrError(e)}");
-        }
-        try
-        {
-            var ms = new MemoryStream();
-            var buf = new byte[4096];
-            while (true)
-            {
-                nint n;
-                fixed (byte* p = buf) n = Native.read(fd, p, buf.Length);
-                if (n < 0)
-                {
-                    int e = Native.Errno;
-                    if (e == Native.EINTR) continue;
-                    // A cgroup removed while we read it reads as gone.
-                    if (e == ENODEV || e == Native.ENOENT) return null;
-                    throw new HuskException($"cgroup: cannot read {path}: {Native.StrError(e)}");
-                }
-                if (n == 0) break;
-                ms.Write(buf, 0, (int)n);
-            }
-            return Encoding.UTF8.GetString(ms.GetBuffer(), 0, (int)ms.Length);
-        }
-        finally { Native.close(fd); }
+        try { return SmallFile.ReadTextOrNull(path); }
+        // A cgroup removed while we read it reads as gone.
+        catch (KernelException e) when (e.Errno is ENODEV or Native.ENOENT) { return null; }
+        catch (KernelException e) { throw new HuskException($"cgroup: cannot read {path}: {Native.StrError(e.Errno)}"); }
     }
 
     /// <summary>Writes <paramref name="value"/> to a cgroup file in one write(2).</summary>

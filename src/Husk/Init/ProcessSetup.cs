@@ -506,31 +506,12 @@ public static unsafe class ProcessSetup
 
     static string? HomeOf(uint uid, string passwdPath)
     {
-        // Non-blocking, at most 1 MiB: a FIFO or device placed at /etc/passwd must not hang init.
-        int fd = Native.open(passwdPath, Native.O_RDONLY | Native.O_NONBLOCK | Native.O_CLOEXEC, 0);
-        if (fd < 0) return null;
-        const int MaxSize = 1 << 20;
-        // Grown as needed: a 1 MiB buffer up front would be zeroed and faulted in on every start.
-        var buf = new byte[16 << 10];
-        int len = 0;
-        try
-        {
-            while (true)
-            {
-                if (len == buf.Length)
-                {
-                    if (len == MaxSize) break;
-                    Array.Resize(ref buf, Math.Min(buf.Length * 4, MaxSize));
-                }
-                nint n;
-                fixed (byte* b = buf) n = Native.read(fd, b + len, buf.Length - len);
-                if (n < 0 && Native.Errno == Native.EINTR) continue;
-                if (n <= 0) break;
-                len += (int)n;
-            }
-        }
-        finally { Native.close(fd); }
-        foreach (var line in Encoding.UTF8.GetString(buf, 0, len).Split('\n'))
+        // At most 1 MiB, non-blocking: a FIFO or device placed at /etc/passwd must not hang init.
+        string? passwd;
+        try { passwd = SmallFile.ReadTextOrNull(passwdPath, 1 << 20); }
+        catch (KernelException) { return null; }
+        if (passwd is null) return null;
+        foreach (var line in passwd.Split('\n'))
         {
             var f = line.Split(':');
             if (f.Length >= 6 && uint.TryParse(f[2], out uint u) && u == uid && f[5].Length > 0)

@@ -7,10 +7,14 @@ namespace Husk.Linux;
 /// </summary>
 public static unsafe class SmallFile
 {
-    /// <summary>The file's bytes; null when it (or a directory on its path) does not exist.</summary>
-    public static byte[]? ReadOrNull(string path)
+    /// <summary>
+    /// The file's bytes, at most <paramref name="maxBytes"/> of them; null when it (or a directory on
+    /// its path) does not exist. Opened non-blocking: a FIFO put where a file is expected is an
+    /// error (EAGAIN), never a hang.
+    /// </summary>
+    public static byte[]? ReadOrNull(string path, int maxBytes = int.MaxValue)
     {
-        int fd = Native.open(path, Native.O_RDONLY | Native.O_CLOEXEC, 0);
+        int fd = Native.open(path, Native.O_RDONLY | Native.O_NONBLOCK | Native.O_CLOEXEC, 0);
         if (fd < 0)
         {
             int e = Native.Errno;
@@ -19,11 +23,15 @@ public static unsafe class SmallFile
         }
         try
         {
-            var buf = new byte[4096];
+            var buf = new byte[Math.Min(4096, maxBytes)];
             int len = 0;
             while (true)
             {
-                if (len == buf.Length) Array.Resize(ref buf, buf.Length * 2);
+                if (len == buf.Length)
+                {
+                    if (len == maxBytes) break;
+                    Array.Resize(ref buf, (int)Math.Min(buf.Length * 2L, maxBytes));
+                }
                 nint n;
                 fixed (byte* p = buf) n = Native.read(fd, p + len, buf.Length - len);
                 if (n < 0)
@@ -40,7 +48,8 @@ public static unsafe class SmallFile
     }
 
     /// <summary>The file as UTF-8 text; null when it does not exist.</summary>
-    public static string? ReadTextOrNull(string path) => ReadOrNull(path) is { } b ? System.Text.Encoding.UTF8.GetString(b) : null;
+    public static string? ReadTextOrNull(string path, int maxBytes = int.MaxValue) =>
+        ReadOrNull(path, maxBytes) is { } b ? System.Text.Encoding.UTF8.GetString(b) : null;
 
     /// <summary>Writes a temporary file next to <paramref name="path"/> and renames it over it: readers see the old or the new file, never half (no fsync).</summary>
     public static void WriteAtomically(string path, ReadOnlySpan<byte> data)

@@ -30,6 +30,17 @@ public class SmallFileTests : IDisposable
     }
 
     [Fact]
+    public void A_size_cap_truncates_and_a_fifo_does_not_block()
+    {
+        var path = Path.Combine(_dir, "ten");
+        File.WriteAllText(path, "0123456789");
+        Assert.Equal("01234", SmallFile.ReadTextOrNull(path, 5));
+        var fifo = Path.Combine(_dir, "fifo");
+        Assert.Equal(0, Native.mkfifo(fifo, 0x180));
+        Assert.Equal("", SmallFile.ReadTextOrNull(fifo));
+    }
+
+    [Fact]
     public void Atomic_writes_replace_the_file_and_leave_no_temporary_file()
     {
         var path = Path.Combine(_dir, "state.json");
