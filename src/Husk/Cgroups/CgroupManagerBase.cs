@@ -80,16 +80,15 @@ public abstract class CgroupManagerBase : ICgroupManager
     /// <summary>Called for the mountpoint and then each level down to the container dir, after it exists.</summary>
     protected abstract void OnLevel(CgroupHierarchy h, string dir, bool isLeaf, bool created);
 
-    public void AddProcess(int pid)
+    public void AddProcess(int pid) => AddProcess(pid, _ => true);
+
+    public void AddProcessToCgroup2(int pid) => AddProcess(pid, d => d.Hierarchy.IsV2);
+
+    void AddProcess(int pid, Func<CgroupDir, bool> which)
     {
         if (pid <= 0) throw new HuskException($"cgroup: invalid pid {pid}");
-        foreach (var d in Dirs) CgroupFs.Write(IOPath.Combine(d.Dir, CgroupFs.Procs), pid.ToString());
-    }
-
-    public void AddProcessToCgroup2(int pid)
-    {
         foreach (var d in Dirs)
-            if (d.Hierarchy.IsV2) CgroupFs.Write(IOPath.Combine(d.Dir, CgroupFs.Procs), pid.ToString());
+            if (which(d)) CgroupFs.Write(IOPath.Combine(d.Dir, CgroupFs.Procs), pid.ToString());
     }
 
     public int OpenCgroup2Dir()

@@ -14,10 +14,10 @@ public static class Runner
             // pid 1; as a subreaper we get it back and can wait for its exit status.
             Native.prctl(Native.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         }
-        // process.terminal in the foreground without --console-socket: the init sends the pty
-        // master to us and we relay it (TerminalRelay), as runc does.
         // The spec is read once, for all of create, start and delete.
         var spec = Creator.Load(Path.GetFullPath(o.Bundle));
+        // process.terminal in the foreground without --console-socket: the init sends the pty
+        // master to us and we relay it (TerminalRelay), as runc does.
         int consoleParent = -1;
         if (!detach && o.ConsoleSocket == null && o.ConsoleSocketFd < 0 && spec.Process?.Terminal == true)
             (consoleParent, o.ConsoleSocketFd) = TerminalRelay.NewConsoleSocketPair();

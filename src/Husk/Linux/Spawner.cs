@@ -99,7 +99,7 @@ public static unsafe class Spawner
     {
         Span<int> failure = stackalloc int[2];
         bool failed;
-        try { failed = Native.ReadExact(statusFd, System.Runtime.InteropServices.MemoryMarshal.AsBytes(failure), $"start {path}"); }
+        try { failed = Native.ReadExact(statusFd, MemoryMarshal.AsBytes(failure), $"start {path}"); }
         finally { Native.close(statusFd); }
         if (!failed) return;
         Native.waitpid(pid, null, 0);

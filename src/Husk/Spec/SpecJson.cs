@@ -19,8 +19,8 @@ public static class SpecJson
     /// <summary>The deepest nesting accepted.</summary>
     public const int MaxDepth = 64;
 
-    // Print '<', '>', '&', '+' and non-ASCII as they are, like Go does for most text; indent with tabs like runc.
-    private static readonly JsonWriterOptions CompactOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    // Compact output is the codec's default (JsonCodec.WriteDocument: '<', '>', '&', '+' and non-ASCII
+    // printed as they are, like Go does for most text); indented output uses tabs like runc.
     private static readonly JsonWriterOptions IndentedOptions = new()
     {
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true, IndentCharacter = '\t', IndentSize = 1,
@@ -65,7 +65,7 @@ public static class SpecJson
     public static string Serialize(LinuxResources resources, bool indented = false) => Text(LinuxResources.Shape, resources, indented);
     public static string Serialize(Dictionary<string, string> map, bool indented = false) => Text(JsonCodecs.MapOf(JsonCodecs.String), map, indented);
 
-    private static JsonWriterOptions WriterOptions(bool indented) => indented ? IndentedOptions : CompactOptions;
+    private static JsonWriterOptions WriterOptions(bool indented) => indented ? IndentedOptions : default;
 
     private static string Text<V>(JsonCodec<V> codec, V value, bool indented) => Encoding.UTF8.GetString(codec.WriteDocument(value, WriterOptions(indented)));
 
