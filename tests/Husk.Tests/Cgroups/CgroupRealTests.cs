@@ -22,6 +22,18 @@ public class CgroupRealTests
         return p;
     }
 
+    /// <summary>
+    /// A manager for {parent}/x in every host hierarchy plus one whose mountpoint does not exist, so
+    /// Create fails after the real ones succeeded.
+    /// </summary>
+    static (CgroupV1Manager Manager, List<CgroupDir> Dirs) WithBogusHierarchy(HostInfo host, string parent)
+    {
+        var dirs = host.Hierarchies.Select(h => new CgroupDir(h, CgroupPaths.DirectoryIn(h, $"{parent}/x"))).ToList();
+        var bogus = new CgroupHierarchy("/nonexistent-husk-cgroup", "/", ["bogus"], false, "/");
+        dirs.Add(new CgroupDir(bogus, $"/nonexistent-husk-cgroup{parent}/x"));
+        return (new CgroupV1Manager($"{parent}/x", dirs), dirs);
+    }
+
     static List<int> ProcsIn(string dir)
         => File.ReadAllLines(Path.Combine(dir, "cgroup.procs")).Where(l => l.Length > 0).Select(int.Parse).ToList();
 
@@ -178,11 +190,7 @@ public class CgroupRealTests
         RequireRoot();
         var host = CgroupHost.Detect();
         string parent = "/" + RandomName();
-        // A hierarchy whose mountpoint does not exist makes Create fail after the real ones succeeded.
-        var dirs = host.Hierarchies.Select(h => new CgroupDir(h, CgroupPaths.DirectoryIn(h, $"{parent}/x"))).ToList();
-        var bogus = new CgroupHierarchy("/nonexistent-husk-cgroup", "/", ["bogus"], false, "/");
-        dirs.Add(new CgroupDir(bogus, $"/nonexistent-husk-cgroup{parent}/x"));
-        var m = new CgroupV1Manager($"{parent}/x", dirs);
+        var (m, _) = WithBogusHierarchy(host, parent);
         var e = Assert.Throws<HuskException>(m.Create);
         Assert.StartsWith("cgroup: cannot create", e.Message);
         Assert.Empty(m.CreatedDirectories);
@@ -196,10 +204,7 @@ public class CgroupRealTests
         RequireRoot();
         var host = CgroupHost.Detect();
         string parent = "/" + RandomName();
-        var dirs = host.Hierarchies.Select(h => new CgroupDir(h, CgroupPaths.DirectoryIn(h, $"{parent}/x"))).ToList();
-        var bogus = new CgroupHierarchy("/nonexistent-husk-cgroup", "/", ["bogus"], false, "/");
-        dirs.Add(new CgroupDir(bogus, $"/nonexistent-husk-cgroup{parent}/x"));
-        var m = new CgroupV1Manager($"{parent}/x", dirs);
+        var (m, dirs) = WithBogusHierarchy(host, parent);
         var v2 = dirs.Where(d => d.Hierarchy.IsV2).Select(d => d.Dir).ToList();
         try
         {
