@@ -42,7 +42,8 @@ public class CgroupV2ViewTests(Xunit.Abstractions.ITestOutputHelper output)
             cat $D/hugetlb.2MB.max > $OUT/huge 2>/dev/null
             H start {{id}}
             PID=$(H state {{id}} | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
-            count() { cat /proc/$PID/root/tmp/count 2>/dev/null || echo 0; }
+            # The container rewrites the file (truncate, then write): an empty read is one caught in between.
+            count() { for t in 1 2 3 4 5 6 7 8; do c=$(cat /proc/$PID/root/tmp/count 2>/dev/null); [ -n "$c" ] && { echo "$c"; return; }; sleep 0.01; done; echo 0; }
             n=0; while [ $(count) -lt 3 ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
             H pause {{id}}; H state {{id}} > $OUT/state-paused; cat $D/cgroup.events > $OUT/events-paused
             a=$(count); sleep 0.4; b=$(count); echo "$a $b" > $OUT/paused-counts
