@@ -163,7 +163,7 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
         ctd.Ctr("containers", "rm", id).AssertSuccess();
         Assert.DoesNotContain(id, ctd.Ctr("task", "ls").Stdout);
         Assert.False(Directory.Exists($"/run/containerd/runc/{ctd.Namespace}/{id}"), "husk's state of the deleted task is still there");
-        await Task.WhenAny(bg, Task.Delay(TimeSpan.FromSeconds(30)));
+        await Task.WhenAny(bg, Task.Delay(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken));
     }
 
     [Fact]

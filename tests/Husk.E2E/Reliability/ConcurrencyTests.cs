@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace Husk.E2E.Reliability;
 

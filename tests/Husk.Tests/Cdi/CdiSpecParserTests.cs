@@ -125,7 +125,7 @@ public class CdiSpecParserTests
     [Fact]
     public void Fields_map_to_the_model()
     {
-        var s = CdiSpecParser.Parse((string)VersionedSpecs.First()[2], "a.yaml", json: false);
+        var s = CdiSpecParser.Parse(VersionedSpecs.First().Data.Item3, "a.yaml", json: false);
         Assert.Equal("vendor.com/gpu", s.Kind);
         Assert.Equal("vendor.com", s.Vendor);
         Assert.Equal("gpu", s.Class);
@@ -141,7 +141,7 @@ public class CdiSpecParserTests
         Assert.Equal(("/lib/a.so", "/lib/a.so"), (m.HostPath, m.ContainerPath));
         Assert.Equal(["ro", "bind"], m.Options);
 
-        var v7 = CdiSpecParser.Parse((string)VersionedSpecs.ElementAt(4)[1], "a.json", json: true).Devices[0].ContainerEdits;
+        var v7 = CdiSpecParser.Parse(VersionedSpecs.ElementAt(4).Data.Item2, "a.json", json: true).Devices[0].ContainerEdits;
         Assert.Equal([44u, 0u], v7.AdditionalGIDs);
         Assert.Equal(("c1", "L3:0=ff", true, false), (v7.IntelRdt!.ClosID, v7.IntelRdt.L3CacheSchema, v7.IntelRdt.EnableCMT, v7.IntelRdt.EnableMBM));
     }
@@ -149,7 +149,7 @@ public class CdiSpecParserTests
     [Fact]
     public void Yaml_octal_file_mode_reads_as_go_yaml_does()
     {
-        var s = CdiSpecParser.Parse((string)VersionedSpecs.ElementAt(2)[2], "a.yaml", json: false);
+        var s = CdiSpecParser.Parse(VersionedSpecs.ElementAt(2).Data.Item3, "a.yaml", json: false);
         Assert.Equal(438u, s.Devices[0].ContainerEdits.DeviceNodes[0].FileMode);
     }
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Husk.Corpus;
 using Husk.Spec;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace Husk.Tests.Reliability;
 
