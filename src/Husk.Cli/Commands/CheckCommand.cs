@@ -1,12 +1,11 @@
 using System.Text;
 using System.Text.Json;
-using Husk.Cgroups;
 
 namespace Husk.Cli.Commands;
 
 /// <summary>
-/// `husk check`: what this host supports and what will not work, as named checks. Add an area by
-/// adding one entry to <see cref="Checks"/> (a name and a function returning its lines).
+/// `husk check`: what this host supports and what will not work, as the named checks of
+/// <see cref="HostChecks"/>, printed as a table or as JSON.
 /// </summary>
 public sealed class CheckCommand : Command
 {
@@ -15,24 +14,9 @@ public sealed class CheckCommand : Command
     public override string Summary => "report what this host supports (cgroups, ...) and what will not work";
     public override IReadOnlyList<Flag> Flags => [new("format", true, "table (default) or json", "f")];
 
-    /// <summary>The areas checked, in order.</summary>
-    public static readonly (string Area, Func<IEnumerable<CheckResult>> Run)[] Checks =
-    [
-        ("cgroup", CgroupChecks.Run),
-        ("cdi", Husk.Cdi.CdiCheck.Results),
-        ("criu", Husk.Checkpoint.CriuChecks.Run),
-        ("security", Husk.Seccomp.SecurityChecks.Run),
-    ];
-
     public override int Execute(ParsedArgs args, GlobalOptions global)
     {
-        Husk.Checkpoint.CriuChecks.Binary = global.Criu;
-        var results = new List<CheckResult>();
-        foreach (var (area, run) in Checks)
-        {
-            try { results.AddRange(run()); }
-            catch (HuskException e) { results.Add(new(area, CheckResult.Fail, e.Message)); }
-        }
+        var results = HostChecks.Run(global.Criu);
         switch (args.Value("format") ?? "table")
         {
             case "table":

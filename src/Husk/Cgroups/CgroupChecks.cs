@@ -26,7 +26,52 @@ public static class CgroupChecks
         {
             return [new("cgroup.layout", CheckResult.Fail, e.Message)];
         }
-        return Describe(host);
+        var list = Describe(host);
+        list.Add(BlockIoWeight(host, IoSchedulers(), File.Exists));
+        return list;
+    }
+
+    /// <summary>The IO schedulers the kernel offers (any block device's queue/scheduler list, brackets removed).</summary>
+    static HashSet<string> IoSchedulers()
+    {
+        var found = new HashSet<string>();
+        try
+        {
+            foreach (var dev in Directory.GetDirectories("/sys/block"))
+                if (CgroupFs.TryRead(Path.Combine(dev, "queue", "scheduler")) is { } line)
+                    foreach (var w in line.Split(' ', StringSplitOptions.RemoveEmptyEntries)) found.Add(w.Trim('[', ']'));
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return found;
+    }
+
+    /// <summary>
+    /// Whether linux.resources.blockIO weights can be set. Only some IO schedulers give a cgroup its
+    /// weight files: BFQ (blkio.bfq.weight in v1, io.bfq.weight in v2) and, in v2, iocost (io.weight;
+    /// its root has io.cost.qos). CFQ's blkio.weight left with Linux 5.0. Pure over the scheduler
+    /// names and a file-exists probe, so it is tested without such a host.
+    /// </summary>
+    public static CheckResult BlockIoWeight(HostInfo host, IReadOnlySet<string> schedulers, Func<string, bool> exists)
+    {
+        const string Name = "cgroup.blkio.weight", Refused = "specs with linux.resources.blockIO weight or weightDevice are refused";
+        bool bfq = schedulers.Contains("bfq");
+        if (host.Layout == CgroupLayout.V2)
+        {
+            if (!host.V2Controllers.Contains("io"))
+                return new(Name, CheckResult.Warn, $"the io controller is not in the cgroup v2 hierarchy: {Refused}");
+            if (bfq) return new(Name, CheckResult.Ok, "BFQ: blockIO weights go to io.bfq.weight");
+            return exists(Path.Combine(host.Unified!.Mountpoint, "io.cost.qos"))
+                ? new(Name, CheckResult.Ok, "iocost: blockIO weights go to io.weight")
+                : new(Name, CheckResult.Warn, $"neither the BFQ IO scheduler nor iocost: {Refused}");
+        }
+        var blkio = host.V1.FirstOrDefault(h => h.Has("blkio"));
+        if (blkio == null) return new(Name, CheckResult.Warn, $"no blkio hierarchy: {Refused}");
+        if (exists(Path.Combine(blkio.Mountpoint, "blkio.weight")))
+            return new(Name, CheckResult.Ok, "blkio.weight present: blockIO weights go there");
+        return bfq
+            ? new(Name, CheckResult.Ok, "BFQ: blockIO weights go to blkio.bfq.weight")
+            : new(Name, CheckResult.Warn, $"no BFQ IO scheduler (the kernel offers none that gives blkio.weight or blkio.bfq.weight): {Refused}");
     }
 
     /// <summary>Pure over <paramref name="host"/> (the v2 controllers come from its root's cgroup.controllers).</summary>

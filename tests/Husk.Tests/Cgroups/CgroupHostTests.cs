@@ -145,10 +145,31 @@ public class CgroupHostTests
         Assert.Empty(lines[1].Controllers);
     }
 
+    [Theory]
+    // hybrid (this machine's kind): BFQ gives blkio.bfq.weight; without it (mq-deadline) no weight file
+    [InlineData("hybrid", "mq-deadline kyber none", "", "warn", "no BFQ IO scheduler")]
+    [InlineData("hybrid", "mq-deadline bfq none", "", "ok", "blkio.bfq.weight")]
+    [InlineData("hybrid", "none", "/sys/fs/cgroup/blkio/blkio.weight", "ok", "blkio.weight present")]
+    // pure v2: the io controller, then BFQ or iocost
+    [InlineData("v2", "bfq", "", "ok", "io.bfq.weight")]
+    [InlineData("v2", "mq-deadline", "/sys/fs/cgroup/io.cost.qos", "ok", "io.weight")]
+    [InlineData("v2", "mq-deadline", "", "warn", "neither the BFQ IO scheduler nor iocost")]
+    [InlineData("v2-no-io", "bfq", "", "warn", "the io controller is not in the cgroup v2 hierarchy")]
+    public void Block_io_weights_need_bfq_or_iocost(string layout, string schedulers, string existing, string status, string detail)
+    {
+        var host = layout == "hybrid"
+            ? CgroupHost.Parse(HybridMountinfo, HybridSelfCgroup, "hugetlb\n")
+            : CgroupHost.Parse(V2Mountinfo, V2SelfCgroup, layout == "v2" ? "cpu io memory pids" : "cpu memory pids");
+        var r = CgroupChecks.BlockIoWeight(host, schedulers.Split(' ').ToHashSet(), f => f == existing);
+        Assert.Equal("cgroup.blkio.weight", r.Name);
+        Assert.Equal(status, r.Status);
+        Assert.Contains(detail, r.Detail);
+        if (status != "ok") Assert.Contains("blockIO weight or weightDevice are refused", r.Detail);
+    }
+
     [Fact]
     public void The_real_host_is_detected()
     {
-        if (!File.Exists("/proc/self/mountinfo")) return;
         var host = CgroupHost.Detect();
         Assert.Equal(host.Layout, CgroupHost.DetectLayout());
         Assert.NotEmpty(host.Hierarchies);

@@ -1,0 +1,44 @@
+using Husk.Cgroups;
+
+namespace Husk;
+
+/// <summary>
+/// What this host has, as named checks: the one place that knows (cgroup layout and controllers,
+/// block IO weights, KVM, user namespaces, CRIU, libseccomp, LSMs). `husk check` prints these
+/// lines, and the tests ask the same lines whether a feature is there, so the two cannot disagree.
+/// Add an area with one entry in <see cref="Areas"/>.
+/// </summary>
+public static class HostChecks
+{
+    /// <summary>The areas checked, in order: a name and a function returning its lines.</summary>
+    public static readonly (string Area, Func<IEnumerable<CheckResult>> Run)[] Areas =
+    [
+        ("cgroup", CgroupChecks.Run),
+        ("cdi", Cdi.CdiCheck.Results),
+        ("criu", Checkpoint.CriuChecks.Run),
+        ("security", Seccomp.SecurityChecks.Run),
+        ("virtualization", Virtualization),
+    ];
+
+    /// <summary>Every check of every area; an area that throws becomes one "fail" line naming the area.</summary>
+    /// <param name="criu">The CRIU binary to check (the global --criu; null: "criu" on PATH).</param>
+    public static List<CheckResult> Run(string? criu)
+    {
+        Checkpoint.CriuChecks.Binary = criu;
+        var results = new List<CheckResult>();
+        foreach (var (area, run) in Areas)
+        {
+            try { results.AddRange(run()); }
+            catch (HuskException e) { results.Add(new(area, CheckResult.Fail, e.Message)); }
+        }
+        return results;
+    }
+
+    /// <summary>Hardware virtualization: /dev/kvm present or not.</summary>
+    static IEnumerable<CheckResult> Virtualization()
+    {
+        yield return File.Exists("/dev/kvm")
+            ? new CheckResult("kvm", CheckResult.Ok, "/dev/kvm present: hardware virtualization is available")
+            : new CheckResult("kvm", CheckResult.Warn, "no /dev/kvm: no hardware virtualization on this host (a virtual machine could only be emulated)");
+    }
+}
