@@ -2,10 +2,10 @@ using System.Diagnostics;
 using Husk.Cgroups;
 using Xunit;
 
-namespace Husk.Tests.Cgroups;
+namespace Husk.E2E.Library;
 
 /// <summary>
-/// Against the host's real cgroupfs (needs root and writable cgroups; returns early otherwise).
+/// The cgroup managers of the library against the host's real cgroupfs (as root, as make test runs).
 /// Each test uses its own /husk-test-&lt;random&gt; parent and removes it.
 /// </summary>
 public class CgroupRealTests
