@@ -8,7 +8,7 @@ public static class CriuChecks
 
     public static IEnumerable<CheckResult> Run()
     {
-        var list = new List<CheckResult>();
+        var list = new List<CheckResult> { CgroupsCriuCannotSee(Cgroups.CgroupHost.Current, Linux.SmallFile.ReadTextOrNull("/proc/self/cgroup") ?? "") };
         Criu criu;
         try { criu = Criu.Locate(Binary); }
         catch (HuskException e)
@@ -36,5 +36,22 @@ public static class CriuChecks
             ? new("criu.iptables", CheckResult.Ok, "iptables found (needed to checkpoint a container with its own network namespace)")
             : new("criu.iptables", CheckResult.Warn, "iptables not found: a container with its own network namespace cannot be checkpointed"));
         return list;
+    }
+
+    /// <summary>
+    /// CRIU dumps every cgroup hierarchy of /proc/self/cgroup, mounted here or not. Where this
+    /// process sits in v1 hierarchies that are not mounted (a pure v2 view of a hybrid host, inside
+    /// a mount namespace), the dump holds them and restore fails writing their files. Pure.
+    /// </summary>
+    public static CheckResult CgroupsCriuCannotSee(Cgroups.HostInfo host, string selfCgroup)
+    {
+        var mounted = host.V1.SelectMany(h => h.Controllers).ToHashSet();
+        var hidden = Cgroups.CgroupHost.ParseSelfCgroup(selfCgroup)
+            .SelectMany(l => l.Controllers).Where(c => !c.StartsWith("name=", StringComparison.Ordinal) && !mounted.Contains(c))
+            .Order(StringComparer.Ordinal).ToList();
+        return hidden.Count == 0
+            ? new("criu.cgroups", CheckResult.Ok, "every cgroup hierarchy of this process is mounted: CRIU restores the container's cgroups")
+            : new("criu.cgroups", CheckResult.Warn, $"this process is in cgroup v1 hierarchies that are not mounted here ({string.Join(", ", hidden)}): " +
+                "CRIU dumps them and a restore fails writing their files");
     }
 }

@@ -168,6 +168,19 @@ public class CgroupHostTests
     }
 
     [Fact]
+    public void Criu_restore_of_cgroups_is_flagged_where_v1_hierarchies_of_this_process_are_not_mounted()
+    {
+        var hybrid = CgroupHost.Parse(HybridMountinfo, HybridSelfCgroup, "hugetlb\n");
+        Assert.Equal("ok", Husk.Checkpoint.CriuChecks.CgroupsCriuCannotSee(hybrid, HybridSelfCgroup).Status);
+        // The same process seen through a pure cgroup2 mount (a v2 view of this hybrid host).
+        var view = CgroupHost.Parse(V2Mountinfo, HybridSelfCgroup, "hugetlb\n");
+        var r = Husk.Checkpoint.CriuChecks.CgroupsCriuCannotSee(view, HybridSelfCgroup);
+        Assert.Equal(("criu.cgroups", "warn"), (r.Name, r.Status));
+        Assert.Contains("(blkio, cpu, cpuacct, cpuset, devices, freezer, memory, pids)", r.Detail);
+        Assert.Equal("ok", Husk.Checkpoint.CriuChecks.CgroupsCriuCannotSee(view, V2SelfCgroup).Status);
+    }
+
+    [Fact]
     public void The_real_host_is_detected()
     {
         var host = CgroupHost.Detect();
