@@ -1,12 +1,35 @@
 #!/usr/bin/env bash
 # Usage: scripts/test-summary.sh FILE.trx...
-# Sums the <Counters> of every TRX file and prints exactly one line:
+# Sums the <Counters> of every TRX file and prints, last, exactly one line:
 #   tests: N passed, M failed[, K skipped]
+# Above it, when tests were skipped, each distinct skip reason once with how many tests it covers
+# and, in brackets, the run (the TRX file's name) it was seen in.
 # Exit status: 0 only when every file exists and is complete, no test failed and at least
 # one test ran. Problems (missing file, aborted run) are reported on stderr before the line.
 set -uo pipefail
 
 passed=0 failed=0 skipped=0 problems=0
+reasons=()
+
+# skip_reasons FILE.trx: the message of every NotExecuted result, one per line (XML entities decoded).
+skip_reasons() {
+    awk '
+        /<UnitTestResult / { skipped = ($0 ~ /outcome="NotExecuted"/); next }
+        skipped && /<Message>/ { inmsg = 1; msg = "" }
+        inmsg {
+            line = $0
+            sub(/.*<Message>/, "", line)
+            done = sub(/<\/Message>.*/, "", line)
+            gsub(/^[ \t]+|[ \t]+$/, "", line)
+            msg = msg (msg == "" ? "" : " ") line
+            if (done) {
+                gsub(/&quot;/, "\"", msg); gsub(/&apos;/, "\047", msg); gsub(/&lt;/, "<", msg); gsub(/&gt;/, ">", msg); gsub(/&amp;/, "\\&", msg)
+                print msg; inmsg = 0; skipped = 0
+            }
+        }
+        /<\/UnitTestResult>/ { if (skipped) print "(no reason given)"; skipped = 0 }
+    ' "$1"
+}
 
 attr() { # attr NAME COUNTERS_ELEMENT -> value or 0
     local v
@@ -32,12 +55,21 @@ for trx in "$@"; do
     s=$(( total - p - f ))
     ((s < 0)) && s=0
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+    if ((s > 0)); then
+        run=$(basename "$trx" .trx)
+        while IFS= read -r reason; do reasons+=("[$run] $reason"); done < <(skip_reasons "$trx")
+    fi
     outcome=$(tr '\n' ' ' <"$trx" | grep -o '<ResultSummary [^>]*>' | sed -n 's/.*outcome="\([^"]*\)".*/\1/p' | head -n 1)
     if [[ "$outcome" == "Aborted" || "$outcome" == "Error" ]] && ((f == 0)); then
         echo "test-summary: $trx: run outcome '$outcome' (test host crashed or was killed)" >&2
         problems=$((problems + 1))
     fi
 done
+
+if ((${#reasons[@]} > 0)); then
+    echo "skipped, by reason:"
+    printf '%s\n' "${reasons[@]}" | sort | uniq -c | sort -rn | sed 's/^ *\([0-9]*\) /  \1 × /'
+fi
 
 line="tests: $passed passed, $failed failed"
 ((skipped > 0)) && line+=", $skipped skipped"

@@ -124,7 +124,7 @@ public sealed class CdiTests : IDisposable
         using var bundle = new Bundle("true");
         Request(bundle, "husk.test/gpu=7");
         var id = root.NewId();
-        var mountsBefore = Mounts.MountPointsExceptClients();
+        var mountsBefore = Mounts.MountPointsExceptOtherTests(bundle.Dir, root.Path);
 
         var r = root.Run(WithDirs(specs, Path.Combine(_tmp, "missing")), "create", "--bundle", bundle.Dir, id).AssertFailure();
         var line = r.Stderr.Trim();
@@ -133,9 +133,8 @@ public sealed class CdiTests : IDisposable
         Assert.Contains($"searched {specs}, {Path.Combine(_tmp, "missing")}", line);
         Assert.DoesNotMatch(@"\n\s+at |Exception", r.Stderr);
         Assert.Empty(Directory.GetFileSystemEntries(root.Path));
-        foreach (var hierarchy in new[] { "pids", "memory", "cpu", "devices", "unified", "systemd" })
-            Assert.False(Directory.Exists($"/sys/fs/cgroup/{hierarchy}/husk/{id}"), $"cgroup {hierarchy}/husk/{id} left behind");
-        Assert.Equal(mountsBefore, Mounts.MountPointsExceptClients());
+        Assert.Empty(global::Husk.E2E.Cgroups.Cg.Leftovers($"/husk/{id}"));
+        Assert.Equal(mountsBefore, Mounts.MountPointsExceptOtherTests(bundle.Dir, root.Path));
         Assert.Empty(root.ListIds());
     }
 

@@ -8,9 +8,6 @@ public static class Cg
 {
     public const string Mount = "/sys/fs/cgroup";
 
-    /// <summary>True on a host with v1 controllers mounted (v1 or hybrid), as this machine is.</summary>
-    public static bool HasV1 => Directory.Exists($"{Mount}/memory") && File.Exists($"{Mount}/memory/memory.limit_in_bytes");
-
     /// <summary>A fresh absolute cgroup parent ("/husk-e2e-xxxxxxxx") so tests can check it is gone afterwards.</summary>
     public static string NewParent() => "/husk-e2e-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -19,10 +16,11 @@ public static class Cg
 
     public static string Read(string file) => File.ReadAllText(file).Trim();
 
-    /// <summary>Every directory named <paramref name="cgroupPath"/> in any mounted hierarchy (v1 and unified).</summary>
+    /// <summary>Every directory named <paramref name="cgroupPath"/> in any mounted hierarchy (v1 and unified, or the one of a pure v2 host).</summary>
     public static List<string> Leftovers(string cgroupPath)
     {
         var found = new List<string>();
+        if (Directory.Exists(Mount + cgroupPath)) found.Add(Mount + cgroupPath);
         foreach (var h in Directory.GetDirectories(Mount))
         {
             string d = h + cgroupPath;
@@ -119,6 +117,11 @@ public sealed class V2View : IDisposable
             Environment = new Dictionary<string, string?> { ["HUSK"] = HuskCli.BinaryPath, ["ROOT"] = root.Path, ["OUT"] = Out },
         });
     }
+
+    /// <summary>What husk check reports inside the view (its cgroup lines are those of a pure v2 host).</summary>
+    public HostFacts Facts(TestRoot root) => _facts ??= HostFacts.Of(Run(root, "H check --format json").AssertSuccess("husk check in the v2 view").Stdout);
+
+    HostFacts? _facts;
 
     public string File(string name) => System.IO.File.ReadAllText(Path.Combine(Out, name));
 

@@ -122,6 +122,7 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
     [Fact]
     public void Ctr_run_rm_prints_hi()
     {
+        HostFacts.Here.RequireController("cpu");   // containerd's default spec sets cpu shares
         var id = NewId();
         var r = ctd.Ctr("run", "--rm", "--runc-binary", Husk, ctd.Image.Name, id, "echo", "hi").AssertSuccess();
         Assert.Equal("hi\n", r.Stdout);
@@ -131,6 +132,7 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
     [Fact]
     public async Task A_detached_task_is_execd_into_paused_resumed_listed_killed_and_deleted()
     {
+        HostFacts.Here.RequireController("cpu");   // containerd's default spec sets cpu shares
         var id = NewId();
         ctd.Ctr("run", "-d", "--runc-binary", Husk, ctd.Image.Name, id, "sleep", "1000").AssertSuccess();
         ctd.WaitForStatus(id, "RUNNING");
@@ -169,6 +171,7 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
     [Fact]
     public void Ctr_run_t_gives_a_terminal()
     {
+        HostFacts.Here.RequireController("cpu");   // containerd's default spec sets cpu shares
         var id = NewId();
         using var s = new PtySession("stty rows 30 cols 90; exec " + ctd.CtrCommandLine("run", "-t", "--rm", "--runc-binary", Husk, ctd.Image.Name, id, "sh"));
         s.WaitFor("# ");
@@ -184,6 +187,7 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
     [Fact]
     public void Ctr_task_exec_t_gives_a_terminal()
     {
+        HostFacts.Here.RequireController("cpu");   // containerd's default spec sets cpu shares
         var id = NewId();
         ctd.Ctr("run", "-d", "--runc-binary", Husk, ctd.Image.Name, id, "sleep", "1000").AssertSuccess();
         using var s = new PtySession(ctd.CtrCommandLine("task", "exec", "-t", "--exec-id", "t1", id, "sh"));
@@ -202,6 +206,7 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
     [Fact]
     public void Husk_errors_reach_ctr_through_the_json_log()
     {
+        HostFacts.Here.RequireController("cpu");   // containerd's default spec sets cpu shares
         var id = NewId();
         var r = ctd.Ctr("run", "--rm", "--runc-binary", Husk, ctd.Image.Name, id, "no-such-program").AssertFailure();
         Assert.Contains("exec: \"no-such-program\": executable file not found in $PATH", r.Stderr);

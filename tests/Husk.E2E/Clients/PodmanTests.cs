@@ -80,6 +80,7 @@ public class PodmanTests(PodmanFixture pod) : IClassFixture<PodmanFixture>
     [Fact]
     public void Podman_run_rm_prints_hi()
     {
+        HostFacts.Here.RequireController("pids");   // podman sets a pids limit on every container
         var r = pod.Podman("run", "--rm", pod.Image, "echo", "hi").AssertSuccess();
         Assert.Equal("hi\n", r.Stdout);
     }
@@ -87,6 +88,7 @@ public class PodmanTests(PodmanFixture pod) : IClassFixture<PodmanFixture>
     [Fact]
     public void Run_detached_exec_stop_and_rm()
     {
+        HostFacts.Here.RequireController("pids");   // podman sets a pids limit on every container
         var name = NewName();
         pod.Podman("run", "-d", "--name", name, pod.Image, "sleep", "1000").AssertSuccess();
         Assert.Contains(name, pod.Podman("ps", "--format", "{{.Names}} {{.Status}}").AssertSuccess().Stdout);
@@ -104,6 +106,7 @@ public class PodmanTests(PodmanFixture pod) : IClassFixture<PodmanFixture>
     [Fact]
     public void Run_it_gives_a_terminal_that_echoes_what_is_typed()
     {
+        HostFacts.Here.RequireController("pids");   // podman sets a pids limit on every container
         using var s = new PtySession("stty rows 28 cols 88; exec " + pod.CommandLine("run", "-it", "--rm", pod.Image, "sh"), pod.Env);
         s.WaitFor("# ");
         s.Type("echo typed-$((6*7)); tty; stty size\r");
@@ -118,6 +121,7 @@ public class PodmanTests(PodmanFixture pod) : IClassFixture<PodmanFixture>
     [Fact]
     public void Exec_it_gives_a_terminal()
     {
+        HostFacts.Here.RequireController("pids");   // podman sets a pids limit on every container
         var name = NewName();
         pod.Podman("run", "-d", "--name", name, pod.Image, "sleep", "1000").AssertSuccess();
         using (var s = new PtySession(pod.CommandLine("exec", "-it", name, "sh"), pod.Env))

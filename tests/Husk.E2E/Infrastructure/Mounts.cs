@@ -24,17 +24,21 @@ public static partial class Mounts
     }
 
     /// <summary>
-    /// <see cref="MountPoints"/> without those of the containerd and podman tests, which run at the
-    /// same time and mount in this namespace (their state under husk-ctd-*/husk-podman-*/husk-image-*
-    /// temporary directories, network namespaces under /run/netns): for before/after comparisons.
+    /// <see cref="MountPoints"/> without those of other tests running at the same time, for
+    /// before/after comparisons: the containerd and podman tests (state under husk-ctd-*,
+    /// husk-podman-*, husk-image-* temporary directories, network namespaces under /run/netns) and
+    /// every other test's bundle (husk-bundle-*) and --root (/run/husk-test/*), where checkpoint
+    /// tests' CRIU mounts come and go. Mounts below <paramref name="own"/> directories are kept.
     /// </summary>
-    public static IReadOnlyList<string> MountPointsExceptClients()
+    public static IReadOnlyList<string> MountPointsExceptOtherTests(params string[] own)
     {
         string tmp = Path.GetTempPath();
-        return MountPoints().Where(m => !m.StartsWith("/run/netns/", StringComparison.Ordinal)
-            && !(m.StartsWith(tmp, StringComparison.Ordinal)
-                 && m[tmp.Length..] is var rest && (rest.StartsWith("husk-ctd-") || rest.StartsWith("husk-podman-") || rest.StartsWith("husk-image-"))))
-            .ToList();
+        bool Own(string m) => own.Any(d => m == d || m.StartsWith(Path.TrimEndingDirectorySeparator(d) + "/", StringComparison.Ordinal));
+        bool Other(string m) => m.StartsWith("/run/netns/", StringComparison.Ordinal)
+            || m.StartsWith(TestRoot.Parent + "/", StringComparison.Ordinal)
+            || (m.StartsWith(tmp, StringComparison.Ordinal) && m[tmp.Length..] is var rest
+                && (rest.StartsWith("husk-ctd-") || rest.StartsWith("husk-podman-") || rest.StartsWith("husk-image-") || rest.StartsWith("husk-bundle-")));
+        return MountPoints().Where(m => Own(m) || !Other(m)).ToList();
     }
 
     /// <summary>Mount points at or below <paramref name="dir"/>.</summary>

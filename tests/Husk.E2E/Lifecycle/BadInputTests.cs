@@ -13,15 +13,14 @@ public class BadInputTests
         using var bundle = new Bundle("true");
         breakIt(bundle);
         var id = root.NewId();
-        var mountsBefore = Mounts.MountPointsExceptClients();
+        var mountsBefore = Mounts.MountPointsExceptOtherTests(bundle.Dir, root.Path);
         var r = root.Run("create", "--bundle", bundle.Dir, id).AssertFailure();
         var lines = r.Stderr.Trim().Split('\n');
         Assert.True(lines.Length == 1, $"expected one line of error, got:\n{r.Stderr}");
         Assert.DoesNotMatch(@"\n\s+at |Exception", r.Stderr); // no stack trace
         Assert.Empty(Directory.GetFileSystemEntries(root.Path));
-        foreach (var hierarchy in new[] { "pids", "memory", "cpu", "unified", "systemd" })
-            Assert.False(Directory.Exists($"/sys/fs/cgroup/{hierarchy}/husk/{id}"), $"cgroup {hierarchy}/husk/{id} left behind");
-        Assert.Equal(mountsBefore, Mounts.MountPointsExceptClients());
+        Assert.Empty(global::Husk.E2E.Cgroups.Cg.Leftovers($"/husk/{id}"));
+        Assert.Equal(mountsBefore, Mounts.MountPointsExceptOtherTests(bundle.Dir, root.Path));
         // The next command still works.
         root.Run("list").AssertSuccess();
         return lines[0];

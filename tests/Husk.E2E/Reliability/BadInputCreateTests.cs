@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Husk.Corpus;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace Husk.E2E.Reliability;
 
@@ -25,6 +24,10 @@ public class BadInputCreateTests(ITestOutputHelper output)
     static string? CreateCase(TestRoot root, Bundle bundle, string name, byte[] config, Expect expect, out bool created)
     {
         created = false;
+        // A valid config may ask for what this host cannot give (blockIO weights without BFQ, a
+        // controller missing from cgroup v2): then create must refuse it in one line naming it.
+        var unhonoured = expect == Expect.Ok ? HostFacts.Here.Unhonoured(JsonNode.Parse(StripBom(config))!) : [];
+        string lacking = string.Join(", ", unhonoured.Select(u => u.Pointer));
         File.WriteAllBytes(bundle.ConfigPath, config);
         var id = root.NewId("bad");
         var opts = new RunOptions { Timeout = CommandTimeout };
@@ -35,6 +38,7 @@ public class BadInputCreateTests(ITestOutputHelper output)
         {
             created = true;
             if (expect is Expect.Err or Expect.Fail) problems.Add("create succeeded but the config must be refused");
+            if (unhonoured.Count > 0) problems.Add($"create succeeded but husk check says this host cannot honour {lacking}");
             var st = root.Run(opts, "state", id);
             if (Outcome.StateProblem(st, id) is { } sp) problems.Add($"state: {sp}");
             else if (!st.Stdout.Contains("\"status\":\"created\"", StringComparison.Ordinal) && !st.Stdout.Contains("\"status\": \"created\"", StringComparison.Ordinal))
@@ -42,7 +46,9 @@ public class BadInputCreateTests(ITestOutputHelper output)
             var d = root.Run(opts, "delete", id);
             if (d.ExitCode != 0) problems.Add($"delete: {Outcome.Short(d.Stderr)}");
         }
-        else if (expect == Expect.Ok) problems.Add($"create failed but the config is valid: {Outcome.Short(r.Stderr)}");
+        else if (expect == Expect.Ok && unhonoured.Count == 0) problems.Add($"create failed but the config is valid: {Outcome.Short(r.Stderr)}");
+        else if (expect == Expect.Ok && !unhonoured.Any(u => r.Stderr.Contains(u.Pointer, StringComparison.Ordinal)))
+            problems.Add($"create failed without naming what this host cannot honour ({lacking}): {Outcome.Short(r.Stderr)}");
 
         var left = Leftovers.Find(root.Path, [id], [bundle.Dir]);
         if (left.Count > 0)
@@ -60,6 +66,8 @@ public class BadInputCreateTests(ITestOutputHelper output)
             problems.Add($"--root is not empty: {string.Join(", ", Directory.GetFileSystemEntries(root.Path))}");
         return problems.Count == 0 ? null : $"{name}: {string.Join("; ", problems)}";
     }
+
+    static byte[] StripBom(byte[] b) => b is [0xEF, 0xBB, 0xBF, ..] ? b[3..] : b;
 
     void RunCases(IEnumerable<CorpusCase> cases, string what)
     {
