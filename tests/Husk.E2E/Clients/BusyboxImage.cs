@@ -17,9 +17,13 @@ public sealed class BusyboxImage : IDisposable
     public string OciArchive => Path.Combine(Dir, "image-oci.tar");
     public string Name { get; }
 
-    public BusyboxImage(string name)
+    /// <summary>The image's default command (its config's Cmd).</summary>
+    public string[] Cmd { get; }
+
+    public BusyboxImage(string name, params string[] cmd)
     {
         Name = name;
+        Cmd = cmd.Length > 0 ? cmd : ["sh"];
         Dir = Directory.CreateTempSubdirectory("husk-image-").FullName;
         try
         {
@@ -54,7 +58,7 @@ public sealed class BusyboxImage : IDisposable
             ["config"] = new JsonObject
             {
                 ["Env"] = new JsonArray("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-                ["Cmd"] = new JsonArray("sh"),
+                ["Cmd"] = new JsonArray(Cmd.Select(c => (JsonNode?)JsonValue.Create(c)).ToArray()),
             },
             ["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray(layerDigest) },
         }.ToJsonString());

@@ -5,64 +5,28 @@ using Xunit;
 namespace Husk.E2E.Clients;
 
 /// <summary>
-/// A private containerd (Debian's 1.6) for the tests of one class: config, root, state and
-/// sockets in a temp dir, the CRI plugin disabled, a namespace of its own, and the busybox
-/// image imported offline. Its runc shim (containerd-shim-runc-v2) runs bin/husk as the runtime
+/// A private containerd (Debian's 1.6, <see cref="ContainerdDaemon"/>) for the tests of one class:
+/// the CRI plugin disabled, a namespace of its own, and the busybox image imported offline. Its runc shim (containerd-shim-runc-v2) runs bin/husk as the runtime
 /// binary (<c>ctr run --runc-binary</c>); the shim keeps the runtime's state in
 /// /run/containerd/runc/&lt;namespace&gt;.
 /// </summary>
 public sealed class ContainerdFixture : IDisposable
 {
-    public string Dir { get; }
-    public string Socket => Path.Combine(Dir, "containerd.sock");
+    readonly ContainerdDaemon _daemon = new(_ => """disabled_plugins = ["io.containerd.grpc.v1.cri"]""" + "\n");
+    public string Dir => _daemon.Dir;
+    public string Socket => _daemon.Socket;
     public string Namespace { get; } = "husk-e2e-" + Guid.NewGuid().ToString("N")[..8];
     public BusyboxImage Image { get; }
-    readonly Process _containerd;
 
     public ContainerdFixture()
     {
-        foreach (var tool in new[] { "containerd", "ctr", "containerd-shim-runc-v2" })
-            if (!OnPath(tool)) throw new InvalidOperationException($"{tool} is not installed: run scripts/install-deps.sh (Debian package containerd)");
-        Dir = Directory.CreateTempSubdirectory("husk-ctd-").FullName;
-        File.WriteAllText(Path.Combine(Dir, "config.toml"), $"""
-            version = 2
-            root = "{Dir}/root"
-            state = "{Dir}/state"
-            disabled_plugins = ["io.containerd.grpc.v1.cri"]
-            [grpc]
-              address = "{Socket}"
-            [ttrpc]
-              address = "{Socket}.ttrpc"
-            [debug]
-              address = "{Dir}/debug.sock"
-            """);
-        var psi = new ProcessStartInfo("containerd") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "--config", Path.Combine(Dir, "config.toml") }) psi.ArgumentList.Add(a);
-        _containerd = Process.Start(psi)!;
-        // Keep its log (drained, so containerd never blocks on a full pipe).
-        var log = new StreamWriter(Path.Combine(Dir, "containerd.log")) { AutoFlush = true };
-        _containerd.OutputDataReceived += (_, e) => { if (e.Data != null) lock (log) log.WriteLine(e.Data); };
-        _containerd.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (log) log.WriteLine(e.Data); };
-        _containerd.BeginOutputReadLine();
-        _containerd.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!Ctr(new RunOptions { Timeout = TimeSpan.FromSeconds(10) }, "version").Succeeded)
-        {
-            if (_containerd.HasExited || DateTime.UtcNow > deadline)
-                throw new InvalidOperationException($"containerd did not start; see {Dir}/containerd.log");
-            Thread.Sleep(100);
-        }
         Image = new BusyboxImage("docker.io/library/husk-busybox:e2e");
         Ctr("images", "import", "--all-platforms", Image.OciArchive).AssertSuccess("ctr images import");
     }
 
-    static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => d.Length > 0 && File.Exists(Path.Combine(d, tool)));
-
     public Result Ctr(params string[] args) => Ctr(new RunOptions { Timeout = TimeSpan.FromSeconds(60) }, args);
 
-    public Result Ctr(RunOptions options, params string[] args) =>
-        ProcessRunner.Run("ctr", ["-a", Socket, "-n", Namespace, .. args], options);
+    public Result Ctr(RunOptions options, params string[] args) => _daemon.Ctr(Namespace, options, args);
 
     /// <summary>`ctr` as a shell command line (for a <see cref="PtySession"/>).</summary>
     public string CtrCommandLine(params string[] args) => PtySession.CommandLine(["ctr", "-a", Socket, "-n", Namespace, .. args]);
@@ -98,17 +62,10 @@ public sealed class ContainerdFixture : IDisposable
             Ctr("images", "rm", Image.Name);
         }
         catch (Exception) { }
-        try
-        {
-            _containerd.Kill();
-            _containerd.WaitForExit(10_000);
-        }
-        catch (Exception) { }
+        _daemon.Dispose();
         Image.Dispose();
         // The shim leaves the namespace's (empty) state directory of the runtime behind.
         try { Directory.Delete($"/run/containerd/runc/{Namespace}"); } catch (Exception) { }
-        try { Mounts.UnmountUnder(Dir); } catch (Exception) { }
-        try { Directory.Delete(Dir, recursive: true); } catch (Exception) { }
     }
 }
 
