@@ -9,7 +9,8 @@ namespace Husk.Init;
 /// <summary>
 /// The last steps of the container's init, in runc's order (libcontainer/init_linux.go
 /// finalizeNamespace, standard_init_linux.go): rlimits, hostname, sysctl while still root;
-/// then bounding set, user and groups, capabilities, no_new_privs, umask, and execve.
+/// then bounding set, user and groups, capabilities, no_new_privs, umask, LSM labels, seccomp,
+/// startContainer hooks, and execve.
 /// Capabilities, no_new_privs and seccomp are per-thread: call everything here from the
 /// process's MAIN thread, the one that will execve.
 /// </summary>
@@ -524,10 +525,11 @@ public static unsafe class ProcessSetup
     /// The last steps of every process that enters a container (the init after `start`, a process of
     /// `exec`), in runc's order: its stdio to the container's user, the seccomp filter before the
     /// capabilities are dropped when no_new_privs is off (loading then needs CAP_SYS_ADMIN), user and
-    /// capabilities, no_new_privs, umask, LSM labels, and execve — with the filter right before it
-    /// when no_new_privs is on. Returns only by throwing.
+    /// capabilities, no_new_privs, umask, LSM labels, the filter when no_new_privs is on, then the
+    /// startContainer hooks and execve. The hooks come from the image and run in the container: they
+    /// get no more privilege than the program does. Returns only by throwing.
     /// </summary>
-    public static void BecomeProcess(Process p, int preserveFds, Action? installSeccomp)
+    public static void BecomeProcess(Process p, int preserveFds, Action? installSeccomp, Action? startContainerHooks = null)
     {
         StdioOwnership.Fix(p.User.UID);
         if (installSeccomp is not null && !p.NoNewPrivileges) installSeccomp();
@@ -535,17 +537,17 @@ public static unsafe class ProcessSetup
         if (p.NoNewPrivileges) SetNoNewPrivileges();
         SetUmask(p.User.Umask);
         Lsm.ApplyExecLabels(p);
-        Exec(p, preserveFds, p.NoNewPrivileges ? installSeccomp : null);
+        Exec(p, preserveFds, p.NoNewPrivileges ? installSeccomp : null, startContainerHooks);
     }
 
     /// <summary>
     /// Marks fds from 3 + <paramref name="preserveFds"/> close-on-exec, changes into the cwd (unless
     /// <see cref="ApplyUserAndCapabilities"/> already did), resolves args[0] and execve's it with the
     /// process's environment (plus HOME, see <see cref="ProcessEnvironment"/>). Returns only by throwing.
-    /// <paramref name="beforeExecve"/> runs last, right before execve(2), once everything else is ready
-    /// (the place for the seccomp filter, so nothing of the runtime's own setup is filtered).
+    /// <paramref name="installSeccomp"/> and then <paramref name="startContainerHooks"/> run last, right
+    /// before execve(2) (see <see cref="ExecVe"/>).
     /// </summary>
-    public static void Exec(Process p, int preserveFds, Action? beforeExecve = null)
+    public static void Exec(Process p, int preserveFds, Action? installSeccomp = null, Action? startContainerHooks = null)
     {
         if (p.Args.Count == 0)
             throw new HuskException("args must not be empty");
@@ -554,27 +556,31 @@ public static unsafe class ProcessSetup
             ChangeDirectory(p.Cwd);
         var env = ProcessEnvironment(p.Env, p.User.UID);
         string path = ResolveExecutable(p.Args[0], env, p.Cwd);
-        ExecVe(path, p.Args, env, beforeExecve);
+        ExecVe(path, p.Args, env, installSeccomp, startContainerHooks);
     }
 
     /// <summary>
     /// execve; throws a HuskException naming the program and the errno when it fails.
-    /// <paramref name="beforeExecve"/> runs once argv and envp are built, just before the call.
+    /// Once argv and envp are built, <paramref name="installSeccomp"/> runs (so nothing of the runtime's
+    /// own setup is filtered), then <paramref name="startContainerHooks"/> (under the filter, as in runc;
+    /// a failing hook throws), then the call.
     /// </summary>
-    public static void ExecVe(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env, Action? beforeExecve = null)
+    public static void ExecVe(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env,
+        Action? installSeccomp = null, Action? startContainerHooks = null)
     {
         using var strings = new CStrings();
         byte* cpath = strings.Utf8(path);
         byte** cargv = strings.Array(argv);
         byte** cenv = strings.Array(env);
-        if (beforeExecve is not null)
+        if (installSeccomp is not null)
         {
-            // After beforeExecve (a seccomp filter) the runtime itself may be refused the syscalls
-            // that throwing needs (mmap, ...): a failed execve is reported with one write and _exit.
+            // After the filter the runtime itself may be refused the syscalls that throwing needs
+            // (mmap, ...): a failed execve is reported with one write and _exit.
             var prefix = Encoding.UTF8.GetBytes($"husk: exec {Quote(path)} failed (denied by the seccomp filter?): errno ");
             byte* msg = stackalloc byte[prefix.Length + 16];
             prefix.CopyTo(new Span<byte>(msg, prefix.Length));
-            beforeExecve();
+            installSeccomp();
+            startContainerHooks?.Invoke();
             Native.execve(cpath, cargv, cenv);
             int err = Native.Errno, len = prefix.Length;
             Span<byte> digits = stackalloc byte[10];
@@ -585,6 +591,7 @@ public static unsafe class ProcessSetup
             Native.write(2, msg, len);
             Native._exit(127);
         }
+        startContainerHooks?.Invoke();
         Native.execve(cpath, cargv, cenv);
         int errno = Native.Errno;
         throw new HuskException($"exec {Quote(path)}: {Native.StrError(errno)}");
