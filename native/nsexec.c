@@ -10,7 +10,8 @@
  * What it does (and nothing more: it makes no policy decisions, the managed parent
  * decides everything and sends it here as data):
  *   1. If _HUSK_INITPIPE is not set, return at once: this is a normal `husk` command.
- *   2. Read the bootstrap message from the pipe (a socket shared with `husk create`).
+ *   2. Read the bootstrap message from the pipe (a socket shared with `husk create`); become
+ *      non-dumpable (dumpable again only while the parent writes our uid/gid maps).
  *   3. Move into the container's cgroup v1 hierarchies: "0" written to each `tasks` file the
  *      bootstrap names. A single-threaded process moving itself this way skips the global
  *      lock (and its RCU grace period) that a move by pid takes; the runtime's threads, made
@@ -252,15 +253,26 @@ static void become_root(const char *which)
 		bail("nsexec: setresuid(0) in the %s user namespace", which);
 }
 
+static void set_dumpable(int dumpable)
+{
+	if (prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0) < 0)
+		bail("nsexec: prctl(PR_SET_DUMPABLE, %d)", dumpable);
+}
+
 static void new_user_namespace(void)
 {
 	if (unshare(CLONE_NEWUSER) < 0)
 		bail("nsexec: unshare user namespace");
+	/* Our /proc/PID files belong to our own uid only while we are dumpable: an unprivileged
+	 * parent (rootless) could not open uid_map, setgroups and gid_map otherwise (as runc).
+	 * Nothing in the container can see us yet: our pid namespace is still the caller's. */
+	set_dumpable(1);
 	int32_t pid = getpid();
 	send_msg(MSG_USERMAP_REQ, &pid, sizeof(pid));
 	uint32_t hdr[2];
 	if (read_all(sync_fd, hdr, sizeof(hdr)) < 0 || hdr[0] != MSG_USERMAP_ACK)
 		_exit(1); /* the parent failed and reports why */
+	set_dumpable(0);
 	become_root("new");
 }
 
@@ -279,6 +291,13 @@ __attribute__((constructor)) static void husk_nsexec(void)
 		_exit(1);
 	struct bootstrap b;
 	parse_bootstrap(buf, hdr[1], &b);
+
+	/* Non-dumpable until execve (CVE-2016-9962, as runc): once in the container's namespaces,
+	 * a process there with our uid and capabilities could otherwise ptrace us, or read our
+	 * fds, environment and memory through /proc, between the capability drop and execve.
+	 * execve makes the program dumpable again by the kernel's rules. */
+	if (b.clone_flags || b.ns_count)
+		set_dumpable(0);
 
 	for (int i = 0; i < b.cgroup_count; i++)
 		write_proc_file(b.cgroup_tasks[i], "0", 1);
@@ -312,15 +331,12 @@ __attribute__((constructor)) static void husk_nsexec(void)
 		bail("nsexec: unshare namespaces 0x%x", rest);
 
 	if ((b.clone_flags & CLONE_NEWTIME) && b.timens_offsets) {
-		/* setresuid() into a new user namespace made us non-dumpable, so our /proc files
-		 * belong to the host's root, which the new namespace does not map: open() would fail
-		 * with EACCES. Be dumpable just for this write, then restore what it was. */
-		int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-		if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-			bail("nsexec: prctl(PR_SET_DUMPABLE)");
+		/* Non-dumpable, our /proc files belong to the host's root, which a new user namespace
+		 * does not map: open() would fail with EACCES. Be dumpable just for this write (nothing
+		 * in the container can see us yet: our pid namespace is still the caller's). */
+		set_dumpable(1);
 		write_proc_file("/proc/self/timens_offsets", b.timens_offsets, b.timens_len);
-		if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-			bail("nsexec: prctl(PR_SET_DUMPABLE)");
+		set_dumpable(0);
 	}
 
 	int joins_pid = 0;
