@@ -11,7 +11,8 @@
  * decides everything and sends it here as data):
  *   1. If _HUSK_INITPIPE is not set, return at once: this is a normal `husk` command.
  *   2. Read the bootstrap message from the pipe (a socket shared with `husk create`); become
- *      non-dumpable (dumpable again only while the parent writes our uid/gid maps).
+ *      non-dumpable (dumpable again only while the parent writes our uid/gid maps); open the
+ *      host's /proc for the managed init (_HUSK_PROCFD).
  *   3. Move into the container's cgroup v1 hierarchies: "0" written to each `tasks` file the
  *      bootstrap names. A single-threaded process moving itself this way skips the global
  *      lock (and its RCU grace period) that a move by pid takes; the runtime's threads, made
@@ -44,12 +45,15 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
+
+#define PROC_SUPER_MAGIC 0x9fa0
 
 /* Message types; keep in sync with src/Husk/Container/InitProtocol.cs. */
 enum {
@@ -298,6 +302,23 @@ __attribute__((constructor)) static void husk_nsexec(void)
 	 * execve makes the program dumpable again by the kernel's rules. */
 	if (b.clone_flags || b.ns_count)
 		set_dumpable(0);
+
+	/* The host's procfs, opened before any namespace is entered: the managed init writes sysctls
+	 * and LSM attributes through it (Husk.Linux.ProcFs), never through the container's /proc,
+	 * which the container shapes (CVE-2025-52881). Close-on-exec; its number goes in the
+	 * environment, which the container's program never gets (its env is the spec's). */
+	int procfs = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct statfs procfs_st;
+	if (procfs < 0 || fstatfs(procfs, &procfs_st) < 0)
+		bail("nsexec: open /proc");
+	if (procfs_st.f_type != PROC_SUPER_MAGIC) {
+		errno = 0;
+		bail("nsexec: /proc is not a procfs");
+	}
+	char procfs_env[16];
+	snprintf(procfs_env, sizeof(procfs_env), "%d", procfs);
+	if (setenv("_HUSK_PROCFD", procfs_env, 1) < 0)
+		bail("nsexec: setenv");
 
 	for (int i = 0; i < b.cgroup_count; i++)
 		write_proc_file(b.cgroup_tasks[i], "0", 1);

@@ -70,7 +70,7 @@ public static unsafe class ProcessSetup
             int last = SpecCaps.Last;
             try
             {
-                if (int.TryParse(SmallFile.ReadTextOrNull("/proc/sys/kernel/cap_last_cap")?.Trim(), out int n) && n > 0 && n < 64)
+                if (int.TryParse(ProcFs.ReadText("sys/kernel/cap_last_cap")?.Trim(), out int n) && n > 0 && n < 64)
                     last = n;
             }
             catch (KernelException) { }
@@ -209,8 +209,7 @@ public static unsafe class ProcessSetup
     static bool SetgroupsAllowed()
     {
         // Kernels before 3.19 have no such file.
-        try { return SmallFile.ReadTextOrNull("/proc/self/setgroups")?.Trim() != "deny"; }
-        catch (KernelException) { return true; }
+        return ProcFs.ReadText("self/setgroups")?.Trim() != "deny";
     }
 
     /// <summary>capset v3 on this thread. Asking for a permitted capability this process does not hold is an error naming it.</summary>
@@ -297,8 +296,7 @@ public static unsafe class ProcessSetup
         if (score is not int s) return;
         if (s < -1000 || s > 1000)
             throw new HuskException($"oomScoreAdj {s} is out of range [-1000, 1000]");
-        WriteProcFile("/proc/self/oom_score_adj", s.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            $"set oom_score_adj to {s}");
+        ProcFs.Write("self/oom_score_adj", s.ToString(System.Globalization.CultureInfo.InvariantCulture), $"set oom_score_adj to {s}");
     }
 
     /// <summary>sethostname; nothing when null or empty (as runc).</summary>
@@ -355,29 +353,14 @@ public static unsafe class ProcessSetup
         return key.Replace('.', '/');
     }
 
-    /// <summary>Writes each key (in ordinal order) to /proc/sys, checking the file is on procfs.</summary>
+    /// <summary>
+    /// Writes each key (in ordinal order) to /proc/sys, through the procfs of <see cref="ProcFs.Open"/>
+    /// (in the init, the host's, opened before any namespace was entered), checking the file is on procfs.
+    /// </summary>
     public static void ApplySysctl(IReadOnlyDictionary<string, string> sysctl)
     {
         foreach (var key in sysctl.Keys.Order(StringComparer.Ordinal))
-        {
-            string rel = SysctlPath(key);
-            WriteProcFile("/proc/sys/" + rel, sysctl[key], $"write sysctl key {key}");
-        }
-    }
-
-    /// <summary>Writes a value to a file that must be on procfs (not something mounted or linked over it).</summary>
-    static void WriteProcFile(string path, string value, string what)
-    {
-        int fd = Native.open(path, Native.O_WRONLY | Native.O_CLOEXEC | Native.O_NOFOLLOW, 0);
-        if (fd < 0) throw new HuskException($"{what}: {Native.StrError(Native.Errno)}");
-        try
-        {
-            if (Native.FsType(fd) != Native.PROC_SUPER_MAGIC)
-                throw new HuskException($"{what}: {path} is not on procfs (possible attack on /proc)");
-            try { Native.WriteAll(fd, Encoding.UTF8.GetBytes(value), what); }
-            catch (KernelException e) { throw new HuskException($"{what}: {Native.StrError(e.Errno)}"); }
-        }
-        finally { Native.close(fd); }
+            ProcFs.Write("sys/" + SysctlPath(key), sysctl[key], $"write sysctl key {key}");
     }
 
     // ------------------------------------------------------------------ exec
