@@ -70,8 +70,8 @@ public static unsafe class ContainerConsole
 
     /// <summary>
     /// /dev/pts/ptmx opened O_PATH (no device is opened before it is checked), checked, reopened
-    /// read-write through /proc/self/fd, and the reopened file checked again (in case /proc is not
-    /// what it seems either), as runc's safeAllocPty.
+    /// read-write through the host's procfs (<see cref="ProcFs.Reopen"/>), and the reopened file
+    /// checked again, as runc's safeAllocPty.
     /// </summary>
     static int OpenPtmx()
     {
@@ -81,7 +81,7 @@ public static unsafe class ContainerConsole
         try
         {
             CheckPtmx(handle, path);
-            int master = Native.open($"/proc/self/fd/{handle}", Native.O_RDWR | Native.O_NOCTTY | Native.O_CLOEXEC, 0);
+            int master = ProcFs.Reopen(handle, Native.O_RDWR | Native.O_NOCTTY);
             if (master < 0) throw new KernelException($"reopen {path} in the container", Native.Errno);
             try { CheckPtmx(master, path); }
             catch { Native.close(master); throw; }

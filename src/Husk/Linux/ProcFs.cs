@@ -83,6 +83,14 @@ public static class ProcFs
         finally { Native.close(fd); }
     }
 
+    /// <summary>
+    /// Opens the file behind <paramref name="fd"/> anew with <paramref name="flags"/> (an O_PATH fd made
+    /// readable or writable), through /proc/PID/fd/N of <see cref="Root"/>: the last component is a
+    /// magic link, which <see cref="Open"/> refuses to follow. -1 (errno set) on failure.
+    /// </summary>
+    public static int Reopen(int fd, int flags) =>
+        Native.openat(Root, WithoutSelfLink($"self/fd/{fd}"), flags | Native.O_CLOEXEC, 0);
+
     /// <summary>"self/x" → "PID/x", "thread-self/x" → "PID/task/TID/x", as <see cref="Root"/> names this process.</summary>
     static string WithoutSelfLink(string path)
     {
