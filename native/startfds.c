@@ -7,7 +7,7 @@
  * lock, the exec fifo, the init's socket, the container's cgroup directory, the --log file);
  * where the caller left a number closed, one of those takes it. A constructor runs before the
  * runtime starts, while the fd table is still exactly what the caller gave. It only records;
- * the managed side decides (Native.FdOpenAtStart).
+ * the managed side decides (Native.CheckOpenAtStart).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define HUSK_START_FDS_MAX 4096 /* keep in sync with Native.StartFdsRecorded */
+#define HUSK_START_FDS_MAX 4096 /* Native.CheckOpenAtStart's message names it */
 
 static unsigned char open_at_start[HUSK_START_FDS_MAX / 8];
 static int recorded;

@@ -96,8 +96,7 @@ public static unsafe class ContainerConsole
         if (Native.FsType(fd) != Native.DEVPTS_SUPER_MAGIC)
             throw new HuskException($"{path} in the container is not on a devpts file system (possible attack on the console)");
         var st = Native.FStatx(fd, $"stat {path}");
-        const ushort S_IFMT = 0xf000, S_IFCHR = 0x2000;
-        if ((st.Mode & S_IFMT) != S_IFCHR || st.RdevMajor != Native.PTMX_MAJOR || st.RdevMinor != Native.PTMX_MINOR || st.Ino != Native.PTMX_INO)
+        if ((st.Mode & Native.S_IFMT) != Native.S_IFCHR || st.RdevMajor != Native.PTMX_MAJOR || st.RdevMinor != Native.PTMX_MINOR || st.Ino != Native.PTMX_INO)
             throw new HuskException($"{path} in the container is not the devpts ptmx (5:2, inode 2): possible attack on the console");
     }
 }

@@ -46,7 +46,6 @@ public static unsafe partial class Native
     public const short POSIX_SPAWN_SETSIGDEF = 0x04, POSIX_SPAWN_SETSIGMASK = 0x08, POSIX_SPAWN_SETSID = 0x80;
     public const int F_DUPFD_CLOEXEC = 1030;
 
-    /// <summary>native/spawn.c: posix_spawn's job plus starting the child inside its cgroup v2 (see <see cref="Spawner.SpawnInCgroup2"/>).</summary>
     /// <summary>native/startfds.c: 1 when <paramref name="fd"/> was open when husk started, 0 when not, -1 when not known.</summary>
     [LibraryImport("husk_native")]
     private static partial int husk_fd_open_at_start(int fd);
@@ -68,6 +67,7 @@ public static unsafe partial class Native
         }
     }
 
+    /// <summary>native/spawn.c: posix_spawn's job plus starting the child inside its cgroup v2 (see <see cref="Spawner.SpawnInCgroup2"/>).</summary>
     [LibraryImport("husk_native")]
     public static partial int husk_spawn(byte* path, byte** argv, byte** envp, int* fdSrc, int* fdDst, int fdCount, int closeFrom,
         int cgroup2Fd, int* pid, int* statusFd, int* err);
