@@ -1,7 +1,7 @@
 # Husk — entry points. A fresh Debian 12 (root, .NET SDK, gcc) needs only `make demo` and
 # `make test`; both install missing packages first (scripts/install-deps.sh).
 #
-#   make build   native/build/*.o (nsexec, spawn), then the NativeAOT CLI -> bin/husk
+#   make build   native/build/*.o (nsexec, spawn, startfds), then the NativeAOT CLI -> bin/husk
 #   make demo    run one busybox container with bin/husk
 #   make test    unit + end-to-end tests, the e2e tests once more in a pure cgroup v2 view;
 #                last line: "tests: N passed, M failed[, K skipped]"
@@ -20,7 +20,7 @@ CONFIG    ?= Release
 BIN         := bin/husk
 PUBLISH_DIR := .build/publish
 RESULTS_DIR := .build/test-results
-NATIVE_SRC  := native/nsexec.c native/spawn.c
+NATIVE_SRC  := native/nsexec.c native/spawn.c native/startfds.c
 NATIVE_OBJ  := $(patsubst native/%.c,native/build/%.o,$(NATIVE_SRC))
 NATIVE_CFLAGS := -O2 -Wall -Wextra -Werror -fPIC
 

@@ -10,7 +10,9 @@
  * What it does (and nothing more: it makes no policy decisions, the managed parent
  * decides everything and sends it here as data):
  *   1. If _HUSK_INITPIPE is not set, return at once: this is a normal `husk` command.
- *   2. Read the bootstrap message from the pipe (a socket shared with `husk create`).
+ *   2. Read the bootstrap message from the pipe (a socket shared with `husk create`); become
+ *      non-dumpable (dumpable again only while the parent writes our uid/gid maps); open the
+ *      host's /proc for the managed init (_HUSK_PROCFD).
  *   3. Move into the container's cgroup v1 hierarchies: "0" written to each `tasks` file the
  *      bootstrap names. A single-threaded process moving itself this way skips the global
  *      lock (and its RCU grace period) that a move by pid takes; the runtime's threads, made
@@ -43,12 +45,15 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
+
+#define PROC_SUPER_MAGIC 0x9fa0
 
 /* Message types; keep in sync with src/Husk/Container/InitProtocol.cs. */
 enum {
@@ -252,15 +257,26 @@ static void become_root(const char *which)
 		bail("nsexec: setresuid(0) in the %s user namespace", which);
 }
 
+static void set_dumpable(int dumpable)
+{
+	if (prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0) < 0)
+		bail("nsexec: prctl(PR_SET_DUMPABLE, %d)", dumpable);
+}
+
 static void new_user_namespace(void)
 {
 	if (unshare(CLONE_NEWUSER) < 0)
 		bail("nsexec: unshare user namespace");
+	/* Our /proc/PID files belong to our own uid only while we are dumpable: an unprivileged
+	 * parent (rootless) could not open uid_map, setgroups and gid_map otherwise (as runc).
+	 * Nothing in the container can see us yet: our pid namespace is still the caller's. */
+	set_dumpable(1);
 	int32_t pid = getpid();
 	send_msg(MSG_USERMAP_REQ, &pid, sizeof(pid));
 	uint32_t hdr[2];
 	if (read_all(sync_fd, hdr, sizeof(hdr)) < 0 || hdr[0] != MSG_USERMAP_ACK)
 		_exit(1); /* the parent failed and reports why */
+	set_dumpable(0);
 	become_root("new");
 }
 
@@ -279,6 +295,30 @@ __attribute__((constructor)) static void husk_nsexec(void)
 		_exit(1);
 	struct bootstrap b;
 	parse_bootstrap(buf, hdr[1], &b);
+
+	/* Non-dumpable until execve (CVE-2016-9962, as runc): once in the container's namespaces,
+	 * a process there with our uid and capabilities could otherwise ptrace us, or read our
+	 * fds, environment and memory through /proc, between the capability drop and execve.
+	 * execve makes the program dumpable again by the kernel's rules. */
+	if (b.clone_flags || b.ns_count)
+		set_dumpable(0);
+
+	/* The host's procfs, opened before any namespace is entered: the managed init writes sysctls
+	 * and LSM attributes through it (Husk.Linux.ProcFs), never through the container's /proc,
+	 * which the container shapes (CVE-2025-52881). Close-on-exec; its number goes in the
+	 * environment, which the container's program never gets (its env is the spec's). */
+	int procfs = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct statfs procfs_st;
+	if (procfs < 0 || fstatfs(procfs, &procfs_st) < 0)
+		bail("nsexec: open /proc");
+	if (procfs_st.f_type != PROC_SUPER_MAGIC) {
+		errno = 0;
+		bail("nsexec: /proc is not a procfs");
+	}
+	char procfs_env[16];
+	snprintf(procfs_env, sizeof(procfs_env), "%d", procfs);
+	if (setenv("_HUSK_PROCFD", procfs_env, 1) < 0)
+		bail("nsexec: setenv");
 
 	for (int i = 0; i < b.cgroup_count; i++)
 		write_proc_file(b.cgroup_tasks[i], "0", 1);
@@ -312,15 +352,12 @@ __attribute__((constructor)) static void husk_nsexec(void)
 		bail("nsexec: unshare namespaces 0x%x", rest);
 
 	if ((b.clone_flags & CLONE_NEWTIME) && b.timens_offsets) {
-		/* setresuid() into a new user namespace made us non-dumpable, so our /proc files
-		 * belong to the host's root, which the new namespace does not map: open() would fail
-		 * with EACCES. Be dumpable just for this write, then restore what it was. */
-		int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-		if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-			bail("nsexec: prctl(PR_SET_DUMPABLE)");
+		/* Non-dumpable, our /proc files belong to the host's root, which a new user namespace
+		 * does not map: open() would fail with EACCES. Be dumpable just for this write (nothing
+		 * in the container can see us yet: our pid namespace is still the caller's). */
+		set_dumpable(1);
 		write_proc_file("/proc/self/timens_offsets", b.timens_offsets, b.timens_len);
-		if (dumpable == 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-			bail("nsexec: prctl(PR_SET_DUMPABLE)");
+		set_dumpable(0);
 	}
 
 	int joins_pid = 0;

@@ -82,12 +82,19 @@ public static class ContainerInit
         try
         {
             WaitForStart(fifoFd);
-            if (spec.Hooks is { StartContainer.Count: > 0 } hooks)
-                HookRunner.Run(hooks.StartContainer, WithStatus(options.StateJson, "created"), "startContainer");
             var seccomp = spec.Linux?.Seccomp;
             string seccompState = seccomp is null ? "" : WithStatus(options.StateJson, "running");
+            // The startContainer hooks run last, as the container's user with its capabilities and
+            // filter (runc's standard init): they come from the image.
+            Action? startContainerHooks = null;
+            if (spec.Hooks is { StartContainer.Count: > 0 } hooks)
+            {
+                string hookState = WithStatus(options.StateJson, "created");
+                startContainerHooks = () => HookRunner.Run(hooks.StartContainer, hookState, "startContainer");
+            }
             ProcessSetup.BecomeProcess(process, options.PreserveFds,
-                seccomp is null ? null : () => Husk.Seccomp.SeccompFilter.Install(seccomp, seccompState, 0, seccompListener));
+                seccomp is null ? null : () => Husk.Seccomp.SeccompFilter.Install(seccomp, seccompState, 0, seccompListener),
+                startContainerHooks);
             return 127; // BecomeProcess only returns by throwing
         }
         catch (Exception e)

@@ -62,6 +62,8 @@ public static class Creator
         // Socket activation, as runc: LISTEN_FDS meant for us come first (3..), then --preserve-fds.
         int listenFds = ListenFds();
         int preserveFds = listenFds + o.PreserveFds;
+        if (preserveFds > 0)
+            Native.CheckOpenAtStart(3, preserveFds, listenFds > 0 ? $"LISTEN_FDS={listenFds} and --preserve-fds {o.PreserveFds}" : $"--preserve-fds {o.PreserveFds}");
         var plan = NamespacePlan.From(spec);
         RefuseRuntimeMountNamespace(plan);
 

@@ -59,8 +59,8 @@ public static class ExecInit
     /// </summary>
     static bool LibSeccompPreloaded()
     {
-        try { return File.ReadAllText("/proc/self/maps").Contains("/libseccomp.so", StringComparison.Ordinal); }
-        catch (IOException) { return false; }
-        catch (UnauthorizedAccessException) { return false; }
+        // The host's procfs (ProcFs.Open): the container's /proc could show a fake maps.
+        try { return ProcFs.ReadText("self/maps", 1 << 20)?.Contains("/libseccomp.so", StringComparison.Ordinal) == true; }
+        catch (KernelException) { return false; }
     }
 }

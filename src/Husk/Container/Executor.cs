@@ -86,6 +86,7 @@ public static class Executor
         var process = BuildProcess(spec, o);
         Husk.Seccomp.SeccompFilter.Check(spec.Linux?.Seccomp);
         if (o.PreserveFds < 0 || o.PreserveFds > 1000) throw new HuskException($"--preserve-fds {o.PreserveFds}: out of range");
+        if (o.PreserveFds > 0) Native.CheckOpenAtStart(3, o.PreserveFds, $"--preserve-fds {o.PreserveFds}");
         if (process.Terminal && o.ConsoleSocket == null && o.Detach)
             throw new HuskException("cannot allocate a terminal for a detached exec without --console-socket");
 

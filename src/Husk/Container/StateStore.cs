@@ -39,7 +39,7 @@ public sealed partial class StateStore(string root)
     public ContainerLock CreateDirectory(string id)
     {
         ValidateId(id);
-        Directory.CreateDirectory(Root);
+        MakePrivateDirectory(Path.GetFullPath(Root));
         var dir = DirOf(id);
         try
         {
@@ -52,6 +52,22 @@ public sealed partial class StateStore(string root)
         }
         catch (UnauthorizedAccessException e) { throw new HuskException($"cannot create state directory {dir}: {e.Message}"); }
         return ContainerLock.Acquire(dir, id, blocking: true)!;
+    }
+
+    /// <summary>
+    /// mkdir -p with mode 0700 for each directory it makes, as runc's MkdirAll(root, 0o700): the state
+    /// holds every container's config, its environment (often secrets) included.
+    /// </summary>
+    static void MakePrivateDirectory(string dir)
+    {
+        const int Mode0700 = 0x1c0;
+        if (Native.mkdir(dir, Mode0700) == 0 || Native.Errno == Native.EEXIST) return;
+        if (Native.Errno == Native.ENOENT && Path.GetDirectoryName(dir) is { } parent)
+        {
+            MakePrivateDirectory(parent);
+            if (Native.mkdir(dir, Mode0700) == 0 || Native.Errno == Native.EEXIST) return;
+        }
+        throw new KernelException($"cannot create the state root {dir}", Native.Errno);
     }
 
     /// <summary>Locks an existing container's directory; throws a clear error for an unknown id.</summary>

@@ -6,7 +6,7 @@ namespace Husk.Init;
 /// <summary>
 /// AppArmor profiles and SELinux labels (process.apparmorProfile, process.selinuxLabel,
 /// linux.mountLabel). Applied where the host has the LSM: the label is set for the next execve
-/// through /proc/thread-self/attr. A spec that asks for one on a host without the LSM fails at
+/// through /proc/thread-self/attr of the host's procfs (<see cref="ProcFs.Open"/>). A spec that asks for one on a host without the LSM fails at
 /// create with one line (runc fails too for SELinux; Husk treats AppArmor the same way rather than
 /// running the container unconfined without a word).
 /// </summary>
@@ -49,19 +49,20 @@ public static class Lsm
         if (process.ApparmorProfile is { Length: > 0 } profile)
         {
             // The AppArmor-specific file first (kernels with LSM stacking), then the shared one.
-            if (!TryWrite("/proc/thread-self/attr/apparmor/exec", "exec " + profile, out int errno) &&
-                !TryWrite("/proc/thread-self/attr/exec", "exec " + profile, out errno))
+            if (!TryWrite("thread-self/attr/apparmor/exec", "exec " + profile, out int errno) &&
+                !TryWrite("thread-self/attr/exec", "exec " + profile, out errno))
                 throw new HuskException($"apply AppArmor profile \"{profile}\": {Native.StrError(errno)}");
         }
         if (process.SelinuxLabel is { Length: > 0 } label &&
-            !TryWrite("/proc/thread-self/attr/exec", label, out int e2))
+            !TryWrite("thread-self/attr/exec", label, out int e2))
             throw new HuskException($"apply SELinux label \"{label}\": {Native.StrError(e2)}");
     }
 
+    /// <summary>Writes /proc/<paramref name="path"/> through <see cref="ProcFs.Open"/> (never the container's /proc).</summary>
     static bool TryWrite(string path, string value, out int errno)
     {
         errno = 0;
-        int fd = Native.open(path, Native.O_WRONLY | Native.O_CLOEXEC, 0);
+        int fd = ProcFs.Open(path, Native.O_WRONLY);
         if (fd < 0) { errno = Native.Errno; return false; }
         try { Native.WriteAll(fd, Encoding.UTF8.GetBytes(value), path); return true; }
         catch (KernelException e) { errno = e.Errno; return false; }

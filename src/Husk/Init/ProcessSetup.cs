@@ -9,7 +9,8 @@ namespace Husk.Init;
 /// <summary>
 /// The last steps of the container's init, in runc's order (libcontainer/init_linux.go
 /// finalizeNamespace, standard_init_linux.go): rlimits, hostname, sysctl while still root;
-/// then bounding set, user and groups, capabilities, no_new_privs, umask, and execve.
+/// then bounding set, user and groups, capabilities, no_new_privs, umask, LSM labels, seccomp,
+/// startContainer hooks, and execve.
 /// Capabilities, no_new_privs and seccomp are per-thread: call everything here from the
 /// process's MAIN thread, the one that will execve.
 /// </summary>
@@ -69,7 +70,7 @@ public static unsafe class ProcessSetup
             int last = SpecCaps.Last;
             try
             {
-                if (int.TryParse(SmallFile.ReadTextOrNull("/proc/sys/kernel/cap_last_cap")?.Trim(), out int n) && n > 0 && n < 64)
+                if (int.TryParse(ProcFs.ReadText("sys/kernel/cap_last_cap")?.Trim(), out int n) && n > 0 && n < 64)
                     last = n;
             }
             catch (KernelException) { }
@@ -208,8 +209,7 @@ public static unsafe class ProcessSetup
     static bool SetgroupsAllowed()
     {
         // Kernels before 3.19 have no such file.
-        try { return SmallFile.ReadTextOrNull("/proc/self/setgroups")?.Trim() != "deny"; }
-        catch (KernelException) { return true; }
+        return ProcFs.ReadText("self/setgroups")?.Trim() != "deny";
     }
 
     /// <summary>capset v3 on this thread. Asking for a permitted capability this process does not hold is an error naming it.</summary>
@@ -296,8 +296,7 @@ public static unsafe class ProcessSetup
         if (score is not int s) return;
         if (s < -1000 || s > 1000)
             throw new HuskException($"oomScoreAdj {s} is out of range [-1000, 1000]");
-        WriteProcFile("/proc/self/oom_score_adj", s.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            $"set oom_score_adj to {s}");
+        ProcFs.Write("self/oom_score_adj", s.ToString(System.Globalization.CultureInfo.InvariantCulture), $"set oom_score_adj to {s}");
     }
 
     /// <summary>sethostname; nothing when null or empty (as runc).</summary>
@@ -354,29 +353,14 @@ public static unsafe class ProcessSetup
         return key.Replace('.', '/');
     }
 
-    /// <summary>Writes each key (in ordinal order) to /proc/sys, checking the file is on procfs.</summary>
+    /// <summary>
+    /// Writes each key (in ordinal order) to /proc/sys, through the procfs of <see cref="ProcFs.Open"/>
+    /// (in the init, the host's, opened before any namespace was entered), checking the file is on procfs.
+    /// </summary>
     public static void ApplySysctl(IReadOnlyDictionary<string, string> sysctl)
     {
         foreach (var key in sysctl.Keys.Order(StringComparer.Ordinal))
-        {
-            string rel = SysctlPath(key);
-            WriteProcFile("/proc/sys/" + rel, sysctl[key], $"write sysctl key {key}");
-        }
-    }
-
-    /// <summary>Writes a value to a file that must be on procfs (not something mounted or linked over it).</summary>
-    static void WriteProcFile(string path, string value, string what)
-    {
-        int fd = Native.open(path, Native.O_WRONLY | Native.O_CLOEXEC | Native.O_NOFOLLOW, 0);
-        if (fd < 0) throw new HuskException($"{what}: {Native.StrError(Native.Errno)}");
-        try
-        {
-            if (Native.FsType(fd) != Native.PROC_SUPER_MAGIC)
-                throw new HuskException($"{what}: {path} is not on procfs (possible attack on /proc)");
-            try { Native.WriteAll(fd, Encoding.UTF8.GetBytes(value), what); }
-            catch (KernelException e) { throw new HuskException($"{what}: {Native.StrError(e.Errno)}"); }
-        }
-        finally { Native.close(fd); }
+            ProcFs.Write("sys/" + SysctlPath(key), sysctl[key], $"write sysctl key {key}");
     }
 
     // ------------------------------------------------------------------ exec
@@ -524,10 +508,11 @@ public static unsafe class ProcessSetup
     /// The last steps of every process that enters a container (the init after `start`, a process of
     /// `exec`), in runc's order: its stdio to the container's user, the seccomp filter before the
     /// capabilities are dropped when no_new_privs is off (loading then needs CAP_SYS_ADMIN), user and
-    /// capabilities, no_new_privs, umask, LSM labels, and execve — with the filter right before it
-    /// when no_new_privs is on. Returns only by throwing.
+    /// capabilities, no_new_privs, umask, LSM labels, the filter when no_new_privs is on, then the
+    /// startContainer hooks and execve. The hooks come from the image and run in the container: they
+    /// get no more privilege than the program does. Returns only by throwing.
     /// </summary>
-    public static void BecomeProcess(Process p, int preserveFds, Action? installSeccomp)
+    public static void BecomeProcess(Process p, int preserveFds, Action? installSeccomp, Action? startContainerHooks = null)
     {
         StdioOwnership.Fix(p.User.UID);
         if (installSeccomp is not null && !p.NoNewPrivileges) installSeccomp();
@@ -535,17 +520,17 @@ public static unsafe class ProcessSetup
         if (p.NoNewPrivileges) SetNoNewPrivileges();
         SetUmask(p.User.Umask);
         Lsm.ApplyExecLabels(p);
-        Exec(p, preserveFds, p.NoNewPrivileges ? installSeccomp : null);
+        Exec(p, preserveFds, p.NoNewPrivileges ? installSeccomp : null, startContainerHooks);
     }
 
     /// <summary>
     /// Marks fds from 3 + <paramref name="preserveFds"/> close-on-exec, changes into the cwd (unless
     /// <see cref="ApplyUserAndCapabilities"/> already did), resolves args[0] and execve's it with the
     /// process's environment (plus HOME, see <see cref="ProcessEnvironment"/>). Returns only by throwing.
-    /// <paramref name="beforeExecve"/> runs last, right before execve(2), once everything else is ready
-    /// (the place for the seccomp filter, so nothing of the runtime's own setup is filtered).
+    /// <paramref name="installSeccomp"/> and then <paramref name="startContainerHooks"/> run last, right
+    /// before execve(2) (see <see cref="ExecVe"/>).
     /// </summary>
-    public static void Exec(Process p, int preserveFds, Action? beforeExecve = null)
+    public static void Exec(Process p, int preserveFds, Action? installSeccomp = null, Action? startContainerHooks = null)
     {
         if (p.Args.Count == 0)
             throw new HuskException("args must not be empty");
@@ -554,27 +539,31 @@ public static unsafe class ProcessSetup
             ChangeDirectory(p.Cwd);
         var env = ProcessEnvironment(p.Env, p.User.UID);
         string path = ResolveExecutable(p.Args[0], env, p.Cwd);
-        ExecVe(path, p.Args, env, beforeExecve);
+        ExecVe(path, p.Args, env, installSeccomp, startContainerHooks);
     }
 
     /// <summary>
     /// execve; throws a HuskException naming the program and the errno when it fails.
-    /// <paramref name="beforeExecve"/> runs once argv and envp are built, just before the call.
+    /// Once argv and envp are built, <paramref name="installSeccomp"/> runs (so nothing of the runtime's
+    /// own setup is filtered), then <paramref name="startContainerHooks"/> (under the filter, as in runc;
+    /// a failing hook throws), then the call.
     /// </summary>
-    public static void ExecVe(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env, Action? beforeExecve = null)
+    public static void ExecVe(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env,
+        Action? installSeccomp = null, Action? startContainerHooks = null)
     {
         using var strings = new CStrings();
         byte* cpath = strings.Utf8(path);
         byte** cargv = strings.Array(argv);
         byte** cenv = strings.Array(env);
-        if (beforeExecve is not null)
+        if (installSeccomp is not null)
         {
-            // After beforeExecve (a seccomp filter) the runtime itself may be refused the syscalls
-            // that throwing needs (mmap, ...): a failed execve is reported with one write and _exit.
+            // After the filter the runtime itself may be refused the syscalls that throwing needs
+            // (mmap, ...): a failed execve is reported with one write and _exit.
             var prefix = Encoding.UTF8.GetBytes($"husk: exec {Quote(path)} failed (denied by the seccomp filter?): errno ");
             byte* msg = stackalloc byte[prefix.Length + 16];
             prefix.CopyTo(new Span<byte>(msg, prefix.Length));
-            beforeExecve();
+            installSeccomp();
+            startContainerHooks?.Invoke();
             Native.execve(cpath, cargv, cenv);
             int err = Native.Errno, len = prefix.Length;
             Span<byte> digits = stackalloc byte[10];
@@ -585,6 +574,7 @@ public static unsafe class ProcessSetup
             Native.write(2, msg, len);
             Native._exit(127);
         }
+        startContainerHooks?.Invoke();
         Native.execve(cpath, cargv, cenv);
         int errno = Native.Errno;
         throw new HuskException($"exec {Quote(path)}: {Native.StrError(errno)}");

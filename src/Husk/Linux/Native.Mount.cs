@@ -98,6 +98,7 @@ public static unsafe partial class Native
         [FieldOffset(20)] public uint Uid;
         [FieldOffset(24)] public uint Gid;
         [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(32)] public ulong Ino;
         [FieldOffset(128)] public uint RdevMajor;
         [FieldOffset(132)] public uint RdevMinor;
         [FieldOffset(136)] public uint DevMajor;

@@ -13,7 +13,15 @@ public static unsafe partial class Native
     public static partial int ioctl(int fd, nuint request, void* arg);
 
     public const nuint TIOCSCTTY = 0x540E, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414,
-        TIOCGPTN = 0x80045430, TIOCSPTLCK = 0x40045431;
+        TIOCSPTLCK = 0x40045431, TIOCGPTPEER = 0x5441;
+
+    /// <summary>ioctl(TIOCGPTPEER) (Linux 4.13): opens the slave of the pty master <paramref name="master"/> with <paramref name="flags"/>, by no path.</summary>
+    public static int OpenPtyPeer(int master, int flags) => ioctl(master, TIOCGPTPEER, (void*)(nint)flags);
+
+    /// <summary>devpts' f_type; its ptmx is char device 5:2 with inode 2 (fs/devpts/inode.c mknod_ptmx).</summary>
+    public const long DEVPTS_SUPER_MAGIC = 0x1cd1;
+    public const uint PTMX_MAJOR = 5, PTMX_MINOR = 2;
+    public const ulong PTMX_INO = 2;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct WinSize
@@ -47,7 +55,7 @@ public static unsafe partial class Native
     public static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
 
     public const int MSG_CMSG_CLOEXEC = 0x40000000, MSG_CTRUNC = 0x8;
-    public const int EIO = 5;
+    public const int EIO = 5, ENOTTY = 25, ENODEV = 19;
 
     /// <summary>CMSG_LEN / CMSG_SPACE for one int on 64-bit Linux: a 16-byte cmsghdr, data padded to 8.</summary>
     const int CmsgHdrLen = 16, CmsgLenOneFd = CmsgHdrLen + 4, CmsgSpaceOneFd = CmsgHdrLen + 8;

@@ -16,11 +16,13 @@ public static unsafe class ProcessMemory
     /// <summary>Unmaps the pages of this process's read-only file mappings that hold nothing of their own; best effort.</summary>
     public static void DropCleanFilePages()
     {
+        // Through the host's procfs (ProcFs.Open): a fake maps or pagemap in the container's /proc
+        // could make this unmap pages the process wrote.
         string? maps;
-        try { maps = SmallFile.ReadTextOrNull("/proc/self/maps"); }
+        try { maps = ProcFs.ReadText("self/maps", 1 << 20); }
         catch (KernelException) { return; }
         if (maps is null) return;
-        int pagemap = Native.open("/proc/self/pagemap", Native.O_RDONLY | Native.O_CLOEXEC, 0);
+        int pagemap = ProcFs.Open("self/pagemap", Native.O_RDONLY);
         if (pagemap < 0) return;
         try
         {

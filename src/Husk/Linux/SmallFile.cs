@@ -51,11 +51,22 @@ public static unsafe class SmallFile
     public static string? ReadTextOrNull(string path, int maxBytes = int.MaxValue) =>
         ReadOrNull(path, maxBytes) is { } b ? System.Text.Encoding.UTF8.GetString(b) : null;
 
-    /// <summary>Writes a temporary file next to <paramref name="path"/> and renames it over it: readers see the old or the new file, never half (no fsync).</summary>
+    /// <summary>
+    /// Writes a temporary file next to <paramref name="path"/> and renames it over it: readers see the
+    /// old or the new file, never half (no fsync). The temporary is always a new file (O_EXCL|O_NOFOLLOW,
+    /// a random name): the directory may be writable by others (a --pid-file's), and a symlink planted
+    /// at a guessable name must not make root write through it.
+    /// </summary>
     public static void WriteAtomically(string path, ReadOnlySpan<byte> data)
     {
-        var tmp = path + ".tmp" + Environment.ProcessId;
-        int fd = Native.open(tmp, Native.O_WRONLY | Native.O_CREAT | Native.O_TRUNC | Native.O_CLOEXEC, 0x1a4);
+        string tmp;
+        int fd, tries = 0;
+        do
+        {
+            tmp = $"{path}.tmp{Random.Shared.NextInt64():x16}";
+            fd = Native.open(tmp, Native.O_WRONLY | Native.O_CREAT | Native.O_EXCL | Native.O_NOFOLLOW | Native.O_CLOEXEC, 0x1a4);
+        }
+        while (fd < 0 && Native.Errno == Native.EEXIST && ++tries < 16);
         if (fd < 0) throw new KernelException($"cannot create {tmp}", Native.Errno);
         try { Native.WriteAll(fd, data, $"write {tmp}"); }
         catch

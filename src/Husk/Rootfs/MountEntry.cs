@@ -28,7 +28,7 @@ public sealed record MountEntry(
 
     public bool IsBind => (Flags & MS_BIND) != 0;
 
-    /// <summary>A bind mount with ro/nosuid/... needs MS_REMOUNT|MS_BIND afterwards (the first mount ignores them).</summary>
+    /// <summary>A bind mount with ro/nosuid/... needs MS_REMOUNT|MS_BIND afterwards (the first mount ignores them), on kernels without mount_setattr.</summary>
     public bool NeedsBindRemount => IsBind && (Flags & RemountableFlags) != 0;
 
     /// <summary>
@@ -45,6 +45,41 @@ public sealed record MountEntry(
     public ulong RemountFlags => (Flags & ~(MS_REC | MS_REMOUNT)) | (IsBind ? MS_BIND : 0);
 
     public bool Readonly => (Flags & MS_RDONLY) != 0;
+
+    /// <summary>The per-mount flags and their mount_setattr(2) attributes.</summary>
+    static readonly (ulong Flag, ulong Attr)[] s_bindAttributes =
+    [
+        (MS_RDONLY, MOUNT_ATTR_RDONLY), (MS_NOSUID, MOUNT_ATTR_NOSUID), (MS_NODEV, MOUNT_ATTR_NODEV),
+        (MS_NOEXEC, MOUNT_ATTR_NOEXEC), (MS_NODIRATIME, MOUNT_ATTR_NODIRATIME), (MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW),
+    ];
+
+    /// <summary>
+    /// A bind mount's own options as mount_setattr(2) attributes of its top mount: what the options
+    /// set ("ro", "nosuid", ...) is set, what they clear ("rw", "suid", ...) is cleared, the source's
+    /// other flags are kept (runc's rule since 1.2). An atime option replaces the atime mode, as a
+    /// remount does: noatime, else strictatime, else relatime. Superblock flags (sync, ...) do not
+    /// apply to a bind mount.
+    /// </summary>
+    public (ulong Set, ulong Clear) BindAttributes
+    {
+        get
+        {
+            ulong set = 0, clear = 0;
+            foreach (var (flag, attr) in s_bindAttributes)
+            {
+                if ((Flags & flag) != 0) set |= attr;
+                else if ((ClearedFlags & flag) != 0) clear |= attr;
+            }
+            const ulong atime = MS_NOATIME | MS_RELATIME | MS_STRICTATIME;
+            if (((Flags | ClearedFlags) & atime) != 0)
+            {
+                clear |= MOUNT_ATTR__ATIME;
+                set |= (Flags & MS_NOATIME) != 0 ? MOUNT_ATTR_NOATIME
+                    : (Flags & MS_STRICTATIME) != 0 ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME;
+            }
+            return (set, clear);
+        }
+    }
 
     /// <summary>"mode=" in the data: then Husk keeps the tmpfs mode it asked for.</summary>
     public bool HasModeOption => Data.Split(',').Any(d => d.StartsWith("mode=", StringComparison.Ordinal));

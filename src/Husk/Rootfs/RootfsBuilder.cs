@@ -265,12 +265,15 @@ public static class RootfsBuilder
             try
             {
                 CheckProc(root, dst, FsType(src) == PROC_SUPER_MAGIC, what);
+                if (AttachBindClone(src, dst, e, what)) return;
                 Check(mount(SafeRoot.ProcFd(src), SafeRoot.ProcFd(dst), null, e.InitialFlags, null), what);
             }
             finally { close(dst); }
         }
         finally { close(src); }
 
+        // Kernels without mount_setattr (before 5.12): the flags by a remount of the new mount, found
+        // again by its path.
         int fd = root.Open(e.Destination, O_PATH, what);
         try
         {
@@ -279,6 +282,41 @@ public static class RootfsBuilder
             ApplyPropagationAndAttrs(fd, e, what);
         }
         finally { close(fd); }
+    }
+
+    /// <summary>
+    /// The bind as a detached clone of <paramref name="src"/> (open_tree; recursive for rbind) that gets
+    /// every attribute while detached (mount_setattr: its own flags, then the recursive ones), is then
+    /// attached at <paramref name="dst"/> (move_mount) and given its propagation through its own fd.
+    /// Nothing is looked up by path after the mount, so a path swapped meanwhile cannot make the flags
+    /// land on another mount. False, with nothing done, where the kernel lacks these calls.
+    /// </summary>
+    static bool AttachBindClone(int src, int dst, MountEntry e, string what)
+    {
+        uint recursive = (e.Flags & MS_REC) != 0 ? (uint)AT_RECURSIVE : 0;
+        int tree = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | recursive);
+        if (tree < 0)
+        {
+            if (Errno == ENOSYS) return false;
+            throw new KernelException(what, Errno);
+        }
+        try
+        {
+            var (set, clear) = e.BindAttributes;
+            if (mount_setattr(tree, "", (uint)AT_EMPTY_PATH, set, clear) < 0)
+            {
+                if (Errno == ENOSYS) return false;
+                throw new KernelException($"{what}: set mount attributes", Errno);
+            }
+            if (e.AttrSet != 0 || e.AttrClear != 0)
+                Check(mount_setattr(tree, "", (uint)(AT_EMPTY_PATH | AT_RECURSIVE), e.AttrSet, e.AttrClear),
+                    $"{what}: set recursive mount attributes");
+            Check(move_mount(tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), what);
+            foreach (var p in e.Propagation)
+                Check(mount(null, SafeRoot.ProcFd(tree), null, p, null), $"{what}: set propagation");
+            return true;
+        }
+        finally { close(tree); }
     }
 
     /// <summary>Propagation options ("rslave", ...) one by one, then recursive attributes (rro, ...) with mount_setattr.</summary>

@@ -50,7 +50,10 @@ public class Cve2024_21626Tests : IDisposable
             var r = RunLeaking(s, s.NewId());
             Assert.DoesNotContain(Secret, r.Stdout + r.Stderr);
             Assert.True(r.ExitCode != 0, r.Describe($"cwd /proc/self/fd/{fd} must be refused"));
-            Assert.Contains("cwd", r.Stderr);
+            // Refused by the chdir, or (an fd of the init's own: the host's /proc it writes sysctls
+            // through) by the check right after it that the cwd is inside the root.
+            Assert.True(r.Stderr.Contains("cwd") || r.Stderr.Contains("current working directory is outside of container mount namespace root"),
+                r.Describe($"cwd /proc/self/fd/{fd}: not refused for its cwd"));
         }
         Assert.Empty(s.Root.ListIds());
         s.AssertNothingLeaked();

@@ -178,6 +178,24 @@ public class MountEntryTests
     }
 
     [Fact]
+    public void BindAttributes_SetWhatIsAskedClearWhatIsClearedKeepTheRest()
+    {
+        Assert.Equal((MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0UL), E("/d", "bind", "/h", "rbind", "ro", "nosuid", "rslave", "sync").BindAttributes);
+        Assert.Equal((MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC), E("/d", "bind", "/h", "rw", "exec", "nodev").BindAttributes);
+        Assert.Equal((0UL, 0UL), E("/d", "bind", "/h", "bind").BindAttributes);
+        Assert.Equal((MOUNT_ATTR_NOSYMFOLLOW | MOUNT_ATTR_NODIRATIME, 0UL), E("/d", "bind", "/h", "nosymfollow", "nodiratime").BindAttributes);
+    }
+
+    [Theory]
+    [InlineData("noatime", MOUNT_ATTR_NOATIME)]
+    [InlineData("strictatime", MOUNT_ATTR_STRICTATIME)]
+    [InlineData("relatime", MOUNT_ATTR_RELATIME)]
+    [InlineData("atime", MOUNT_ATTR_RELATIME)]
+    [InlineData("norelatime", MOUNT_ATTR_RELATIME)]
+    public void BindAttributes_AnAtimeOptionReplacesTheAtimeMode(string option, ulong mode) =>
+        Assert.Equal((mode, MOUNT_ATTR__ATIME), E("/d", "bind", "/h", "bind", option).BindAttributes);
+
+    [Fact]
     public void PlainBind_NoRemount()
     {
         var e = E("/data", "none", "/host", "bind");
