@@ -54,6 +54,16 @@ public static unsafe partial class Native
     [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int umount2(string target, int flags);
 
+    [LibraryImport(Libc, EntryPoint = "setxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int setxattr_(string path, string name, byte[] value, nuint size, int flags);
+
+    /// <summary>setxattr(2) of a text value (an SELinux label: security.selinux).</summary>
+    public static int setxattr(string path, string name, string value)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(value);
+        return setxattr_(path, name, bytes, (nuint)bytes.Length, 0);
+    }
+
     [LibraryImport(Libc, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int chroot(string path);
 

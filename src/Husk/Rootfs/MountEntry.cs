@@ -28,6 +28,22 @@ public sealed record MountEntry(
 
     public bool IsBind => (Flags & MS_BIND) != 0;
 
+    /// <summary>
+    /// linux.mountLabel for this mount, as runc applies it: file systems Husk mounts get it as
+    /// their "context=" mount option; binds keep their source's labels, proc, sysfs and cgroup
+    /// theirs; mqueue gets none here (its root is labelled after the mount, <see cref="LabelsRootAfterMount"/>).
+    /// Pure: the caller passes a label only where SELinux is enabled.
+    /// </summary>
+    public MountEntry WithMountLabel(string? label)
+    {
+        if (string.IsNullOrEmpty(label) || IsBind || Type is "proc" or "sysfs" or "cgroup" or "cgroup2" or "mqueue") return this;
+        string context = $"context=\"{label}\"";
+        return this with { Data = Data.Length == 0 ? context : $"{Data},{context}" };
+    }
+
+    /// <summary>An mqueue mount takes linux.mountLabel as the label of its root, not as a mount option (runc).</summary>
+    public bool LabelsRootAfterMount => !IsBind && Type == "mqueue";
+
     /// <summary>A bind mount with ro/nosuid/... needs MS_REMOUNT|MS_BIND afterwards (the first mount ignores them), on kernels without mount_setattr.</summary>
     public bool NeedsBindRemount => IsBind && (Flags & RemountableFlags) != 0;
 

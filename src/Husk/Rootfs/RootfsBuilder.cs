@@ -50,7 +50,9 @@ public static class RootfsBuilder
         // is applied to the container's own "/" only, by ApplyRootPropagation at the end.
         ulong rootPropagation = ParsePropagation(spec.Linux?.RootfsPropagation) is { } asked && (asked & MS_UNBINDABLE) == 0
             ? asked : MS_SLAVE | MS_REC;
-        var entries = spec.Mounts.Select(MountEntry.From).ToList();
+        // linux.mountLabel: checked at create to be set only where SELinux is enabled (Lsm.CheckHost).
+        string? mountLabel = spec.Linux?.MountLabel is { Length: > 0 } l ? l : null;
+        var entries = spec.Mounts.Select(m => MountEntry.From(m).WithMountLabel(mountLabel)).ToList();
         var devPlan = DevPlan.For(spec, File.Exists("/proc/kcore"));
         bool cgroupNs = spec.Linux?.Namespaces.Any(n => n.Type == "cgroup") == true;
 
@@ -76,7 +78,7 @@ public static class RootfsBuilder
             {
                 if (e.Type == "cgroup") MountCgroup(root, e, cgroupNs, hostMounts);
                 else if (options.IdmappedMountFds.TryGetValue(index, out int detached)) IdmappedMounts.Attach(root, e, detached);
-                else MountEntryInRoot(root, e, options);
+                else MountEntryInRoot(root, e, options, mountLabel);
                 index++;
             }
             // (d) /dev, unless it is the host's.
@@ -167,7 +169,7 @@ public static class RootfsBuilder
     static string Describe(MountEntry e) => $"mount {(e.IsBind ? e.Source : e.Type)} to {e.Destination}";
 
     /// <summary>One spec mount (not cgroup) onto its destination inside <paramref name="root"/>.</summary>
-    static void MountEntryInRoot(SafeRoot root, MountEntry e, RootfsOptions options)
+    static void MountEntryInRoot(SafeRoot root, MountEntry e, RootfsOptions options, string? mountLabel)
     {
         string what = Describe(e);
         if (e.IsBind) { MountBind(root, e, what); return; }
@@ -239,6 +241,8 @@ public static class RootfsBuilder
                 try { Check(fchmod(rw, mode), $"{what}: chmod"); }
                 finally { close(rw); }
             }
+            if (e.LabelsRootAfterMount && mountLabel != null)
+                Check(setxattr(SafeRoot.ProcFd(fd), "security.selinux", mountLabel), $"{what}: label it {mountLabel}");
             if (e.DelayReadonly && e.Readonly && e.Destination != "/dev")
                 Remount(fd, MS_REMOUNT | e.RemountFlags, what);
             ApplyPropagationAndAttrs(fd, e, what);
@@ -393,7 +397,7 @@ public static class RootfsBuilder
 
         // v1 or hybrid: a tmpfs holding one directory per hierarchy. Writable until the end.
         var tmpfs = new MountEntry(e.Destination, "tmpfs", "tmpfs", flags & ~MS_RDONLY, 0, [], "mode=755", 0, 0, false);
-        MountEntryInRoot(root, tmpfs, new RootfsOptions());
+        MountEntryInRoot(root, tmpfs, new RootfsOptions(), mountLabel: null);
         int top = root.Open(e.Destination, O_PATH | O_DIRECTORY, what);
         try
         {

@@ -258,6 +258,23 @@ public class MountEntryTests
     [InlineData("/etc", false, true)]
     public void ProcMounts_AreRestricted(string resolved, bool sourceIsProc, bool allowed) =>
         Assert.Equal(allowed, MountEntry.CheckProcMount(resolved, sourceIsProc) is null);
+
+    /// <summary>linux.mountLabel as runc applies it (label.FormatMountLabel): context= on file systems Husk mounts.</summary>
+    [Theory]
+    [InlineData("tmpfs", "tmpfs", "nosuid,mode=755", "mode=755,context=\"system_u:object_r:container_file_t:s0\"", false)]
+    [InlineData("devpts", "devpts", "nosuid", "context=\"system_u:object_r:container_file_t:s0\"", false)]
+    [InlineData("proc", "proc", "nosuid", "", false)]
+    [InlineData("sysfs", "sysfs", "ro", "", false)]
+    [InlineData("cgroup", "cgroup", "ro", "", false)]
+    [InlineData("mqueue", "mqueue", "nosuid", "", true)]
+    [InlineData("bind", "/etc", "rbind,ro", "", false)]
+    public void Mount_label_goes_into_the_data_of_file_systems_husk_mounts(string type, string source, string options, string data, bool labelsRoot)
+    {
+        var e = E("/x", type, source, options.Split(',')).WithMountLabel("system_u:object_r:container_file_t:s0");
+        Assert.Equal(data, e.Data);
+        Assert.Equal(labelsRoot, e.LabelsRootAfterMount);
+        Assert.Same(e, e.WithMountLabel(null));
+    }
 }
 
 public class RootfsBuilderPureTests
