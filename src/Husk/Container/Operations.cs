@@ -141,22 +141,27 @@ public static class Operations
         return list;
     }
 
+    /// <summary>
+    /// Sends <paramref name="signal"/> to the init, or with <paramref name="all"/> to every process in
+    /// the cgroup. As runc: --all also works once the init has exited (containerd's runc shim sends
+    /// `kill --all ID KILL` then, to kill what is left), and succeeds when nothing is left; a plain
+    /// kill of a stopped container fails with "container not running", the words the shim looks for.
+    /// </summary>
     public static void Kill(StateStore store, string id, int signal, bool all)
     {
         using var l = store.Lock(id);
         var r = store.ReadRecord(id);
         var status = ContainerStatus.Of(store, r, createInProgress: false);
-        if (all && r?.Cgroup != null)
+        if (all && r != null && (r.Cgroup != null || status == ContainerStatus.Stopped))
         {
-            // Every process in the cgroup, also when the init is gone but others remain.
-            var cgroup = Cgroups.CgroupManagers.Open(r.Cgroup);
-            if (status == ContainerStatus.Stopped && cgroup.Pids().Count == 0)
-                throw new HuskException($"cannot kill container \"{id}\": it is not running");
-            ResourceOperations.SignalAll(cgroup, signal);
+            if (r.Cgroup != null) ResourceOperations.SignalAll(Cgroups.CgroupManagers.Open(r.Cgroup), signal);
             return;
         }
-        if (r == null || status == ContainerStatus.Stopped) throw new HuskException($"cannot kill container \"{id}\": it is not running");
+        if (r == null || status == ContainerStatus.Stopped) throw new HuskException($"cannot kill container \"{id}\": container not running");
         Native.Check(Native.kill(r.Pid, signal), $"kill container \"{id}\" (pid {r.Pid})");
+        // A frozen (v1) process acts on SIGKILL only once thawed: runc thaws a paused container for it.
+        if (signal == Cleanup.SIGKILL && status == ContainerStatus.Paused && r.Cgroup != null)
+            Cgroups.CgroupManagers.Open(r.Cgroup).Thaw();
     }
 
     /// <summary>
