@@ -149,6 +149,18 @@ public abstract class CgroupManagerBase : ICgroupManager
 
     public abstract bool IsFrozen();
 
+    public string? FrozenDirectory()
+    {
+        foreach (var d in Dirs)
+        {
+            bool frozen = d.Hierarchy.IsV2
+                ? CgroupFs.TryRead(IOPath.Combine(d.Dir, "cgroup.freeze"))?.Trim() == "1" || CgroupFs.IsFrozenV2(d.Dir)
+                : d.Hierarchy.Has("freezer") && CgroupFs.TryRead(IOPath.Combine(d.Dir, "freezer.state"))?.Trim() is "FROZEN" or "FREEZING";
+            if (frozen) return d.Dir;
+        }
+        return null;
+    }
+
     public abstract bool IsV2 { get; }
 
     public abstract string? DirectoryOf(string controller);

@@ -59,6 +59,13 @@ public interface ICgroupManager
 
     bool IsFrozen();
 
+    /// <summary>
+    /// A directory of this cgroup, in any hierarchy, that holds what runs in it frozen (a v1 freezer
+    /// not THAWED; cgroup.freeze set, or frozen by a parent, in cgroup2), or null. A process started
+    /// there stops before its first instruction.
+    /// </summary>
+    string? FrozenDirectory();
+
     /// <summary>What a later process needs to find and destroy this cgroup (<see cref="CgroupManagers.Open"/>).</summary>
     CgroupInfo ToInfo();
 

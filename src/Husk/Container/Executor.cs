@@ -115,6 +115,13 @@ public static class Executor
             using (var launch = InitLauncher.Launch(o.PreserveFds, null, consoleChild, exec: true, seccompListener: listener?.Fd ?? -1, cgroup: cgroup))
             {
                 spawned = launch.SpawnedPid;
+                // Paused meanwhile, the process would never answer; with --ignore-paused it waits for the resume.
+                if (cgroup != null && !o.IgnorePaused)
+                    launch.Channel.WhileWaiting = () =>
+                    {
+                        if (cgroup.FrozenDirectory() is { } dir)
+                            throw new HuskException($"cannot exec in container \"{o.Id}\": its cgroup {dir} was frozen while the process started (paused?)");
+                    };
                 if (consoleChild >= 0) { Native.close(consoleChild); consoleChild = -1; }
                 var b = new InitChannel.BootstrapBuilder();
                 launch.JoinCgroup(cgroup, b);
