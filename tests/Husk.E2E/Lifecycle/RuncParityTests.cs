@@ -155,4 +155,27 @@ public class RuncParityTests
         }
         finally { ThawAndRemove(frozen, parent); }
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_linux_devices_node_is_usable_only_when_a_device_rule_allows_it(bool allowRule)
+    {
+        // runc 1.1.5 (specconv.CreateCgroupConfig): the nodes of linux.devices get no allow rule;
+        // under the default spec's deny-all, writing /dev/kmsg fails with EPERM unless
+        // linux.resources.devices allows c 1:11.
+        using var root = new TestRoot();
+        using var bundle = new Bundle();
+        var linux = bundle.Config["linux"]!.AsObject();
+        linux["devices"] = new JsonArray(new JsonObject { ["path"] = "/dev/kmsg", ["type"] = "c", ["major"] = 1, ["minor"] = 11, ["fileMode"] = 438 });
+        var rules = (JsonArray)linux["resources"]!["devices"]!;
+        Assert.Equal("""{"allow":false,"access":"rwm"}""", rules.Single()!.ToJsonString());
+        if (allowRule) rules.Add(new JsonObject { ["allow"] = true, ["type"] = "c", ["major"] = 1, ["minor"] = 11, ["access"] = "w" });
+        bundle.SetScript("ls /dev/kmsg && { echo husk-e2e > /dev/kmsg && echo written; } 2>&1; echo x > /dev/null && echo null-ok").Save();
+        var r = root.Run("run", "--bundle", bundle.Dir, root.NewId()).AssertSuccess();
+        Assert.Equal("/dev/kmsg", r.StdoutLines[0]);
+        if (allowRule) Assert.Equal("written", r.StdoutLines[1]);
+        else Assert.Contains("Operation not permitted", r.StdoutLines[1]);
+        Assert.Equal("null-ok", r.StdoutLines[2]);
+    }
 }
