@@ -68,7 +68,7 @@ namespace Husk.Cli
             }
             catch (HuskException e)
             {
-                return Fail(e.Message);
+                return Fail(e.Message, e.ExitCode);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -84,7 +84,7 @@ namespace Husk.Cli
 
         const int MaxErrorLength = 2000;
 
-        static int Fail(string message)
+        static int Fail(string message, int exitCode = 1)
         {
             var line = message.ReplaceLineEndings(" ");
             // One readable line even when the message quotes a 10 MB value from the config.
@@ -92,7 +92,7 @@ namespace Husk.Cli
             ConfigureLogForFailure();
             Log.Error(line);
             Console.Error.WriteLine($"husk: {line}");
-            return 1;
+            return exitCode;
         }
 
         /// <summary>

@@ -37,6 +37,8 @@ public sealed class CgroupV1Manager : CgroupManagerBase
     public static CgroupV1Manager For(HostInfo host, string path)
         => new(path, host.Hierarchies.Select(h => new CgroupDir(h, CgroupPaths.DirectoryIn(h, path))).ToList());
 
+    protected override ICgroupManager WithDirectories(IReadOnlyList<CgroupDir> dirs) => new CgroupV1Manager(Path, dirs);
+
     CgroupDir? FreezerDir => Dirs.FirstOrDefault(d => !d.Hierarchy.IsV2 && d.Hierarchy.Has("freezer"));
 
     CgroupDir? UnifiedDir => Dirs.FirstOrDefault(d => d.Hierarchy.IsV2);

@@ -66,6 +66,14 @@ public interface ICgroupManager
     /// </summary>
     string? FrozenDirectory();
 
+    /// <summary>
+    /// This cgroup with existing sub-cgroups instead of its directories (exec --cgroup, runc's
+    /// SubCgroupPaths): the key "" gives one path below the container's directory in every
+    /// hierarchy, a controller the path in its hierarchy. Refuses a path that leaves the container's
+    /// cgroup, an unknown controller and a sub-cgroup that does not exist.
+    /// </summary>
+    ICgroupManager Below(IReadOnlyDictionary<string, string> subPaths);
+
     /// <summary>What a later process needs to find and destroy this cgroup (<see cref="CgroupManagers.Open"/>).</summary>
     CgroupInfo ToInfo();
 

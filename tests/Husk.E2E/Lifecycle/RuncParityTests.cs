@@ -178,4 +178,56 @@ public class RuncParityTests
         else Assert.Contains("Operation not permitted", r.StdoutLines[1]);
         Assert.Equal("null-ok", r.StdoutLines[2]);
     }
+
+    [Fact]
+    public void Exec_failures_exit_255_and_the_process_status_comes_back()
+    {
+        // runc 1.1.5 exec.go: fatalWithCode(..., 255) for every failure after the arguments were
+        // checked; a missing container id is a usage error (exit 1).
+        using var root = new TestRoot();
+        using var bundle = new Bundle("sleep", "1000");
+        var id = root.NewId();
+        root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
+        Assert.Equal(3, root.Run("exec", id, "sh", "-c", "exit 3").ExitCode);
+        Assert.Contains("executable file not found", root.Run("exec", id, "no-such-program").AssertFailure(255).Stderr);
+        Assert.Contains("does not exist", root.Run("exec", "no-such-container", "true").AssertFailure(255).Stderr);
+        Assert.Contains("a command is required", root.Run("exec", id).AssertFailure(255).Stderr);
+        root.Run("pause", id).AssertSuccess();
+        try { Assert.Contains("cannot exec in a paused container", root.Run("exec", id, "true").AssertFailure(255).Stderr); }
+        finally { root.Run("resume", id); }
+        root.Run("exec").AssertFailure(1);
+        root.Run("delete", "--force", id).AssertSuccess();
+    }
+
+    [Fact]
+    public void Exec_cgroup_joins_an_existing_sub_cgroup_only()
+    {
+        // runc 1.1.5 exec.bats "runc exec --cgroup sub-cgroups [v1]" / "subcgroup [v2]".
+        using var root = new TestRoot();
+        using var bundle = new Bundle("sleep", "1000");
+        var id = root.NewId();
+        root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
+        Assert.Contains(" .. is not a sub cgroup path", root.Run("exec", "--cgroup", "..", id, "true").AssertFailure(255).Stderr);
+        Assert.Contains(" /../x is not a sub cgroup path", root.Run("exec", "--cgroup", "/../x", id, "true").AssertFailure(255).Stderr);
+        Assert.Matches(" adding pid .*/nonexistent/cgroup.procs: no such file ", root.Run("exec", "--cgroup", "nonexistent", id, "true").AssertFailure(255).Stderr);
+        Assert.Contains("unknown controller ", root.Run("exec", "--cgroup", "whaaat:/", id, "true").AssertFailure(255).Stderr);
+        Assert.Contains("missing <controller>: prefix", root.Run("exec", "--cgroup", "a", "--cgroup", "b", id, "true").AssertFailure(255).Stderr);
+
+        var own = root.Run("exec", "--cgroup", "/", id, "cat", "/proc/self/cgroup").AssertSuccess().StdoutLines;
+        Assert.Equal(root.Run("exec", id, "cat", "/proc/self/cgroup").AssertSuccess().StdoutLines, own);
+
+        foreach (var dir in Cgroups.Cg.Leftovers($"/husk/{id}"))
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "sub"));
+            // A new v1 cpuset takes no task until its cpus and mems are set.
+            foreach (var file in new[] { "cpuset.cpus", "cpuset.mems" })
+                if (File.Exists(Path.Combine(dir, file)))
+                    File.WriteAllText(Path.Combine(dir, "sub", file), File.ReadAllText(Path.Combine(dir, file)).Trim());
+        }
+        var lines = root.Run("exec", "--cgroup", "sub", id, "cat", "/proc/self/cgroup").AssertSuccess().StdoutLines;
+        Assert.All(lines, l => Assert.EndsWith("/sub", l));
+        Assert.Equal(own.Length, lines.Length);
+        root.Run("delete", "--force", id).AssertSuccess();
+        Assert.Empty(Cgroups.Cg.Leftovers($"/husk/{id}"));
+    }
 }
