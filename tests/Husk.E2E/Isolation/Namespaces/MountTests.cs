@@ -146,7 +146,8 @@ public class MountTests
     public void Cgroup_mount_shows_only_the_containers_own_cgroups(bool cgroupNamespace)
     {
         using var s = new Sandbox();
-        if (!cgroupNamespace)
+        if (cgroupNamespace) s.WithCgroupNamespace();
+        else
         {
             var ns = s.Linux["namespaces"]!.AsArray();
             foreach (var n in ns.Where(n => (string?)n!["type"] == "cgroup").ToList()) ns.Remove(n);
