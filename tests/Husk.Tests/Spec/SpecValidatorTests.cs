@@ -97,7 +97,7 @@ public class SpecValidatorTests
     public void Namespaces()
     {
         var s = Base(); s.Linux!.Namespaces[2].Type = "foo"; Has(s, "/linux/namespaces/2/type: unknown namespace type \"foo\"");
-        s = Base(); s.Linux!.Namespaces.Add(new LinuxNamespace { Type = "pid" }); HasPrefix(s, "/linux/namespaces/6/type");
+        s = Base(); s.Linux!.Namespaces.Add(new LinuxNamespace { Type = "pid" }); HasPrefix(s, "/linux/namespaces/5/type");
         s = Base(); s.Linux!.Namespaces[0].Path = "proc/1/ns/pid"; HasPrefix(s, "/linux/namespaces/0/path");
     }
 
