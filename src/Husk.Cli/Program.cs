@@ -61,7 +61,7 @@ namespace Husk.Cli
                     Console.Out.Write(CommandHelp(command));
                     return 0;
                 }
-                var parsed = ArgParser.ParseCommand(rest, command.Flags);
+                var parsed = ArgParser.ParseCommand(rest, command.Flags, command.FlagsAfterArguments);
                 var options = new GlobalOptions { Root = global.Value("root") ?? "/run/husk", Criu = global.Value("criu") };
                 Log.Debug($"husk {string.Join(' ', argv)}");
                 return command.Execute(parsed, options);

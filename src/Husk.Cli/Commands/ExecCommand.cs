@@ -8,6 +8,7 @@ public sealed class ExecCommand : Command
     public override string Name => "exec";
     public override string Usage => "[command options] <container-id> <command> [command options]  ||  -p process.json <container-id>";
     public override string Summary => "execute new process inside the container";
+    public override bool FlagsAfterArguments => false;
 
     public override IReadOnlyList<Flag> Flags =>
     [

@@ -200,6 +200,8 @@ public abstract class CgroupManagerBase : ICgroupManager
     /// <summary>Enforces the device rules (v1 files or a v2 eBPF program).</summary>
     protected abstract void ApplyDevices(IReadOnlyList<DeviceRule> rules, bool explicitRules);
 
+    public void CheckResources(LinuxResources resources) => Plan(resources, []);
+
     public void ApplyResources(LinuxResources resources, IReadOnlyList<LinuxDevice>? devices, bool applyDevices)
     {
         var warnings = new List<string>();

@@ -137,7 +137,7 @@ public sealed class CgroupV1Manager : CgroupManagerBase
     }
 
     protected override List<CgroupWrite> Plan(LinuxResources r, List<string> warnings)
-        => ResourcePlan.V1(r, hybrid: UnifiedDir != null, warnings);
+        => ResourcePlan.V1(r, hybrid: UnifiedDir != null, warnings, CgroupHost.Current.V2Controllers);
 
     protected override string Unavailable(CgroupWrite w)
     {

@@ -86,6 +86,9 @@ public interface ICgroupManager
     /// </summary>
     string? DirectoryOf(string controller);
 
+    /// <summary>Refuses, as <see cref="ApplyResources"/> would, settings this cgroup version cannot express; writes nothing.</summary>
+    void CheckResources(Husk.Spec.LinuxResources resources);
+
     /// <summary>
     /// Writes linux.resources (<see cref="ResourcePlan"/>) to the cgroup files; with <paramref name="applyDevices"/>
     /// also the device rules (v1 devices.allow/deny, v2 an eBPF program) built from the resources and

@@ -65,6 +65,8 @@ public static class Creator
         var plan = NamespacePlan.From(spec);
         RefuseRuntimeMountNamespace(plan);
         ICgroupManager? cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
+        // What the cgroup version cannot express (unified keys on v1) is refused before anything is made.
+        if (spec.Linux?.Resources is { } resources) cgroup.CheckResources(resources);
         CheckExistingCgroup(cgroup);
 
         using var dirLock = store.CreateDirectory(o.Id);

@@ -257,4 +257,79 @@ public class RuncParityTests
             foreach (var d in dirs) Directory.Delete(d, recursive: true);
         }
     }
+
+    [Fact]
+    public void Flags_may_follow_the_container_id_except_for_exec()
+    {
+        // runc 1.1.5 (urfave/cli reorderArgs): `runc update ID --cpu-period N` works; exec and ps
+        // (SkipArgReorder) pass what follows the id to the program.
+        using var root = new TestRoot();
+        using var bundle = new Bundle("sleep", "1000");
+        var id = root.NewId();
+        root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
+        string period() => Cgroups.Cg.HasV1
+            ? Cgroups.Cg.Read(Cgroups.Cg.V1("cpu", $"/husk/{id}") + "/cpu.cfs_period_us")
+            : Cgroups.Cg.Read($"/sys/fs/cgroup/husk/{id}/cpu.max").Split(' ')[1];
+        root.Run("update", id, "--cpu-period", "200000").AssertSuccess();
+        Assert.Equal("200000", period());
+        root.Run("update", "--cpu-period=300000", id).AssertSuccess();
+        Assert.Equal("300000", period());
+        Assert.Equal("--version\n", root.Run("exec", id, "echo", "--version").AssertSuccess().Stdout);
+        root.Run("delete", id, "--force").AssertSuccess();
+        Assert.Empty(root.ListIds());
+    }
+
+    [Fact]
+    public void Unified_resources_on_a_cgroup_v1_host_are_an_invalid_configuration()
+    {
+        // runc 1.1.5 cgroups.bats "runc run (cgroup v1 + unified resources should fail)": hybrid
+        // hosts count as v1; "invalid configuration", before anything is made.
+        bool pureV2 = File.Exists("/sys/fs/cgroup/cgroup.controllers");
+        using var root = new TestRoot();
+        using var bundle = new Bundle("true");
+        string path = Cgroups.Cg.NewParent();
+        Cgroups.Cg.SetResources(bundle, """{"unified": {"memory.min": "131072"}}""", path);
+        var id = root.NewId();
+        var r = root.Run("run", "--bundle", bundle.Dir, id);
+        if (pureV2) r.AssertSuccess();
+        else
+        {
+            r.AssertFailure(1);
+            Assert.Contains("/linux/resources/unified/memory.min: invalid configuration: cannot use unified on cgroup v1", r.Stderr);
+            Assert.Single(r.Stderr.Trim().Split('\n'));
+        }
+        Assert.Empty(root.ListIds());
+        Assert.Empty(Cgroups.Cg.Leftovers(path));
+    }
+
+    [Fact]
+    public void Create_in_a_cgroup_with_processes_warns_and_goes_on()
+    {
+        // runc 1.1.5 (factory_linux.go Create): "container's cgroup is not empty: N process(es) found", a warning only.
+        string path = Cgroups.Cg.NewParent();
+        bool v1 = Directory.Exists("/sys/fs/cgroup/pids") && !File.Exists("/sys/fs/cgroup/cgroup.controllers");
+        string dir = v1 ? Cgroups.Cg.V1("pids", path) : $"/sys/fs/cgroup{path}";
+        Directory.CreateDirectory(dir);
+        using var sleeper = System.Diagnostics.Process.Start("sleep", "1000");
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "cgroup.procs"), sleeper.Id.ToString());
+            using var root = new TestRoot();
+            using var bundle = new Bundle("true");
+            bundle.Config["linux"]!["cgroupsPath"] = path;
+            bundle.Save();
+            var r = root.Run("run", "--bundle", bundle.Dir, root.NewId()).AssertSuccess();
+            Assert.Contains("container's cgroup is not empty: 1 process(es) found", r.Stderr);
+        }
+        finally
+        {
+            sleeper.Kill();
+            sleeper.WaitForExit();
+            foreach (var d in Cgroups.Cg.Leftovers(path))
+                for (int i = 0; i < 100 && Directory.Exists(d); i++)
+                {
+                    try { Directory.Delete(d); } catch (IOException) { Thread.Sleep(20); }
+                }
+        }
+    }
 }
