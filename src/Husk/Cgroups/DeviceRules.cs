@@ -39,18 +39,29 @@ public static class DeviceRules
         (null, new('c', 10, 200, "rwm", true)), // /dev/net/tun
     ];
 
-    /// <summary>A spec rule as a <see cref="DeviceRule"/> (absent type = "a", absent major/minor = "*", absent access = "rwm").</summary>
-    public static DeviceRule From(LinuxDeviceCgroup d)
+    /// <summary>
+    /// A spec rule as a <see cref="DeviceRule"/> (absent type = "a", absent major/minor = "*", absent
+    /// access = "rwm"); null when its access names none of r, w and m. As runc's device emulator, the
+    /// access is the set of r, w and m it contains, in that order, and other letters are ignored
+    /// ("rwa" is "rw", "mr" is "rm").
+    /// </summary>
+    public static DeviceRule? From(LinuxDeviceCgroup d)
     {
         char type = string.IsNullOrEmpty(d.Type) ? 'a' : d.Type[0];
-        string access = string.IsNullOrEmpty(d.Access) ? "rwm" : d.Access;
+        string access = "rwm";
+        if (!string.IsNullOrEmpty(d.Access))
+        {
+            access = string.Concat("rwm".Where(d.Access.Contains));
+            if (access.Length == 0) return null;
+        }
         return new DeviceRule(type, d.Major ?? -1, d.Minor ?? -1, access, d.Allow);
     }
 
     public static List<DeviceRule> Effective(LinuxResources? resources, IReadOnlyList<LinuxDevice>? devices)
     {
         var rules = new List<DeviceRule> { new('a', -1, -1, "rwm", false) };
-        if (resources != null) rules.AddRange(resources.Devices.Select(From));
+        foreach (var d in resources?.Devices ?? [])
+            if (From(d) is { } rule) rules.Add(rule);
         foreach (var (path, rule) in DefaultAllowed)
             if (path == null || devices == null || !devices.Any(d => d.Path == path)) rules.Add(rule);
         return rules;

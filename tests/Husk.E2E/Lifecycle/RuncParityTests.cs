@@ -332,4 +332,21 @@ public class RuncParityTests
                 }
         }
     }
+
+    [Fact]
+    public void Device_access_with_other_letters_and_a_fifo_with_numbers_are_accepted()
+    {
+        // runc 1.1.5: update.bats uses access "rwa" (its device emulator keeps r, w and m and ignores
+        // the rest); the runtime spec makes major and minor optional for a fifo (type p) and runc ignores them.
+        using var root = new TestRoot();
+        using var bundle = new Bundle();
+        var linux = bundle.Config["linux"]!.AsObject();
+        linux["devices"] = new JsonArray(
+            new JsonObject { ["path"] = "/dev/kmsg", ["type"] = "c", ["major"] = 1, ["minor"] = 11 },
+            new JsonObject { ["path"] = "/dev/myfifo", ["type"] = "p", ["major"] = 1, ["minor"] = 2 });
+        ((JsonArray)linux["resources"]!["devices"]!).Add(new JsonObject { ["allow"] = true, ["type"] = "c", ["major"] = 1, ["minor"] = 11, ["access"] = "rwa" });
+        bundle.SetScript("stat -c '%F %t:%T' /dev/myfifo; echo husk-e2e > /dev/kmsg && echo written").Save();
+        var r = root.Run("run", "--bundle", bundle.Dir, root.NewId()).AssertSuccess();
+        Assert.Equal(["fifo 0:0", "written"], r.StdoutLines);
+    }
 }

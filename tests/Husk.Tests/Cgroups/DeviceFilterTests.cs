@@ -84,6 +84,23 @@ public class DeviceFilterTests
         Assert.Equal(1UL, Run(p, B, M, 8, 0));       // mknod of any node stays allowed
     }
 
+    [Theory]
+    [InlineData("rwa", "rw")]
+    [InlineData("mr", "rm")]
+    [InlineData("wwr", "rw")]
+    [InlineData("", "rwm")]
+    [InlineData(null, "rwm")]
+    public void Access_is_the_set_of_r_w_m_it_names_as_runcs_emulator(string? access, string expected)
+        => Assert.Equal(expected, DeviceRules.From(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 1, Minor = 11, Access = access })!.Access);
+
+    [Fact]
+    public void A_rule_naming_no_access_is_left_out()
+    {
+        Assert.Null(DeviceRules.From(new LinuxDeviceCgroup { Allow = false, Type = "c", Major = 1, Minor = 3, Access = "a" }));
+        var p = Default(new LinuxDeviceCgroup { Allow = false, Type = "c", Major = 1, Minor = 3, Access = "x" });
+        Assert.Equal(1UL, Run(p, C, R | W, 1, 3)); // /dev/null stays allowed
+    }
+
     [Fact]
     public void A_linux_device_at_a_default_path_drops_that_default_rule_as_runc()
     {
