@@ -349,4 +349,24 @@ public class RuncParityTests
         var r = root.Run("run", "--bundle", bundle.Dir, root.NewId()).AssertSuccess();
         Assert.Equal(["fifo 0:0", "written"], r.StdoutLines);
     }
+
+    [Theory]
+    [InlineData("/proc", "proc", true)]
+    [InlineData("/proc", "proc", false)]
+    [InlineData("/sys", "sysfs", true)]
+    public void Proc_or_sys_that_is_no_directory_in_the_image_is_refused(string target, string type, bool symlink)
+    {
+        // runc 1.1.5 (rootfs_linux.go mountToRootfs): filesystem "proc" must be mounted on ordinary directory.
+        using var root = new TestRoot();
+        using var bundle = new Bundle();
+        string inImage = bundle.HostPath(target);
+        Directory.Delete(inImage);
+        if (symlink) File.CreateSymbolicLink(inImage, "/tmp");
+        else File.WriteAllText(inImage, "");
+        var r = root.Run("run", "--bundle", bundle.Dir, root.NewId()).AssertFailure(1);
+        Assert.Contains($"filesystem \"{type}\" must be mounted on ordinary directory", r.Stderr);
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+        Assert.Empty(root.ListIds());
+        Assert.True(symlink ? File.ResolveLinkTarget(inImage, false)?.FullName == "/tmp" : File.Exists(inImage), "the image's entry was changed");
+    }
 }
