@@ -93,10 +93,11 @@ public static class SeccompProfile
     }
 
     /// <summary>
-    /// Syscalls on which SCMP_ACT_NOTIFY would deadlock the runtime: it sends the listener fd with
-    /// sendmsg after loading the filter, before anyone can answer.
+    /// Syscalls on which SCMP_ACT_NOTIFY would deadlock the runtime, which uses them after loading the
+    /// filter, before anyone can answer: sendmsg (Husk sends the listener fd with it) and write
+    /// (refused by runc, whose init writes the fd number to its parent).
     /// </summary>
-    public static readonly IReadOnlyList<string> NotifyForbidden = ["sendmsg"];
+    public static readonly IReadOnlyList<string> NotifyForbidden = ["sendmsg", "write"];
 
     /// <summary>
     /// Decodes <paramref name="s"/>. <paramref name="flagSupported"/> says whether the loaded
@@ -139,7 +140,7 @@ public static class SeccompProfile
             foreach (var name in call.Names)
             {
                 if (act == ActNotify && NotifyForbidden.Contains(name))
-                    throw new HuskException($"seccomp: SCMP_ACT_NOTIFY cannot be used for {name} (the runtime needs it to send the listener fd)");
+                    throw new HuskException($"seccomp: SCMP_ACT_NOTIFY cannot be used for the {name} syscall (the runtime needs it after loading the filter)");
                 notify |= act == ActNotify;
                 if (repeated)
                     foreach (var c in conditions) rules.Add(new SeccompRule(name, act, [c]));

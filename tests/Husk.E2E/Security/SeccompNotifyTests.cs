@@ -141,6 +141,39 @@ public unsafe partial class SeccompNotifyTests
         s.AssertNothingLeaked();
     }
 
+    [Fact]
+    public void Notify_on_write_is_refused_at_create()
+    {
+        // runc 1.1.5 seccomp-notify.bats "runc run [seccomp] (SCMP_ACT_NOTIFY write)".
+        using var s = new Sandbox("true");
+        using var listener = NotifyMkdirToAgent(s, backlog: 1);
+        ((JsonArray)s.Linux["seccomp"]!["syscalls"]![0]!["names"]!).Add("write");
+        var r = s.Run().AssertFailure(1);
+        Assert.Contains("SCMP_ACT_NOTIFY cannot be used for the write syscall", Attack.OneLine(r));
+        Assert.Empty(s.Root.ListIds());
+        s.AssertNothingLeaked();
+    }
+
+    [Fact]
+    public void A_socket_no_agent_listens_on_fails_create_naming_the_agent()
+    {
+        // runc 1.1.5 seccomp-notify.bats "(SCMP_ACT_NOTIFY no seccompagent)": create fails, "failed to
+        // connect with seccomp agent". The socket file stays, nothing accepts on it (ECONNREFUSED).
+        using var s = new Sandbox("true");
+        string sock = Path.Combine(s.Bundle.Dir, "stale.sock");
+        using (NotifyMkdirToAgent(s, backlog: 1))
+            // A second name for the socket: disposing the listener removes only the first.
+            ProcessRunner.Run("ln", (string)s.Linux["seccomp"]!["listenerPath"]!, sock).AssertSuccess();
+        s.Linux["seccomp"]!["listenerPath"] = sock;
+        Assert.True(File.Exists(sock));
+        var r = s.Run().AssertFailure(1);
+        var line = Attack.OneLine(r);
+        Assert.Contains("failed to connect with seccomp agent", line);
+        Assert.Contains(sock, line);
+        Assert.Empty(s.Root.ListIds());
+        s.AssertNothingLeaked();
+    }
+
     /// <summary>The agent: accepts one connection, takes the fd and the state, answers two notifications with -EXDEV.</summary>
     static void Serve(Socket listener, out string stateJson, out int syscallNr, ref int answered)
     {

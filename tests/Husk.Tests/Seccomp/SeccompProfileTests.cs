@@ -149,6 +149,9 @@ public class SeccompProfileTests
         Assert.Throws<HuskException>(() => SeccompProfile.Build(Profile("SCMP_ACT_NOTIFY")));
         var e = Assert.Throws<HuskException>(() => SeccompProfile.Build(Profile("SCMP_ACT_ALLOW", Call("SCMP_ACT_NOTIFY", "sendmsg"))));
         Assert.Contains("sendmsg", e.Message);
+        // runc 1.1.5 seccomp-notify.bats "(SCMP_ACT_NOTIFY write)".
+        e = Assert.Throws<HuskException>(() => SeccompProfile.Build(Profile("SCMP_ACT_ALLOW", Call("SCMP_ACT_NOTIFY", "mkdir", "write"))));
+        Assert.Contains("SCMP_ACT_NOTIFY cannot be used for the write syscall", e.Message);
     }
 
     [Fact]
