@@ -174,8 +174,14 @@ public static unsafe class SeccompFilter
                 message = ProcessStateMessage(stateJson, processPid, seccomp.ListenerMetadata);
                 sock = listener is not null ? listener.TakeConnection() : ConnectUnix(seccomp.ListenerPath!, seccomp.ListenerPath!);
             }
+            // With runc's -ENOSYS stub the program is libseccomp's with the stub before it, loaded here.
+            var stub = SeccompProfile.EnosysStub(plan, LastSyscall(seccomp));
+            Native.SockFilter[]? program = stub is null ? null : [.. stub, .. ExportProgram(ctx)];
 
-            int loadRc = Native.seccomp_load(ctx);
+            // Negative errno on failure, as libseccomp's; the listener fd when the stub's load notifies.
+            int loadRc;
+            if (program is null) loadRc = Native.seccomp_load(ctx);
+            else if ((loadRc = Native.SeccompSetModeFilter(program, SeccompProfile.KernelFlags(plan))) < 0) loadRc = -Native.Errno;
             if (loadRc < 0)
                 throw new HuskException($"seccomp: load the filter: {Native.StrError(-loadRc)}" +
                     (-loadRc == Native.EACCES ? " (without no_new_privs it needs CAP_SYS_ADMIN)" : ""));
@@ -183,7 +189,7 @@ public static unsafe class SeccompFilter
 
             if (message is not null)
             {
-                int notifyFd = Native.seccomp_notify_fd(ctx);
+                int notifyFd = program is null ? Native.seccomp_notify_fd(ctx) : loadRc;
                 if (notifyFd < 0) throw new HuskException($"seccomp: get the notify fd: {Native.StrError(-notifyFd)}");
                 SendWithFd(sock, message, notifyFd);
                 Native.close(notifyFd);
@@ -194,6 +200,40 @@ public static unsafe class SeccompFilter
             if (sock >= 0) Native.close(sock);
             if (!loaded) Native.seccomp_release(ctx);
         }
+    }
+
+    /// <summary>The largest x86_64 syscall number the profile names (rules of the default action too, as runc); 0 when none.</summary>
+    static int LastSyscall(LinuxSeccomp seccomp)
+    {
+        int last = 0;
+        foreach (var call in seccomp.Syscalls)
+            foreach (var name in call.Names)
+                last = Math.Max(last, Native.seccomp_syscall_resolve_name(name));
+        return last;
+    }
+
+    /// <summary>libseccomp's program for <paramref name="ctx"/>, through a memfd.</summary>
+    static Native.SockFilter[] ExportProgram(nint ctx)
+    {
+        int fd = Native.Check(Native.memfd_create("husk-seccomp", Native.MFD_CLOEXEC), "memfd_create");
+        try
+        {
+            LibCheck(Native.seccomp_export_bpf(ctx, fd), "export the filter");
+            var bytes = new List<byte>();
+            var buf = new byte[4096];
+            fixed (byte* b = buf)
+                while (true)
+                {
+                    nint n = Native.pread(fd, b, buf.Length, bytes.Count);
+                    if (n < 0 && Native.Errno == Native.EINTR) continue;
+                    if (n < 0) throw new KernelException("read the exported filter", Native.Errno);
+                    if (n == 0) break;
+                    bytes.AddRange(buf.AsSpan(0, (int)n));
+                }
+            if (bytes.Count % sizeof(Native.SockFilter) != 0) throw new HuskException("seccomp: the exported filter is not whole instructions");
+            return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Native.SockFilter>(bytes.ToArray()).ToArray();
+        }
+        finally { Native.close(fd); }
     }
 
     static void LibCheck(int rc, string what)
