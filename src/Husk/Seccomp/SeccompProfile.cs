@@ -119,7 +119,8 @@ public static class SeccompProfile
     {
         uint def = plan.DefaultAction;
         bool allows = def == ActAllow || def == ActLog || (def & 0xffff0000) == ActTraceBase;
-        if (allows || lastSyscall <= 0 || !plan.Architectures.Contains("x86_64")) return null;
+        bool x86_64 = plan.Architectures.Contains("x86_64") || plan.Architectures.Contains("native");
+        if (allows || lastSyscall <= 0 || !x86_64) return null;
         const ushort LdAbsW = 0x20, JeqK = 0x15, JgtK = 0x25, JsetK = 0x45, RetK = 0x06;
         return
         [
