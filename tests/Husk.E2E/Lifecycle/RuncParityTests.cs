@@ -369,4 +369,45 @@ public class RuncParityTests
         Assert.Empty(root.ListIds());
         Assert.True(symlink ? File.ResolveLinkTarget(inImage, false)?.FullName == "/tmp" : File.Exists(inImage), "the image's entry was changed");
     }
+
+    [Fact]
+    public void Sigkill_of_a_paused_container_stops_it()
+    {
+        // runc 1.1.5 (libcontainer Signal): a frozen v1 process acts on SIGKILL only once thawed, so
+        // runc thaws a paused container after sending it SIGKILL.
+        using var root = new TestRoot();
+        using var bundle = new Bundle("sleep", "1000");
+        var id = root.NewId();
+        root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
+        root.Run("pause", id).AssertSuccess();
+        Assert.Equal("paused", Status(root, id));
+        root.Run("kill", id, "KILL").AssertSuccess();
+        WaitForStatus(root, id, "stopped");
+        root.Run("delete", id).AssertSuccess();
+        Leftovers.AssertClean(root.Path, [id], [bundle.Dir], "after kill of a paused container");
+    }
+
+    [Fact]
+    public void Start_of_a_container_frozen_after_create_gives_up_in_bounded_time()
+    {
+        using var root = new TestRoot();
+        using var bundle = new Bundle("true");
+        var id = root.NewId();
+        root.Run("create", "--bundle", bundle.Dir, id).AssertSuccess();
+        string dir = MakeFrozenCgroup($"/husk/{id}");
+        try
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var r = root.Run(new RunOptions { Timeout = TimeSpan.FromSeconds(30) }, "start", id).AssertFailure(1);
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
+            Assert.Contains("is frozen", r.Stderr);
+        }
+        finally
+        {
+            File.WriteAllText(Path.Combine(dir, File.Exists(Path.Combine(dir, "freezer.state")) ? "freezer.state" : "cgroup.freeze"),
+                File.Exists(Path.Combine(dir, "freezer.state")) ? "THAWED" : "0");
+            root.Run("delete", "--force", id).AssertSuccess();
+        }
+        Leftovers.AssertClean(root.Path, [id], [bundle.Dir], "after the frozen start");
+    }
 }
