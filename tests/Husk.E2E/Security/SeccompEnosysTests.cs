@@ -20,7 +20,7 @@ public partial class SeccompEnosysTests
     private static partial void free(nint p);
 
     /// <summary>The names libseccomp gives the x86_64 syscalls numbered 0..<paramref name="last"/>.</summary>
-    static List<string> SyscallsUpTo(int last)
+    internal static List<string> SyscallsUpTo(int last)
     {
         var names = new List<string>();
         for (int nr = 0; nr <= last; nr++)

@@ -14,13 +14,25 @@ namespace Husk.E2E.Security;
 [Collection(SecurityCollection.Name)]
 public unsafe partial class SeccompNotifyTests
 {
-    [Fact]
-    public void Agent_receives_the_listener_fd_and_answers_one_intercepted_syscall()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Agent_receives_the_listener_fd_and_answers_one_intercepted_syscall(bool defaultDeny)
     {
         using var s = new Sandbox();
         s.Config["root"]!["readonly"] = false;
         using var listener = NotifyMkdirToAgent(s, backlog: 1);
-        ((JsonObject)s.Linux["seccomp"]!)["listenerMetadata"] = "husk-e2e-agent";
+        var seccomp = (JsonObject)s.Linux["seccomp"]!;
+        seccomp["listenerMetadata"] = "husk-e2e-agent";
+        if (defaultDeny)
+        {
+            // A denying default puts runc's -ENOSYS stub before the program and Husk loads it with
+            // seccomp(2): the listener fd then comes from that call (SECCOMP_FILTER_FLAG_NEW_LISTENER).
+            seccomp["defaultAction"] = "SCMP_ACT_ERRNO";
+            seccomp["architectures"] = Attack.Strings("SCMP_ARCH_X86_64");
+            var allowed = SeccompEnosysTests.SyscallsUpTo(460).Where(n => n != "mkdir").ToArray();
+            ((JsonArray)seccomp["syscalls"]!).Add(new JsonObject { ["names"] = Attack.Strings(allowed), ["action"] = "SCMP_ACT_ALLOW" });
+        }
         s.Script("mkdir /tmp/intercepted 2>&1; echo rc=$?; mkdir /tmp/intercepted 2>&1; echo rc2=$?");
 
         // The agent: one connection, one message with the fd, then answer two mkdir calls with EXDEV.
