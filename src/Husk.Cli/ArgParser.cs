@@ -77,11 +77,46 @@ public static class ArgParser
         return result;
     }
 
-    /// <summary>Parses a command's flags, then takes every remaining argument as positional.</summary>
-    public static ParsedArgs ParseCommand(IReadOnlyList<string> args, IReadOnlyList<Flag> flags)
+    /// <summary>
+    /// Parses a command's flags, then takes every remaining argument as positional. With
+    /// <paramref name="flagsAfterArguments"/> flags may also come after the arguments
+    /// (`update ID --cpu-period N`), as urfave/cli's reordering lets them for runc's commands.
+    /// </summary>
+    public static ParsedArgs ParseCommand(IReadOnlyList<string> args, IReadOnlyList<Flag> flags, bool flagsAfterArguments = false)
     {
+        if (flagsAfterArguments) args = FlagsFirst(args, flags);
         var parsed = Parse(args, flags, out int consumed);
         for (int i = consumed; i < args.Count; i++) parsed.Positional.Add(args[i]);
         return parsed;
+    }
+
+    /// <summary>
+    /// urfave/cli v1's reorderArgs: every flag (with its value) moved before the other arguments, up
+    /// to "--". Unlike urfave a flag that takes no value never takes the next argument with it, so
+    /// `kill ID --all KILL` keeps KILL as the signal (runc would read KILL as the container id).
+    /// </summary>
+    static List<string> FlagsFirst(IReadOnlyList<string> args, IReadOnlyList<Flag> flags)
+    {
+        var flagArgs = new List<string>();
+        var others = new List<string>();
+        for (int i = 0; i < args.Count; i++)
+        {
+            var a = args[i];
+            if (a == "--")
+            {
+                for (; i < args.Count; i++) others.Add(args[i]);
+                break;
+            }
+            if (a.Length < 2 || a[0] != '-')
+            {
+                others.Add(a);
+                continue;
+            }
+            flagArgs.Add(a);
+            var body = a.TrimStart('-');
+            if (!body.Contains('=') && flags.FirstOrDefault(f => f.AllNames.Contains(body)) is { TakesValue: true } && i + 1 < args.Count)
+                flagArgs.Add(args[++i]);
+        }
+        return [.. flagArgs, .. others];
     }
 }

@@ -20,6 +20,9 @@ public abstract class Command
     public virtual IReadOnlyList<Flag> Flags => [];
     public virtual bool Hidden => false;
 
+    /// <summary>Whether flags may follow the arguments (urfave/cli reorders them; runc's exec and ps do not, to pass flags on to their program).</summary>
+    public virtual bool FlagsAfterArguments => true;
+
     public abstract int Execute(ParsedArgs args, GlobalOptions global);
 
     /// <summary>The single container id argument most commands take.</summary>

@@ -61,14 +61,14 @@ namespace Husk.Cli
                     Console.Out.Write(CommandHelp(command));
                     return 0;
                 }
-                var parsed = ArgParser.ParseCommand(rest, command.Flags);
+                var parsed = ArgParser.ParseCommand(rest, command.Flags, command.FlagsAfterArguments);
                 var options = new GlobalOptions { Root = global.Value("root") ?? "/run/husk", Criu = global.Value("criu") };
                 Log.Debug($"husk {string.Join(' ', argv)}");
                 return command.Execute(parsed, options);
             }
             catch (HuskException e)
             {
-                return Fail(e.Message);
+                return Fail(e.Message, e.ExitCode);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -84,7 +84,7 @@ namespace Husk.Cli
 
         const int MaxErrorLength = 2000;
 
-        static int Fail(string message)
+        static int Fail(string message, int exitCode = 1)
         {
             var line = message.ReplaceLineEndings(" ");
             // One readable line even when the message quotes a 10 MB value from the config.
@@ -92,7 +92,7 @@ namespace Husk.Cli
             ConfigureLogForFailure();
             Log.Error(line);
             Console.Error.WriteLine($"husk: {line}");
-            return 1;
+            return exitCode;
         }
 
         /// <summary>

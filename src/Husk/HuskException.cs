@@ -8,4 +8,7 @@ public class HuskException : Exception
 {
     public HuskException(string message) : base(message) { }
     public HuskException(string message, Exception inner) : base(message, inner) { }
+
+    /// <summary>The CLI's exit status for it: 1, or what runc uses for that command (exec: 255).</summary>
+    public int ExitCode { get; init; } = 1;
 }

@@ -8,6 +8,7 @@ public sealed class ExecCommand : Command
     public override string Name => "exec";
     public override string Usage => "[command options] <container-id> <command> [command options]  ||  -p process.json <container-id>";
     public override string Summary => "execute new process inside the container";
+    public override bool FlagsAfterArguments => false;
 
     public override IReadOnlyList<Flag> Flags =>
     [
@@ -25,6 +26,7 @@ public sealed class ExecCommand : Command
         new("no-new-privs", false, "set the no new privileges value for the process"),
         new("cap", true, "add a capability to the bounding set for the process (repeatable)", "c"),
         new("preserve-fds", true, "pass N additional file descriptors to the container (stdio + N in total)"),
+        new("cgroup", true, "run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup> (repeatable)"),
         new("ignore-paused", false, "allow exec in a paused container"),
     ];
 
@@ -53,7 +55,17 @@ public sealed class ExecCommand : Command
             ProcessLabel = args.Value("process-label"),
             PreserveFds = args.Int("preserve-fds", 0),
             IgnorePaused = args.Bool("ignore-paused"),
+            SubCgroups = args.Values("cgroup"),
         };
-        return Executor.Exec(global.Store, options);
+        // runc exits 255 for every failure past the arguments (no such container, paused, the
+        // program cannot start), so a caller tells them from the process's own exit status.
+        try { return Executor.Exec(global.Store, options); }
+        catch (HuskException e) { throw new HuskException(e.Message, e) { ExitCode = ExecFailed }; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new HuskException(e.Message, e) { ExitCode = ExecFailed };
+        }
     }
+
+    const int ExecFailed = 255;
 }

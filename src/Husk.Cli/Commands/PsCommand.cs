@@ -12,6 +12,7 @@ public sealed class PsCommand : Command
     public override string Name => "ps";
     public override string Usage => "[command options] <container-id> [ps options]";
     public override string Summary => "ps displays the processes running inside a container";
+    public override bool FlagsAfterArguments => false;
     public override IReadOnlyList<Flag> Flags => [new("format", true, "select one of: table or json (default: \"table\")", "f")];
 
     public override int Execute(ParsedArgs args, GlobalOptions global)

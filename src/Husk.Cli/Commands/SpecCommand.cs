@@ -19,7 +19,8 @@ public sealed class SpecCommand : Command
         var bundle = args.Value("bundle") ?? ".";
         var path = Path.Combine(bundle, "config.json");
         if (File.Exists(path)) throw new HuskException($"File {path} exists. Remove it first");
-        var spec = DefaultSpec.Create(args.Bool("rootless"), Husk.Linux.Native.geteuid(), Husk.Linux.Native.getegid());
+        bool cgroupV2 = Husk.Cgroups.CgroupHost.DetectLayout() == Husk.Cgroups.CgroupLayout.V2;
+        var spec = DefaultSpec.Create(args.Bool("rootless"), Husk.Linux.Native.geteuid(), Husk.Linux.Native.getegid(), cgroupNamespace: cgroupV2);
         try { File.WriteAllText(path, SpecJson.Serialize(spec, indented: true) + "\n"); }
         catch (IOException e) { throw new HuskException($"cannot write {path}: {e.Message}"); }
         catch (UnauthorizedAccessException e) { throw new HuskException($"cannot write {path}: {e.Message}"); }

@@ -140,6 +140,32 @@ public abstract class CgroupManagerBase : ICgroupManager
         if (error != null) throw new HuskException(error);
     }
 
+    public ICgroupManager Below(IReadOnlyDictionary<string, string> subPaths)
+    {
+        var dirs = Dirs.ToList();
+        foreach (var (controller, sub) in subPaths)
+        {
+            bool known = false;
+            for (int i = 0; i < dirs.Count; i++)
+            {
+                if (controller.Length > 0 && (Dirs[i].Hierarchy.IsV2 || !Dirs[i].Hierarchy.Has(controller))) continue;
+                known = true;
+                string top = Dirs[i].Dir.TrimEnd('/');
+                string joined = IOPath.GetFullPath(top + "/" + sub).TrimEnd('/');
+                if (joined != top && !joined.StartsWith(top + "/", StringComparison.Ordinal))
+                    throw new HuskException($"{sub} is not a sub cgroup path");
+                if (!Directory.Exists(joined))
+                    throw new HuskException($"adding pid to sub-cgroup: {joined}/{CgroupFs.Procs}: no such file or directory");
+                dirs[i] = Dirs[i] with { Dir = joined };
+            }
+            if (!known) throw new HuskException($"unknown controller {controller} in SubCgroupPaths");
+        }
+        return WithDirectories(dirs);
+    }
+
+    /// <summary>A manager of the same kind and path over other directories (one per hierarchy, as <see cref="Dirs"/>).</summary>
+    protected abstract ICgroupManager WithDirectories(IReadOnlyList<CgroupDir> dirs);
+
     /// <summary>SIGKILLs the processes left in the (existing) directories; the caller then waits and re-kills.</summary>
     protected abstract void KillRemaining(IReadOnlyList<CgroupDir> existing);
 
@@ -148,6 +174,18 @@ public abstract class CgroupManagerBase : ICgroupManager
     public abstract void Thaw();
 
     public abstract bool IsFrozen();
+
+    public string? FrozenDirectory()
+    {
+        foreach (var d in Dirs)
+        {
+            bool frozen = d.Hierarchy.IsV2
+                ? CgroupFs.TryRead(IOPath.Combine(d.Dir, "cgroup.freeze"))?.Trim() == "1" || CgroupFs.IsFrozenV2(d.Dir)
+                : d.Hierarchy.Has("freezer") && CgroupFs.TryRead(IOPath.Combine(d.Dir, "freezer.state"))?.Trim() is "FROZEN" or "FREEZING";
+            if (frozen) return d.Dir;
+        }
+        return null;
+    }
 
     public abstract bool IsV2 { get; }
 
@@ -161,6 +199,8 @@ public abstract class CgroupManagerBase : ICgroupManager
 
     /// <summary>Enforces the device rules (v1 files or a v2 eBPF program).</summary>
     protected abstract void ApplyDevices(IReadOnlyList<DeviceRule> rules, bool explicitRules);
+
+    public void CheckResources(LinuxResources resources) => Plan(resources, []);
 
     public void ApplyResources(LinuxResources resources, IReadOnlyList<LinuxDevice>? devices, bool applyDevices)
     {

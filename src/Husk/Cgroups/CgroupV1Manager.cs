@@ -37,6 +37,8 @@ public sealed class CgroupV1Manager : CgroupManagerBase
     public static CgroupV1Manager For(HostInfo host, string path)
         => new(path, host.Hierarchies.Select(h => new CgroupDir(h, CgroupPaths.DirectoryIn(h, path))).ToList());
 
+    protected override ICgroupManager WithDirectories(IReadOnlyList<CgroupDir> dirs) => new CgroupV1Manager(Path, dirs);
+
     CgroupDir? FreezerDir => Dirs.FirstOrDefault(d => !d.Hierarchy.IsV2 && d.Hierarchy.Has("freezer"));
 
     CgroupDir? UnifiedDir => Dirs.FirstOrDefault(d => d.Hierarchy.IsV2);
@@ -135,7 +137,7 @@ public sealed class CgroupV1Manager : CgroupManagerBase
     }
 
     protected override List<CgroupWrite> Plan(LinuxResources r, List<string> warnings)
-        => ResourcePlan.V1(r, hybrid: UnifiedDir != null, warnings);
+        => ResourcePlan.V1(r, hybrid: UnifiedDir != null, warnings, CgroupHost.Current.V2Controllers);
 
     protected override string Unavailable(CgroupWrite w)
     {

@@ -22,6 +22,8 @@ public sealed class CgroupV2Manager : CgroupManagerBase
 
     string Dir => Primary.Dir;
 
+    protected override ICgroupManager WithDirectories(IReadOnlyList<CgroupDir> dirs) => new CgroupV2Manager(Path, dirs[0]);
+
     protected override void OnLevel(CgroupHierarchy h, string dir, bool isLeaf, bool created)
     {
         if (isLeaf) return;

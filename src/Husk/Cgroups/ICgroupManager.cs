@@ -59,6 +59,21 @@ public interface ICgroupManager
 
     bool IsFrozen();
 
+    /// <summary>
+    /// A directory of this cgroup, in any hierarchy, that holds what runs in it frozen (a v1 freezer
+    /// not THAWED; cgroup.freeze set, or frozen by a parent, in cgroup2), or null. A process started
+    /// there stops before its first instruction.
+    /// </summary>
+    string? FrozenDirectory();
+
+    /// <summary>
+    /// This cgroup with existing sub-cgroups instead of its directories (exec --cgroup, runc's
+    /// SubCgroupPaths): the key "" gives one path below the container's directory in every
+    /// hierarchy, a controller the path in its hierarchy. Refuses a path that leaves the container's
+    /// cgroup, an unknown controller and a sub-cgroup that does not exist.
+    /// </summary>
+    ICgroupManager Below(IReadOnlyDictionary<string, string> subPaths);
+
     /// <summary>What a later process needs to find and destroy this cgroup (<see cref="CgroupManagers.Open"/>).</summary>
     CgroupInfo ToInfo();
 
@@ -70,6 +85,9 @@ public interface ICgroupManager
     /// when the host has no such controller here.
     /// </summary>
     string? DirectoryOf(string controller);
+
+    /// <summary>Refuses, as <see cref="ApplyResources"/> would, settings this cgroup version cannot express; writes nothing.</summary>
+    void CheckResources(Husk.Spec.LinuxResources resources);
 
     /// <summary>
     /// Writes linux.resources (<see cref="ResourcePlan"/>) to the cgroup files; with <paramref name="applyDevices"/>

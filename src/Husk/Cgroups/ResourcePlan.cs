@@ -89,8 +89,13 @@ public static class ResourcePlan
         return S(kb) + units[u];
     }
 
-    /// <summary>The v1 writes, in the order they must be made (period before quota, limit before memsw).</summary>
-    public static List<CgroupWrite> V1(LinuxResources r, bool hybrid, List<string>? warnings = null)
+    /// <summary>
+    /// The v1 writes, in the order they must be made (period before quota, limit before memsw). Unified
+    /// keys, as runc's "invalid configuration: cannot use unified on cgroup v1", are refused on v1; on a
+    /// <paramref name="hybrid"/> host those of core files and of <paramref name="unifiedControllers"/>
+    /// (the controllers of its cgroup2 hierarchy) are written there.
+    /// </summary>
+    public static List<CgroupWrite> V1(LinuxResources r, bool hybrid, List<string>? warnings = null, IReadOnlyCollection<string>? unifiedControllers = null)
     {
         var w = new List<CgroupWrite>();
         if (r.Memory is { } m)
@@ -154,15 +159,14 @@ public static class ResourcePlan
         }
         foreach (var (dev, lim) in r.Rdma.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             if (RdmaValue(dev, lim) is { } v) w.Add(new("rdma", "rdma.max", v, $"{Prefix}/rdma/{Esc(dev)}"));
-        if (r.Unified.Count > 0)
+        foreach (var (key, value) in r.Unified.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
+            string controller = UnifiedController(key);
             if (!hybrid)
-            {
-                var key = r.Unified.Keys.Order(StringComparer.Ordinal).First();
-                throw new HuskException($"{Prefix}/unified/{Esc(key)}: unified (cgroup v2) settings need a cgroup v2 hierarchy; this host has only cgroup v1");
-            }
-            foreach (var (key, value) in r.Unified.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-                w.Add(new("unified", key, value, $"{Prefix}/unified/{Esc(key)}"));
+                throw new HuskException($"{Prefix}/unified/{Esc(key)}: invalid configuration: cannot use unified on cgroup v1 (this host has no cgroup2 hierarchy)");
+            if (controller.Length > 0 && unifiedControllers?.Contains(controller) != true)
+                throw new HuskException($"{Prefix}/unified/{Esc(key)}: invalid configuration: cannot use unified on cgroup v1 (the {controller} controller is not in this hybrid host's cgroup2 hierarchy)");
+            w.Add(new("unified", key, value, $"{Prefix}/unified/{Esc(key)}"));
         }
         return w;
     }

@@ -29,10 +29,14 @@ public static class Cleanup
         return true;
     }
 
+    /// <summary>
+    /// SIGKILLs our child and reaps it; gives up after 5 s with a warning, so a failed command still
+    /// ends: in a frozen cgroup v1 a process dies only once thawed.
+    /// </summary>
     public static void KillAndReap(int pid)
     {
         Native.kill(pid, SIGKILL);
-        Reap(pid);
+        if (!WaitGone(pid, 0, TimeSpan.FromSeconds(5))) Log.Warn($"process {pid} did not exit after SIGKILL (is its cgroup frozen?)");
     }
 
     /// <summary>Blocks until our child <paramref name="pid"/> exits; returns its wait status (-1 if not our child).</summary>

@@ -33,7 +33,7 @@ public static class ContainerInit
             // First, as runc: do not share the caller's session keyring (unless --no-new-keyring).
             if (!options.NoNewKeyring) ProcessSetup.JoinSessionKeyring(options.Id, options.UserNamespace);
             // While the host's files are in reach: load libseccomp (from the host, never from the
-            // container's image) and pin the seccomp listener socket.
+            // container's image) and connect to the seccomp agent.
             seccompListener = Husk.Seccomp.SeccompFilter.Prepare(spec.Linux?.Seccomp);
             RootfsBuilder.Prepare(spec, options.Rootfs,
                 new RootfsOptions

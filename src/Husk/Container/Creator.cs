@@ -66,14 +66,16 @@ public static class Creator
             Native.CheckOpenAtStart(3, preserveFds, listenFds > 0 ? $"LISTEN_FDS={listenFds} and --preserve-fds {o.PreserveFds}" : $"--preserve-fds {o.PreserveFds}");
         var plan = NamespacePlan.From(spec);
         RefuseRuntimeMountNamespace(plan);
+        ICgroupManager? cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
+        // What the cgroup version cannot express (unified keys on v1) is refused before anything is made.
+        if (spec.Linux?.Resources is { } resources) cgroup.CheckResources(resources);
+        CheckExistingCgroup(cgroup);
 
         using var dirLock = store.CreateDirectory(o.Id);
         var record = ContainerRecord.New(o.Id, bundle, rootfs, spec);
-        ICgroupManager? cgroup = null;
         int spawned = 0;
         try
         {
-            cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
             // The cgroup is recorded before it is created, so a create killed half-way can still be cleaned up.
             record.Cgroup = cgroup.ToInfo();
             store.WriteRecord(record);
@@ -106,6 +108,13 @@ public static class Creator
             }
             using var launchScope = launch;
             spawned = launch.SpawnedPid;
+            // Frozen meanwhile (or under a frozen parent), the init would never answer: give up.
+            if (cgroup is { } started)
+                launch.Channel.WhileWaiting = () =>
+                {
+                    if (started.FrozenDirectory() is { } dir)
+                        throw new HuskException($"container's cgroup {dir} was frozen while the container was created: its init cannot run");
+                };
 
             // While the init execs and loads: the v1 hierarchies, and linux.resources and the device
             // rules, before the bootstrap lets anything of the container run.
@@ -160,6 +169,11 @@ public static class Creator
         }
         catch (Exception)
         {
+            // A frozen (cgroup v1) init dies of SIGKILL only once thawed.
+            if (spawned > 0 && cgroup?.FrozenDirectory() != null)
+            {
+                try { cgroup.Thaw(); } catch (HuskException e) { Log.Warn($"cleanup: {e.Message}"); }
+            }
             Cleanup.KillInit(record.Pid, record.PidStartTime);
             // Not yet reaped while the init pid is unknown, so its pid cannot have been reused.
             if (spawned > 0 && record.Pid == 0) Cleanup.KillAndReap(spawned);
@@ -172,6 +186,19 @@ public static class Creator
             store.RemoveDirectory(o.Id);
             throw;
         }
+    }
+
+    /// <summary>
+    /// runc's checks of a cgroup that exists before create: a frozen one is refused before anything
+    /// is made (the init would stop before its first instruction and create would wait for it);
+    /// processes already in it are only a warning.
+    /// </summary>
+    static void CheckExistingCgroup(ICgroupManager cgroup)
+    {
+        if (cgroup.FrozenDirectory() is { } frozen)
+            throw new HuskException($"container's cgroup unexpectedly frozen: {frozen}; thaw it or use another linux.cgroupsPath");
+        if (cgroup.Pids() is { Count: > 0 } pids)
+            Log.Warn($"container's cgroup is not empty: {pids.Count} process(es) found");
     }
 
     /// <summary>

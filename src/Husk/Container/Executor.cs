@@ -31,6 +31,8 @@ public sealed class ExecOptions
     public string? ProcessLabel { get; init; }
     public int PreserveFds { get; init; }
     public bool IgnorePaused { get; init; }
+    /// <summary>--cgroup values, "[controller[,controller]:]path": existing sub-cgroups to run in.</summary>
+    public IReadOnlyList<string> SubCgroups { get; init; } = [];
 }
 
 /// <summary>Options `husk exec` sends its exec init besides the spec (whose process is the one to run).</summary>
@@ -67,6 +69,29 @@ public static class Executor
 {
     const string MissingCommand = "exec: a command is required (usage: husk exec [command options] <container-id> <command> [args...])";
 
+    /// <summary>
+    /// The --cgroup values as runc's getSubCgroupPaths reads them: "path" alone (once) for every
+    /// hierarchy under the key "", or "controller[,controller]:path" per controller. Pure.
+    /// </summary>
+    public static Dictionary<string, string> ParseSubCgroups(IReadOnlyList<string> values)
+    {
+        var paths = new Dictionary<string, string>();
+        foreach (var value in values)
+        {
+            var parts = value.Split(':', 3);
+            if (parts.Length > 2) throw new HuskException($"invalid --cgroup argument: {value}");
+            if (parts.Length == 1)
+            {
+                if (values.Count != 1) throw new HuskException($"invalid --cgroup argument: {value} (missing <controller>: prefix)");
+                paths[""] = value;
+            }
+            else
+                foreach (var controller in parts[0].Split(','))
+                    paths[controller] = parts[1];
+        }
+        return paths;
+    }
+
     public static int Exec(StateStore store, ExecOptions o)
     {
         if (o.ProcessFile == null && o.Args.Count == 0) throw new HuskException(MissingCommand);
@@ -84,6 +109,7 @@ public static class Executor
             spec = store.ReadConfig(o.Id) ?? throw new HuskException($"container \"{o.Id}\" has no config.json in its state");
         }
         var process = BuildProcess(spec, o);
+        var subCgroups = ParseSubCgroups(o.SubCgroups);
         Husk.Seccomp.SeccompFilter.Check(spec.Linux?.Seccomp);
         if (o.PreserveFds < 0 || o.PreserveFds > 1000) throw new HuskException($"--preserve-fds {o.PreserveFds}: out of range");
         if (o.PreserveFds > 0) Native.CheckOpenAtStart(3, o.PreserveFds, $"--preserve-fds {o.PreserveFds}");
@@ -113,9 +139,18 @@ public static class Executor
             }
             // The process starts inside the container's cgroup without a move by pid (InitLauncher.JoinCgroup).
             var cgroup = r.Cgroup != null ? CgroupManagers.Open(r.Cgroup) : null;
+            if (subCgroups.Count > 0)
+                cgroup = (cgroup ?? throw new HuskException($"--cgroup: container \"{o.Id}\" has no cgroup")).Below(subCgroups);
             using (var launch = InitLauncher.Launch(o.PreserveFds, null, consoleChild, exec: true, seccompListener: listener?.Fd ?? -1, cgroup: cgroup))
             {
                 spawned = launch.SpawnedPid;
+                // Paused meanwhile, the process would never answer; with --ignore-paused it waits for the resume.
+                if (cgroup != null && !o.IgnorePaused)
+                    launch.Channel.WhileWaiting = () =>
+                    {
+                        if (cgroup.FrozenDirectory() is { } dir)
+                            throw new HuskException($"cannot exec in container \"{o.Id}\": its cgroup {dir} was frozen while the process started (paused?)");
+                    };
                 if (consoleChild >= 0) { Native.close(consoleChild); consoleChild = -1; }
                 var b = new InitChannel.BootstrapBuilder();
                 launch.JoinCgroup(cgroup, b);

@@ -44,7 +44,15 @@ public enum BootstrapRecord : ushort
 /// <summary>A framed, blocking message channel over a socket fd.</summary>
 public sealed class InitChannel(int fd) : IDisposable
 {
+    const int StallCheckMs = 1000;
+
     public int Fd { get; private set; } = fd;
+
+    /// <summary>
+    /// Called after each second <see cref="Receive"/> has waited without a message; throws to give
+    /// up (a peer that can never answer, such as an init in a frozen cgroup). Null: wait for ever.
+    /// </summary>
+    public Action? WhileWaiting { get; set; }
 
     public void Send(InitMessage type, ReadOnlySpan<byte> payload)
     {
@@ -67,6 +75,7 @@ public sealed class InitChannel(int fd) : IDisposable
     /// <summary>Receives the next message; null when the peer closed the socket.</summary>
     public (InitMessage Type, byte[] Payload)? Receive()
     {
+        if (WhileWaiting != null) AwaitReadable(WhileWaiting);
         Span<byte> hdr = stackalloc byte[8];
         if (!Native.ReadExact(Fd, hdr, "init socket")) return null;
         var type = (InitMessage)BinaryPrimitives.ReadUInt32LittleEndian(hdr);
@@ -76,6 +85,19 @@ public sealed class InitChannel(int fd) : IDisposable
         if (len > 0 && !Native.ReadExact(Fd, payload, "init socket"))
             throw new HuskException("init socket: unexpected end of data");
         return (type, payload);
+    }
+
+    unsafe void AwaitReadable(Action whileWaiting)
+    {
+        var pfd = new Native.PollFd { Fd = Fd, Events = Native.POLLIN };
+        while (true)
+        {
+            pfd.REvents = 0;
+            int rc = Native.poll(&pfd, 1, StallCheckMs);
+            if (rc > 0) return;
+            if (rc == 0) whileWaiting();
+            else if (Native.Errno != Native.EINTR) throw new KernelException("poll init socket", Native.Errno);
+        }
     }
 
     /// <summary>Receives a message that must be of <paramref name="expected"/> type; an Error message becomes a HuskException.</summary>

@@ -57,7 +57,8 @@ public static class Operations
     public static void CompleteStart(StateStore store, ContainerRecord r, int fifoFd, Spec.Spec? spec)
     {
         string? initError;
-        try { initError = AwaitExec(fifoFd); }
+        var cgroup = r.Cgroup != null ? Cgroups.CgroupManagers.Open(r.Cgroup) : null;
+        try { initError = AwaitExec(fifoFd, r.Id, cgroup); }
         finally { Native.close(fifoFd); }
         // The init died before the program ran (a startContainer hook failed, the user or the
         // program could not be set up): the container has stopped; poststart hooks do not run.
@@ -72,18 +73,21 @@ public static class Operations
     /// After `start` released the init: waits until the exec fifo has no reader left, that is until
     /// the init exec'd the program (its fd is close-on-exec) or exited, so poststart hooks run after
     /// the startContainer hooks and the program's start, as the runtime spec orders them. Returns the
-    /// error line the init left in the fifo when it failed instead, else null.
+    /// error line the init left in the fifo when it failed instead, else null. Gives up when the
+    /// cgroup is frozen: the init cannot go on until it is thawed.
     /// </summary>
-    static unsafe string? AwaitExec(int writeFd)
+    static unsafe string? AwaitExec(int writeFd, string id, Cgroups.ICgroupManager? cgroup)
     {
         // Events 0: poll reports only POLLERR, which a fifo's write end gets once no reader is left.
         var pfd = new Native.PollFd { Fd = writeFd, Events = 0 };
         while (true)
         {
             pfd.REvents = 0;
-            int rc = Native.poll(&pfd, 1, -1);
+            int rc = Native.poll(&pfd, 1, 1000);
             if (rc < 0 && Native.Errno == Native.EINTR) continue;
             if (rc < 0) throw new KernelException("poll exec fifo", Native.Errno);
+            if (rc == 0 && cgroup?.FrozenDirectory() is { } frozen)
+                throw new HuskException($"cannot start container \"{id}\": its cgroup {frozen} is frozen; the process starts once it is thawed");
             if ((pfd.REvents & (Native.POLLERR | Native.POLLHUP | Native.POLLNVAL)) != 0) break;
         }
         // Our write end keeps the pipe's buffer alive: read what the init left through a new reader.
@@ -141,22 +145,27 @@ public static class Operations
         return list;
     }
 
+    /// <summary>
+    /// Sends <paramref name="signal"/> to the init, or with <paramref name="all"/> to every process in
+    /// the cgroup. As runc: --all also works once the init has exited (containerd's runc shim sends
+    /// `kill --all ID KILL` then, to kill what is left), and succeeds when nothing is left; a plain
+    /// kill of a stopped container fails with "container not running", the words the shim looks for.
+    /// </summary>
     public static void Kill(StateStore store, string id, int signal, bool all)
     {
         using var l = store.Lock(id);
         var r = store.ReadRecord(id);
         var status = ContainerStatus.Of(store, r, createInProgress: false);
-        if (all && r?.Cgroup != null)
+        if (all && r != null && (r.Cgroup != null || status == ContainerStatus.Stopped))
         {
-            // Every process in the cgroup, also when the init is gone but others remain.
-            var cgroup = Cgroups.CgroupManagers.Open(r.Cgroup);
-            if (status == ContainerStatus.Stopped && cgroup.Pids().Count == 0)
-                throw new HuskException($"cannot kill container \"{id}\": it is not running");
-            ResourceOperations.SignalAll(cgroup, signal);
+            if (r.Cgroup != null) ResourceOperations.SignalAll(Cgroups.CgroupManagers.Open(r.Cgroup), signal);
             return;
         }
-        if (r == null || status == ContainerStatus.Stopped) throw new HuskException($"cannot kill container \"{id}\": it is not running");
+        if (r == null || status == ContainerStatus.Stopped) throw new HuskException($"cannot kill container \"{id}\": container not running");
         Native.Check(Native.kill(r.Pid, signal), $"kill container \"{id}\" (pid {r.Pid})");
+        // A frozen (v1) process acts on SIGKILL only once thawed: runc thaws a paused container for it.
+        if (signal == Cleanup.SIGKILL && status == ContainerStatus.Paused && r.Cgroup != null)
+            Cgroups.CgroupManagers.Open(r.Cgroup).Thaw();
     }
 
     /// <summary>

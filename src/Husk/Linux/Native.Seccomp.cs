@@ -57,6 +57,45 @@ public static unsafe partial class Native
     [LibraryImport(LibSeccomp)]
     public static partial int seccomp_notify_fd(nint ctx);
 
+    /// <summary>Writes the filter as classic BPF (struct sock_filter, host byte order) to <paramref name="fd"/>.</summary>
+    [LibraryImport(LibSeccomp)]
+    public static partial int seccomp_export_bpf(nint ctx, int fd);
+
+    /// <summary>struct sock_filter: one classic BPF instruction.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SockFilter
+    {
+        public ushort Code;
+        public byte Jt, Jf;
+        public uint K;
+
+        public SockFilter(ushort code, byte jt, byte jf, uint k) { Code = code; Jt = jt; Jf = jf; K = k; }
+    }
+
+    /// <summary>struct sock_fprog.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    struct SockFprog
+    {
+        public ushort Len;
+        public SockFilter* Filter;
+    }
+
+    const long SYS_seccomp = 317;   // x86_64
+    const long SECCOMP_SET_MODE_FILTER = 1;
+
+    public const uint SECCOMP_FILTER_FLAG_TSYNC = 1, SECCOMP_FILTER_FLAG_LOG = 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW = 4,
+        SECCOMP_FILTER_FLAG_NEW_LISTENER = 8, SECCOMP_FILTER_FLAG_TSYNC_ESRCH = 16, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 32;
+
+    /// <summary>seccomp(SECCOMP_SET_MODE_FILTER): -1 (errno set) on failure; with NEW_LISTENER the listener fd, else 0.</summary>
+    public static int SeccompSetModeFilter(SockFilter[] program, uint flags)
+    {
+        fixed (SockFilter* p = program)
+        {
+            var prog = new SockFprog { Len = (ushort)program.Length, Filter = p };
+            return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, (long)&prog, 0, 0, 0);
+        }
+    }
+
     [LibraryImport(LibSeccomp)]
     public static partial uint seccomp_api_get();
 

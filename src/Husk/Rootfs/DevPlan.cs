@@ -74,7 +74,9 @@ public sealed record DevPlan(bool Setup, IReadOnlyList<DeviceNode> Devices,
         if (d.Type != "p" && (d.Major < 0 || d.Minor < 0 || d.Major > 0xfffff || d.Minor > 0xfffff))
             throw new HuskException($"linux.devices: device {d.Path} has invalid number {d.Major}:{d.Minor}");
         uint mode = (d.FileMode ?? Mode0666) & 0xfff; // permission bits only; the type comes from Type
-        return new DeviceNode(path, d.Type[0], d.Major, d.Minor, mode, d.UID ?? 0, d.GID ?? 0);
+        // A fifo has no device number: major and minor are not required, and ignored when given (runtime spec).
+        bool fifo = d.Type == "p";
+        return new DeviceNode(path, d.Type[0], fifo ? 0 : d.Major, fifo ? 0 : d.Minor, mode, d.UID ?? 0, d.GID ?? 0);
     }
 
     /// <summary>Decides the /dev plan for <paramref name="spec"/>. Throws on an invalid device entry.</summary>

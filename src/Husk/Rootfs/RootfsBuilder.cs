@@ -178,14 +178,14 @@ public static class RootfsBuilder
         if (e.Type is "proc" or "sysfs")
         {
             // These must land on a real directory, never through a symlink or onto a file
-            // (the /proc-over-a-volume tricks of CVE-2019-16884).
+            // (the /proc-over-a-volume tricks of CVE-2019-16884); runc's words.
             int probe = root.TryOpen(e.Destination, O_PATH | O_NOFOLLOW);
             if (probe >= 0)
             {
                 var st = FStatx(probe, what);
                 close(probe);
                 if ((st.Mode & S_IFMT) != S_IFDIR)
-                    throw new HuskException($"{what}: destination is not a directory");
+                    throw new HuskException($"{what}: filesystem \"{e.Type}\" must be mounted on ordinary directory");
             }
         }
 

@@ -6,10 +6,9 @@ using Husk.Spec;
 namespace Husk.Seccomp;
 
 /// <summary>
-/// The seccomp listener socket (linux.seccomp.listenerPath), pinned with an O_PATH fd while its
-/// host path is still reachable (before pivot_root, or before joining the container's mount
-/// namespace), and connected later through /proc/self/fd/N, which keeps working inside the
-/// container. Dispose closes the fd.
+/// The connection to the seccomp agent (linux.seccomp.listenerPath), made while its host path is
+/// still reachable (before pivot_root, or before joining the container's mount namespace) and
+/// kept until the filter is loaded, when the listener fd is sent over it. Dispose closes it.
 /// </summary>
 public sealed class SeccompListener : IDisposable
 {
@@ -19,33 +18,36 @@ public sealed class SeccompListener : IDisposable
     SeccompListener(int fd, string path) { _fd = fd; Path = path; }
 
     /// <summary>
-    /// Pins the listener of <paramref name="seccomp"/> when it has a listenerPath and some rule
-    /// notifies; null otherwise. A missing socket is an error now (at create), not at start.
+    /// Connects to the listener of <paramref name="seccomp"/> when it has a listenerPath and some rule
+    /// notifies; null otherwise. As runc, an agent that cannot be reached fails create (or exec) now,
+    /// naming it, not start; the agent gets the message on this connection once the filter is loaded.
     /// </summary>
     public static SeccompListener? Open(LinuxSeccomp? seccomp)
     {
         if (seccomp is null || string.IsNullOrEmpty(seccomp.ListenerPath)) return null;
         if (!seccomp.Syscalls.Any(s => s.Action == "SCMP_ACT_NOTIFY")) return null;
-        int fd = Native.open(seccomp.ListenerPath, Native.O_PATH | Native.O_CLOEXEC, 0);
-        if (fd < 0)
-            throw new HuskException($"seccomp listener {seccomp.ListenerPath}: {Native.StrError(Native.Errno)}");
-        var st = Native.FStatx(fd, $"seccomp listener {seccomp.ListenerPath}");
-        if ((st.Mode & Native.S_IFMT) != 0xC000)   // S_IFSOCK
+        string path = seccomp.ListenerPath;
+        int pinned = Native.open(path, Native.O_PATH | Native.O_CLOEXEC, 0);
+        if (pinned < 0) throw new HuskException(SeccompFilter.AgentUnreachable(path, Native.StrError(Native.Errno)));
+        try
         {
-            Native.close(fd);
-            throw new HuskException($"seccomp listener {seccomp.ListenerPath}: not a unix socket");
+            var st = Native.FStatx(pinned, $"seccomp listener {path}");
+            if ((st.Mode & Native.S_IFMT) != 0xC000)   // S_IFSOCK
+                throw new HuskException(SeccompFilter.AgentUnreachable(path, "not a unix socket"));
+            // Through the pinned fd: the path may be long, and is resolved once.
+            return new SeccompListener(SeccompFilter.ConnectUnix($"/proc/self/fd/{pinned}", path), path);
         }
-        return new SeccompListener(fd, seccomp.ListenerPath);
+        finally { Native.close(pinned); }
     }
 
-    /// <summary>The pinned (O_PATH) socket, for handing to a process that will not see the host's file system.</summary>
+    /// <summary>The connected socket, for handing to a process that will not see the host's file system.</summary>
     public int Fd => _fd;
 
     /// <summary>The environment variable carrying <see cref="Fd"/> into `husk exec`'s init.</summary>
     public const string InheritedFdEnv = "_HUSK_SECCOMP_LISTENER_FD";
 
     /// <summary>
-    /// The listener pinned by `husk exec` on the host side (the exec init starts inside the
+    /// The listener connected by `husk exec` on the host side (the exec init starts inside the
     /// container's mount namespace, where listenerPath does not lead to the agent); null when none.
     /// </summary>
     public static SeccompListener? Inherited(LinuxSeccomp? seccomp) =>
@@ -53,8 +55,14 @@ public sealed class SeccompListener : IDisposable
             ? new SeccompListener(fd, seccomp.ListenerPath)
             : null;
 
-    /// <summary>A new stream socket connected to the listener.</summary>
-    internal int Connect() => SeccompFilter.ConnectUnix(_fd >= 0 ? $"/proc/self/fd/{_fd}" : Path, Path);
+    /// <summary>The connected socket, handed over: the caller closes it.</summary>
+    internal int TakeConnection()
+    {
+        if (_fd < 0) throw new HuskException($"seccomp listener {Path}: the connection was used already");
+        int fd = _fd;
+        _fd = -1;
+        return fd;
+    }
 
     public void Dispose()
     {
@@ -84,8 +92,8 @@ public static unsafe class SeccompFilter
     /// <summary>
     /// Call while the host's file system is still in reach (before pivot_root, or before joining the
     /// container's mount namespace): loads libseccomp from the HOST (after the pivot, dlopen would
-    /// search the container's image, and run whatever library it placed there) and pins the
-    /// listener socket. Returns the listener (null when nothing notifies); nothing when
+    /// search the container's image, and run whatever library it placed there) and connects to the
+    /// seccomp agent. Returns the listener (null when nothing notifies); nothing when
     /// <paramref name="seccomp"/> is null.
     /// </summary>
     public static SeccompListener? Prepare(LinuxSeccomp? seccomp)
@@ -164,10 +172,16 @@ public static unsafe class SeccompFilter
             if (plan.UsesNotify)
             {
                 message = ProcessStateMessage(stateJson, processPid, seccomp.ListenerMetadata);
-                sock = listener is not null ? listener.Connect() : ConnectUnix(seccomp.ListenerPath!, seccomp.ListenerPath!);
+                sock = listener is not null ? listener.TakeConnection() : ConnectUnix(seccomp.ListenerPath!, seccomp.ListenerPath!);
             }
+            // With runc's -ENOSYS stub the program is libseccomp's with the stub before it, loaded here.
+            var stub = SeccompProfile.EnosysStub(plan, LastSyscall(seccomp));
+            Native.SockFilter[]? program = stub is null ? null : [.. stub, .. ExportProgram(ctx)];
 
-            int loadRc = Native.seccomp_load(ctx);
+            // Negative errno on failure, as libseccomp's; the listener fd when the stub's load notifies.
+            int loadRc;
+            if (program is null) loadRc = Native.seccomp_load(ctx);
+            else if ((loadRc = Native.SeccompSetModeFilter(program, SeccompProfile.KernelFlags(plan))) < 0) loadRc = -Native.Errno;
             if (loadRc < 0)
                 throw new HuskException($"seccomp: load the filter: {Native.StrError(-loadRc)}" +
                     (-loadRc == Native.EACCES ? " (without no_new_privs it needs CAP_SYS_ADMIN)" : ""));
@@ -175,7 +189,7 @@ public static unsafe class SeccompFilter
 
             if (message is not null)
             {
-                int notifyFd = Native.seccomp_notify_fd(ctx);
+                int notifyFd = program is null ? Native.seccomp_notify_fd(ctx) : loadRc;
                 if (notifyFd < 0) throw new HuskException($"seccomp: get the notify fd: {Native.StrError(-notifyFd)}");
                 SendWithFd(sock, message, notifyFd);
                 Native.close(notifyFd);
@@ -186,6 +200,40 @@ public static unsafe class SeccompFilter
             if (sock >= 0) Native.close(sock);
             if (!loaded) Native.seccomp_release(ctx);
         }
+    }
+
+    /// <summary>The largest x86_64 syscall number the profile names (rules of the default action too, as runc); 0 when none.</summary>
+    static int LastSyscall(LinuxSeccomp seccomp)
+    {
+        int last = 0;
+        foreach (var call in seccomp.Syscalls)
+            foreach (var name in call.Names)
+                last = Math.Max(last, Native.seccomp_syscall_resolve_name(name));
+        return last;
+    }
+
+    /// <summary>libseccomp's program for <paramref name="ctx"/>, through a memfd.</summary>
+    static Native.SockFilter[] ExportProgram(nint ctx)
+    {
+        int fd = Native.Check(Native.memfd_create("husk-seccomp", Native.MFD_CLOEXEC), "memfd_create");
+        try
+        {
+            LibCheck(Native.seccomp_export_bpf(ctx, fd), "export the filter");
+            var bytes = new List<byte>();
+            var buf = new byte[4096];
+            fixed (byte* b = buf)
+                while (true)
+                {
+                    nint n = Native.pread(fd, b, buf.Length, bytes.Count);
+                    if (n < 0 && Native.Errno == Native.EINTR) continue;
+                    if (n < 0) throw new KernelException("read the exported filter", Native.Errno);
+                    if (n == 0) break;
+                    bytes.AddRange(buf.AsSpan(0, (int)n));
+                }
+            if (bytes.Count % sizeof(Native.SockFilter) != 0) throw new HuskException("seccomp: the exported filter is not whole instructions");
+            return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Native.SockFilter>(bytes.ToArray()).ToArray();
+        }
+        finally { Native.close(fd); }
     }
 
     static void LibCheck(int rc, string what)
@@ -219,11 +267,15 @@ public static unsafe class SeccompFilter
         return ms.ToArray();
     }
 
+    /// <summary>runc's words for an agent that cannot be reached, with its path.</summary>
+    internal static string AgentUnreachable(string path, string why) =>
+        $"seccomp listener {path}: failed to connect with seccomp agent specified in the seccomp profile: {why}";
+
     /// <summary>A close-on-exec AF_UNIX stream socket connected to <paramref name="path"/>.</summary>
     internal static int ConnectUnix(string path, string shownPath)
     {
         var bytes = Encoding.UTF8.GetBytes(path);
-        if (bytes.Length == 0 || bytes.Length >= 108) throw new HuskException($"seccomp listener {shownPath}: path too long for a unix socket");
+        if (bytes.Length == 0 || bytes.Length >= 108) throw new HuskException(AgentUnreachable(shownPath, "path too long for a unix socket"));
         int fd = Native.Check(Native.socket(Native.AF_UNIX, Native.SOCK_STREAM | Native.SOCK_CLOEXEC, 0), "socket(AF_UNIX)");
         var addr = stackalloc byte[110];
         new Span<byte>(addr, 110).Clear();
@@ -234,7 +286,7 @@ public static unsafe class SeccompFilter
             int errno = Native.Errno;
             if (errno == Native.EINTR) continue;
             Native.close(fd);
-            throw new HuskException($"seccomp: connect to the listener {shownPath}: {Native.StrError(errno)}");
+            throw new HuskException(AgentUnreachable(shownPath, Native.StrError(errno)));
         }
         return fd;
     }

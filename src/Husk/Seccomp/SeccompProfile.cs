@@ -84,6 +84,55 @@ public static class SeccompProfile
         _ => throw new HuskException($"seccomp: unknown flag \"{flag}\""),
     };
 
+    /// <summary>The seccomp(2) flags of a plan's filter attributes, for loading its program without libseccomp.</summary>
+    public static uint KernelFlags(SeccompPlan plan)
+    {
+        uint flags = 0;
+        foreach (var (attr, value) in plan.Attributes)
+        {
+            if (value == 0) continue;
+            if (attr == Linux.Native.SCMP_FLTATR_CTL_TSYNC) flags |= Linux.Native.SECCOMP_FILTER_FLAG_TSYNC;
+            else if (attr == Linux.Native.SCMP_FLTATR_CTL_LOG) flags |= Linux.Native.SECCOMP_FILTER_FLAG_LOG;
+            else if (attr == Linux.Native.SCMP_FLTATR_CTL_SSB) flags |= Linux.Native.SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+            else if (attr == Linux.Native.SCMP_FLTATR_CTL_WAITKILL) flags |= Linux.Native.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+        }
+        if (plan.UsesNotify)
+        {
+            flags |= Linux.Native.SECCOMP_FILTER_FLAG_NEW_LISTENER;
+            // TSYNC alone returns a thread id on failure, which NEW_LISTENER's fd would be mistaken for.
+            if ((flags & Linux.Native.SECCOMP_FILTER_FLAG_TSYNC) != 0) flags |= Linux.Native.SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+        }
+        return flags;
+    }
+
+    const uint AuditArchX86_64 = 0xC000003E, X32SyscallBit = 0x40000000, ENOSYS = 38;
+
+    /// <summary>
+    /// runc's -ENOSYS stub (libcontainer/seccomp/patchbpf), put before the libseccomp program: on
+    /// x86_64 a syscall numbered above <paramref name="lastSyscall"/>, the largest one the profile
+    /// names, fails with ENOSYS instead of taking the default action, so programs fall back from
+    /// syscalls newer than the profile (as from clone3 to clone). None (null) when the profile does
+    /// not list x86_64, names no syscall, or its default action allows (ALLOW, LOG, TRACE), as runc.
+    /// Other architectures and x32 syscalls go straight to the profile. Pure.
+    /// </summary>
+    public static Linux.Native.SockFilter[]? EnosysStub(SeccompPlan plan, int lastSyscall)
+    {
+        uint def = plan.DefaultAction;
+        bool allows = def == ActAllow || def == ActLog || (def & 0xffff0000) == ActTraceBase;
+        bool x86_64 = plan.Architectures.Contains("x86_64") || plan.Architectures.Contains("native");
+        if (allows || lastSyscall <= 0 || !x86_64) return null;
+        const ushort LdAbsW = 0x20, JeqK = 0x15, JgtK = 0x25, JsetK = 0x45, RetK = 0x06;
+        return
+        [
+            new(LdAbsW, 0, 0, 4),                          // A = seccomp_data.arch
+            new(JeqK, 0, 4, AuditArchX86_64),              // another architecture: to the profile
+            new(LdAbsW, 0, 0, 0),                          // A = seccomp_data.nr
+            new(JsetK, 2, 0, X32SyscallBit),               // an x32 syscall: to the profile
+            new(JgtK, 0, 1, (uint)lastSyscall),
+            new(RetK, 0, 0, ActErrnoBase | ENOSYS),
+        ];
+    }
+
     /// <summary>The condition of one spec argument (MASKED_EQ: value is the mask, valueTwo the datum, as runc).</summary>
     public static SeccompCondition Condition(LinuxSeccompArg a)
     {
@@ -93,10 +142,11 @@ public static class SeccompProfile
     }
 
     /// <summary>
-    /// Syscalls on which SCMP_ACT_NOTIFY would deadlock the runtime: it sends the listener fd with
-    /// sendmsg after loading the filter, before anyone can answer.
+    /// Syscalls on which SCMP_ACT_NOTIFY would deadlock the runtime, which uses them after loading the
+    /// filter, before anyone can answer: sendmsg (Husk sends the listener fd with it) and write
+    /// (refused by runc, whose init writes the fd number to its parent).
     /// </summary>
-    public static readonly IReadOnlyList<string> NotifyForbidden = ["sendmsg"];
+    public static readonly IReadOnlyList<string> NotifyForbidden = ["sendmsg", "write"];
 
     /// <summary>
     /// Decodes <paramref name="s"/>. <paramref name="flagSupported"/> says whether the loaded
@@ -139,7 +189,7 @@ public static class SeccompProfile
             foreach (var name in call.Names)
             {
                 if (act == ActNotify && NotifyForbidden.Contains(name))
-                    throw new HuskException($"seccomp: SCMP_ACT_NOTIFY cannot be used for {name} (the runtime needs it to send the listener fd)");
+                    throw new HuskException($"seccomp: SCMP_ACT_NOTIFY cannot be used for the {name} syscall (the runtime needs it after loading the filter)");
                 notify |= act == ActNotify;
                 if (repeated)
                     foreach (var c in conditions) rules.Add(new SeccompRule(name, act, [c]));

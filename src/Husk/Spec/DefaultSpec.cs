@@ -1,6 +1,9 @@
 namespace Husk.Spec;
 
-/// <summary>The spec `husk spec` writes: runc's example spec (runc 1.1/1.2), hostname "husk".</summary>
+/// <summary>
+/// The spec `husk spec` writes: runc 1.1.5's example spec, with the differences listed in
+/// compat/DEVIATIONS.md (ociVersion, hostname "husk", /sys/devices/virtual/powercap masked).
+/// </summary>
 public static class DefaultSpec
 {
     /// <summary>The runtime-spec version Husk writes and implements.</summary>
@@ -10,8 +13,10 @@ public static class DefaultSpec
     /// Builds the default spec. With <paramref name="rootless"/> it is `runc spec --rootless`:
     /// a user namespace mapping container root to <paramref name="uid"/>/<paramref name="gid"/>,
     /// no network namespace, /sys bind-mounted from the host, no gid=5 on devpts, no device cgroup rules.
+    /// A cgroup namespace only with <paramref name="cgroupNamespace"/>: runc adds one on a pure cgroup v2
+    /// host only (not on v1 or hybrid ones, where a config adding its own then stays valid).
     /// </summary>
-    public static Spec Create(bool rootless, uint uid = 0, uint gid = 0)
+    public static Spec Create(bool rootless, uint uid = 0, uint gid = 0, bool cgroupNamespace = false)
     {
         string[] caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
         var spec = new Spec
@@ -56,7 +61,6 @@ public static class DefaultSpec
                     new LinuxNamespace { Type = "ipc" },
                     new LinuxNamespace { Type = "uts" },
                     new LinuxNamespace { Type = "mount" },
-                    new LinuxNamespace { Type = "cgroup" },
                 ],
                 MaskedPaths =
                 [
@@ -67,6 +71,7 @@ public static class DefaultSpec
                 ReadonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
             },
         };
+        if (cgroupNamespace) spec.Linux.Namespaces.Add(new LinuxNamespace { Type = "cgroup" });
         if (rootless) MakeRootless(spec, uid, gid);
         return spec;
     }

@@ -53,7 +53,9 @@ public class CgroupV2ViewTests
             H delete --force {{id}} || echo delete failed
             [ -d $D ] && echo "left: $D"
             [ -d /sys/fs/cgroup{{parent}} ] && echo "left: {{parent}}"
-            i=0; while [ $i -lt 20 ]; do H run --bundle {{bundle.Dir}} loop$i-{{id}} > /dev/null 2>&1 & P=$!; sleep 0.1; H delete --force loop$i-{{id}}; wait $P; i=$((i+1)); done
+            # delete --force of an id whose create has not made its state yet succeeds at once and the run
+            # would then never end (its container loops): wait for the state (bounded) on a slow host.
+            i=0; while [ $i -lt 20 ]; do H run --bundle {{bundle.Dir}} loop$i-{{id}} > /dev/null 2>&1 & P=$!; sleep 0.1; w=0; while ! H state loop$i-{{id}} > /dev/null 2>&1 && [ $w -lt 100 ]; do sleep 0.02; w=$((w+1)); done; H delete --force loop$i-{{id}}; wait $P; i=$((i+1)); done
             [ -d /sys/fs/cgroup{{parent}} ] && echo "left after 20: {{parent}}"
             H list -q
             exit 0

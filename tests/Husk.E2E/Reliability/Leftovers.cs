@@ -139,15 +139,18 @@ public static class Leftovers
 /// <summary>Checks of one husk command's result: exit 0, or exit 1 with one clean line; never a crash.</summary>
 public static class Outcome
 {
-    /// <summary>Null when the result is clean (success, or one clear line of error), else what is wrong.</summary>
-    public static string? Problem(Result r)
+    /// <summary>
+    /// Null when the result is clean (success, or one clear line of error with <paramref name="errorExitCode"/>:
+    /// 1, or 255 for exec as runc), else what is wrong.
+    /// </summary>
+    public static string? Problem(Result r, int errorExitCode = 1)
     {
         if (r.Stderr.Contains("Unhandled exception", StringComparison.OrdinalIgnoreCase) || r.Stderr.Contains("\n   at ", StringComparison.Ordinal)
             || r.Stderr.Contains("   at Husk.", StringComparison.Ordinal))
             return "a stack trace";
         if (r.Stderr.Contains("husk: internal error:", StringComparison.Ordinal)) return "an internal error (an exception that is not a HuskException)";
         if (r.ExitCode == 0) return null;
-        if (r.ExitCode != 1) return $"exit code {r.ExitCode} (expected 0 or 1)";
+        if (r.ExitCode != errorExitCode) return $"exit code {r.ExitCode} (expected 0 or {errorExitCode})";
         var lines = r.Stderr.TrimEnd('\n').Split('\n');
         // Warnings ("level=warning" or "husk: warning") may precede the error; the error is the last line.
         if (lines.Length == 0 || lines[^1].Trim().Length == 0) return "no error message";

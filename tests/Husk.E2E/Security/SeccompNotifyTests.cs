@@ -14,13 +14,25 @@ namespace Husk.E2E.Security;
 [Collection(SecurityCollection.Name)]
 public unsafe partial class SeccompNotifyTests
 {
-    [Fact]
-    public void Agent_receives_the_listener_fd_and_answers_one_intercepted_syscall()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Agent_receives_the_listener_fd_and_answers_one_intercepted_syscall(bool defaultDeny)
     {
         using var s = new Sandbox();
         s.Config["root"]!["readonly"] = false;
         using var listener = NotifyMkdirToAgent(s, backlog: 1);
-        ((JsonObject)s.Linux["seccomp"]!)["listenerMetadata"] = "husk-e2e-agent";
+        var seccomp = (JsonObject)s.Linux["seccomp"]!;
+        seccomp["listenerMetadata"] = "husk-e2e-agent";
+        if (defaultDeny)
+        {
+            // A denying default puts runc's -ENOSYS stub before the program and Husk loads it with
+            // seccomp(2): the listener fd then comes from that call (SECCOMP_FILTER_FLAG_NEW_LISTENER).
+            seccomp["defaultAction"] = "SCMP_ACT_ERRNO";
+            seccomp["architectures"] = Attack.Strings("SCMP_ARCH_X86_64");
+            var allowed = SeccompEnosysTests.SyscallsUpTo(460).Where(n => n != "mkdir").ToArray();
+            ((JsonArray)seccomp["syscalls"]!).Add(new JsonObject { ["names"] = Attack.Strings(allowed), ["action"] = "SCMP_ACT_ALLOW" });
+        }
         s.Script("mkdir /tmp/intercepted 2>&1; echo rc=$?; mkdir /tmp/intercepted 2>&1; echo rc2=$?");
 
         // The agent: one connection, one message with the fd, then answer two mkdir calls with EXDEV.
@@ -137,6 +149,39 @@ public unsafe partial class SeccompNotifyTests
         };
         var r = s.Run().AssertFailure();
         Assert.Contains("seccomp listener", Attack.OneLine(r));
+        Assert.Empty(s.Root.ListIds());
+        s.AssertNothingLeaked();
+    }
+
+    [Fact]
+    public void Notify_on_write_is_refused_at_create()
+    {
+        // runc 1.1.5 seccomp-notify.bats "runc run [seccomp] (SCMP_ACT_NOTIFY write)".
+        using var s = new Sandbox("true");
+        using var listener = NotifyMkdirToAgent(s, backlog: 1);
+        ((JsonArray)s.Linux["seccomp"]!["syscalls"]![0]!["names"]!).Add("write");
+        var r = s.Run().AssertFailure(1);
+        Assert.Contains("SCMP_ACT_NOTIFY cannot be used for the write syscall", Attack.OneLine(r));
+        Assert.Empty(s.Root.ListIds());
+        s.AssertNothingLeaked();
+    }
+
+    [Fact]
+    public void A_socket_no_agent_listens_on_fails_create_naming_the_agent()
+    {
+        // runc 1.1.5 seccomp-notify.bats "(SCMP_ACT_NOTIFY no seccompagent)": create fails, "failed to
+        // connect with seccomp agent". The socket file stays, nothing accepts on it (ECONNREFUSED).
+        using var s = new Sandbox("true");
+        string sock = Path.Combine(s.Bundle.Dir, "stale.sock");
+        using (NotifyMkdirToAgent(s, backlog: 1))
+            // A second name for the socket: disposing the listener removes only the first.
+            ProcessRunner.Run("ln", (string)s.Linux["seccomp"]!["listenerPath"]!, sock).AssertSuccess();
+        s.Linux["seccomp"]!["listenerPath"] = sock;
+        Assert.True(File.Exists(sock));
+        var r = s.Run().AssertFailure(1);
+        var line = Attack.OneLine(r);
+        Assert.Contains("failed to connect with seccomp agent", line);
+        Assert.Contains(sock, line);
         Assert.Empty(s.Root.ListIds());
         s.AssertNothingLeaked();
     }

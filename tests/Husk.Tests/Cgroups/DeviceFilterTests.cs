@@ -56,7 +56,7 @@ public class DeviceFilterTests
     }
 
     [Fact]
-    public void Spec_rules_and_linux_devices_are_allowed_and_later_rules_win()
+    public void Spec_rules_are_allowed_and_later_rules_win_but_linux_devices_are_not()
     {
         var rules = DeviceRules.Effective(
             new LinuxResources
@@ -69,7 +69,7 @@ public class DeviceFilterTests
                     new() { Allow = false, Type = "c", Major = 10, Minor = 229, Access = "w" },
                 ],
             },
-            [new LinuxDevice { Path = "/dev/kvm", Type = "c", Major = 10, Minor = 232 }, new LinuxDevice { Path = "/dev/sda", Type = "b", Major = 8, Minor = 0 }]);
+            [new LinuxDevice { Path = "/dev/kmsg", Type = "c", Major = 1, Minor = 11 }, new LinuxDevice { Path = "/dev/sda", Type = "b", Major = 8, Minor = 0 }]);
         var p = Build(rules);
         Assert.Equal(1UL, Run(p, B, R, 7, 0));
         Assert.Equal(0UL, Run(p, B, W, 7, 0));       // only r was allowed
@@ -78,8 +78,43 @@ public class DeviceFilterTests
         Assert.Equal(1UL, Run(p, C, R, 10, 229));    // the deny is only for w
         Assert.Equal(0UL, Run(p, C, W, 10, 229));
         Assert.Equal(0UL, Run(p, C, R | W, 10, 229)); // a deny of any part denies
-        Assert.Equal(1UL, Run(p, C, R | W, 10, 232)); // linux.devices entry
-        Assert.Equal(1UL, Run(p, B, R | W, 8, 0));
+        // runc 1.1.5: a linux.devices node is made, but only linux.resources.devices lets it be used.
+        Assert.Equal(0UL, Run(p, C, W, 1, 11));      // /dev/kmsg
+        Assert.Equal(0UL, Run(p, B, R | W, 8, 0));
+        Assert.Equal(1UL, Run(p, B, M, 8, 0));       // mknod of any node stays allowed
+    }
+
+    [Theory]
+    [InlineData("rwa", "rw")]
+    [InlineData("mr", "rm")]
+    [InlineData("wwr", "rw")]
+    [InlineData("", "rwm")]
+    [InlineData(null, "rwm")]
+    public void Access_is_the_set_of_r_w_m_it_names_as_runcs_emulator(string? access, string expected)
+        => Assert.Equal(expected, DeviceRules.From(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 1, Minor = 11, Access = access })!.Access);
+
+    [Fact]
+    public void A_rule_naming_no_access_is_left_out()
+    {
+        Assert.Null(DeviceRules.From(new LinuxDeviceCgroup { Allow = false, Type = "c", Major = 1, Minor = 3, Access = "a" }));
+        var p = Default(new LinuxDeviceCgroup { Allow = false, Type = "c", Major = 1, Minor = 3, Access = "x" });
+        Assert.Equal(1UL, Run(p, C, R | W, 1, 3)); // /dev/null stays allowed
+    }
+
+    [Fact]
+    public void A_linux_device_at_a_default_path_drops_that_default_rule_as_runc()
+    {
+        // runc 1.1.5 specconv.createDevices: "If a spec device is redundant with a default device,
+        // remove that default device": /dev/null in linux.devices is no longer allowed by default.
+        LinuxDeviceCgroup[] denyAll = [new() { Allow = false, Access = "rwm" }];
+        var p = Build(DeviceRules.Effective(new LinuxResources { Devices = [.. denyAll] },
+            [new LinuxDevice { Path = "/dev/null", Type = "c", Major = 1, Minor = 3 }]));
+        Assert.Equal(0UL, Run(p, C, R | W, 1, 3));
+        Assert.Equal(1UL, Run(p, C, R | W, 1, 5));  // /dev/zero is still allowed
+        var allowed = Build(DeviceRules.Effective(
+            new LinuxResources { Devices = [.. denyAll, new() { Allow = true, Type = "c", Major = 1, Minor = 3, Access = "rwm" }] },
+            [new LinuxDevice { Path = "/dev/null", Type = "c", Major = 1, Minor = 3 }]));
+        Assert.Equal(1UL, Run(allowed, C, R | W, 1, 3));
     }
 
     [Fact]

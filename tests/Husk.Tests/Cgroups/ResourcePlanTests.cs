@@ -171,8 +171,13 @@ public class ResourcePlanTests
     {
         var r = R("""{"unified":{"memory.high":"1000000","cgroup.max.descendants":"5"},"memory":{"limit":2000000}}""");
         var e = Assert.Throws<HuskException>(() => ResourcePlan.V1(r, hybrid: false));
-        Assert.StartsWith("/linux/resources/unified/", e.Message);
-        var hybrid = ResourcePlan.V1(r, hybrid: true).Where(w => w.Controller == "unified").Select(w => w.File).ToList();
+        Assert.StartsWith("/linux/resources/unified/cgroup.max.descendants: invalid configuration: cannot use unified on cgroup v1", e.Message);
+        // Hybrid: core files always; a controller's only where the cgroup2 hierarchy has it (runc refuses all).
+        e = Assert.Throws<HuskException>(() => ResourcePlan.V1(r, hybrid: true));
+        Assert.StartsWith("/linux/resources/unified/memory.high: invalid configuration: cannot use unified on cgroup v1", e.Message);
+        var core = ResourcePlan.V1(R("""{"unified":{"cgroup.max.descendants":"5"}}"""), hybrid: true).Single();
+        Assert.Equal(("unified", "cgroup.max.descendants"), (core.Controller, core.File));
+        var hybrid = ResourcePlan.V1(r, hybrid: true, unifiedControllers: ["memory"]).Where(w => w.Controller == "unified").Select(w => w.File).ToList();
         Assert.Equal(["cgroup.max.descendants", "memory.high"], hybrid);
 
         var v2 = ResourcePlan.V2(R("""{"memory":{"limit":2000000},"unified":{"memory.max":"3000000","cgroup.max.descendants":"5"}}"""));

@@ -108,4 +108,15 @@ public class ExecProcessTests
             Executor.BuildProcess(ContainerSpec(), new ExecOptions { Id = "c", Args = ["true"], Caps = ["CAP_NOPE"] }));
         Assert.Contains("CAP_NOPE", e.Message);
     }
+
+    [Fact]
+    public void Cgroup_flags_are_read_as_runcs_getSubCgroupPaths()
+    {
+        Assert.Empty(Executor.ParseSubCgroups([]));
+        Assert.Equal(new Dictionary<string, string> { [""] = "sub" }, Executor.ParseSubCgroups(["sub"]));
+        Assert.Equal(new Dictionary<string, string> { ["memory"] = "m", ["cpu"] = "c", ["cpuacct"] = "c" },
+            Executor.ParseSubCgroups(["memory:m", "cpu,cpuacct:c"]));
+        Assert.Equal("invalid --cgroup argument: a:b:c", Assert.Throws<HuskException>(() => Executor.ParseSubCgroups(["a:b:c"])).Message);
+        Assert.Contains("missing <controller>: prefix", Assert.Throws<HuskException>(() => Executor.ParseSubCgroups(["memory:m", "x"])).Message);
+    }
 }

@@ -157,6 +157,9 @@ public class DevPlanTests
     public void FifoAndUnbuffered_AreAccepted()
     {
         Assert.Equal(Husk.Linux.Native.S_IFIFO, DevPlan.ToNode(new LinuxDevice { Path = "/dev/p", Type = "p" }).FileTypeBits);
+        // A fifo's major and minor are ignored, not refused (runtime spec).
+        var fifo = DevPlan.ToNode(new LinuxDevice { Path = "/dev/p", Type = "p", Major = 5, Minor = -1 });
+        Assert.Equal((0L, 0L), (fifo.Major, fifo.Minor));
         Assert.Equal(Husk.Linux.Native.S_IFCHR, DevPlan.ToNode(new LinuxDevice { Path = "/dev/u", Type = "u", Major = 4, Minor = 1 }).FileTypeBits);
     }
 }

@@ -149,6 +149,9 @@ public class SeccompProfileTests
         Assert.Throws<HuskException>(() => SeccompProfile.Build(Profile("SCMP_ACT_NOTIFY")));
         var e = Assert.Throws<HuskException>(() => SeccompProfile.Build(Profile("SCMP_ACT_ALLOW", Call("SCMP_ACT_NOTIFY", "sendmsg"))));
         Assert.Contains("sendmsg", e.Message);
+        // runc 1.1.5 seccomp-notify.bats "(SCMP_ACT_NOTIFY write)".
+        e = Assert.Throws<HuskException>(() => SeccompProfile.Build(Profile("SCMP_ACT_ALLOW", Call("SCMP_ACT_NOTIFY", "mkdir", "write"))));
+        Assert.Contains("SCMP_ACT_NOTIFY cannot be used for the write syscall", e.Message);
     }
 
     [Fact]
@@ -183,6 +186,62 @@ public class SeccompProfileTests
                 Assert.DoesNotContain("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", f.SupportedFlags);
         }
         else Assert.Empty(f.SupportedFlags);
+    }
+
+    /// <summary>Runs the -ENOSYS stub followed by a one-instruction "profile" returning <paramref name="profileResult"/>.</summary>
+    static uint RunStub(Husk.Linux.Native.SockFilter[] stub, uint arch, uint nr, uint profileResult)
+    {
+        Husk.Linux.Native.SockFilter[] prog = [.. stub, new(0x06, 0, 0, profileResult)];
+        uint a = 0;
+        for (int pc = 0; ;)
+        {
+            var i = prog[pc++];
+            switch (i.Code)
+            {
+                case 0x20: a = i.K == 4 ? arch : i.K == 0 ? nr : throw new InvalidOperationException($"load of {i.K}"); break;
+                case 0x15: pc += a == i.K ? i.Jt : i.Jf; break;
+                case 0x25: pc += a > i.K ? i.Jt : i.Jf; break;
+                case 0x45: pc += (a & i.K) != 0 ? i.Jt : i.Jf; break;
+                case 0x06: return i.K;
+                default: throw new InvalidOperationException($"opcode 0x{i.Code:x2}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Enosys_stub_answers_syscalls_above_the_profiles_last_as_runc()
+    {
+        // runc 1.1.5 libcontainer/seccomp/patchbpf: x86_64, default action not an allow action.
+        var p = Profile("SCMP_ACT_ERRNO", Call("SCMP_ACT_ALLOW", "read", "clone"));
+        p.Architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"];
+        var stub = SeccompProfile.EnosysStub(SeccompProfile.Build(p), 56)!;
+        const uint X86_64 = 0xC000003E, I386 = 0x40000003, Profile_ = 0x00050001, Enosys = 0x00050026;
+        Assert.Equal(Enosys, RunStub(stub, X86_64, 435, Profile_));          // clone3: newer than the profile
+        Assert.Equal(Profile_, RunStub(stub, X86_64, 56, Profile_));         // the last one named
+        Assert.Equal(Profile_, RunStub(stub, X86_64, 1, Profile_));          // below: the profile decides
+        Assert.Equal(Profile_, RunStub(stub, X86_64, 0x40000000 + 500, Profile_)); // x32: the profile
+        Assert.Equal(Profile_, RunStub(stub, I386, 500, Profile_));          // i386: the profile
+
+        foreach (var allow in new[] { "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE" })
+        {
+            var q = Profile(allow, Call("SCMP_ACT_ERRNO", "read"));
+            q.Architectures = ["SCMP_ARCH_X86_64"];
+            Assert.Null(SeccompProfile.EnosysStub(SeccompProfile.Build(q), 56));
+        }
+        p.Architectures = [];
+        Assert.Null(SeccompProfile.EnosysStub(SeccompProfile.Build(p), 56));   // no architecture listed: none, as runc
+        p.Architectures = ["SCMP_ARCH_X86_64"];
+        Assert.Null(SeccompProfile.EnosysStub(SeccompProfile.Build(p), 0));    // no syscall this libseccomp knows
+    }
+
+    [Fact]
+    public void Kernel_flags_follow_the_filter_attributes()
+    {
+        var p = Profile("SCMP_ACT_ERRNO", Call("SCMP_ACT_NOTIFY", "mkdir"));
+        p.ListenerPath = "/run/agent.sock";
+        p.Flags = ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_TSYNC"];
+        Assert.Equal(2u | 1u | 8u | 16u, SeccompProfile.KernelFlags(SeccompProfile.Build(p)));
+        Assert.Equal(0u, SeccompProfile.KernelFlags(SeccompProfile.Build(Profile("SCMP_ACT_ERRNO", Call("SCMP_ACT_ALLOW", "read")))));
     }
 }
 

@@ -38,29 +38,35 @@ public class SpecJsonTests
         finally { dir.Delete(true); }
     }
 
-    [Fact]
-    public void DefaultSpec_IsRuncsWithHuskChanges()
+    /// <summary>RuncSpecs hold runc 1.1.5's output on a v1/hybrid host; on a pure cgroup v2 host runc appends a cgroup namespace (specconv.Example).</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DefaultSpec_IsRuncsWithHuskChanges(bool cgroupV2)
     {
         var runc = SpecJson.Parse(RuncSpecs.Load(false));
-        var husk = DefaultSpec.Create(false);
-        // The documented differences from runc 1.1.5: version, hostname, cgroup ns, powercap (runc 1.2).
+        var husk = DefaultSpec.Create(false, cgroupNamespace: cgroupV2);
+        // The documented differences from runc 1.1.5 (compat/DEVIATIONS.md): version, hostname, powercap (runc 1.2).
         runc.OCIVersion = DefaultSpec.OCIVersion;
         runc.Hostname = "husk";
-        runc.Linux!.Namespaces.Add(new LinuxNamespace { Type = "cgroup" });
-        runc.Linux.MaskedPaths.Insert(9, "/sys/devices/virtual/powercap");
+        if (cgroupV2) runc.Linux!.Namespaces.Add(new LinuxNamespace { Type = "cgroup" });
+        runc.Linux!.MaskedPaths.Insert(9, "/sys/devices/virtual/powercap");
         Assert.Equal(SpecJson.Serialize(runc, true), SpecJson.Serialize(husk, true));
         Assert.Empty(SpecValidator.Validate(husk, null));
     }
 
-    [Fact]
-    public void DefaultSpec_Rootless_IsRuncsWithHuskChanges()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DefaultSpec_Rootless_IsRuncsWithHuskChanges(bool cgroupV2)
     {
         var runc = SpecJson.Parse(RuncSpecs.Load(true));
-        var husk = DefaultSpec.Create(true, 1000, 1001);
+        var husk = DefaultSpec.Create(true, 1000, 1001, cgroupNamespace: cgroupV2);
         runc.OCIVersion = DefaultSpec.OCIVersion;
         runc.Hostname = "husk";
-        runc.Linux!.Namespaces.Insert(4, new LinuxNamespace { Type = "cgroup" });
-        runc.Linux.MaskedPaths.Insert(9, "/sys/devices/virtual/powercap");
+        // runc: the cgroup namespace is added before ToRootless appends the user namespace.
+        if (cgroupV2) runc.Linux!.Namespaces.Insert(4, new LinuxNamespace { Type = "cgroup" });
+        runc.Linux!.MaskedPaths.Insert(9, "/sys/devices/virtual/powercap");
         runc.Linux.UIDMappings[0].HostID = 1000;
         runc.Linux.GIDMappings[0].HostID = 1001;
         Assert.Equal(SpecJson.Serialize(runc, true), SpecJson.Serialize(husk, true));

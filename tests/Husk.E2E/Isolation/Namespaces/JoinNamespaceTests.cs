@@ -18,10 +18,12 @@ public class JoinNamespaceTests
     public void Second_container_joins_the_first_ones_net_ipc_uts_and_pid()
     {
         using var first = new Sandbox("sleep", "1000");
+        first.WithCgroupNamespace();
         first.Config["hostname"] = "first";
         int pid1 = first.StartDetached(out var id1);
 
         using var second = new Sandbox("sleep", "1000");
+        second.WithCgroupNamespace();
         second.Config.Remove("hostname"); // a joined uts namespace keeps the first one's name
         foreach (var (type, name) in new[] { ("network", "net"), ("ipc", "ipc"), ("uts", "uts"), ("pid", "pid") })
             Join(second, type, $"/proc/{pid1}/ns/{name}");

@@ -147,7 +147,8 @@ public class MountTests
     {
         HostFacts.Here.RequireV1();   // it looks at the pids hierarchy
         using var s = new Sandbox();
-        if (!cgroupNamespace)
+        if (cgroupNamespace) s.WithCgroupNamespace();
+        else
         {
             var ns = s.Linux["namespaces"]!.AsArray();
             foreach (var n in ns.Where(n => (string?)n!["type"] == "cgroup").ToList()) ns.Remove(n);

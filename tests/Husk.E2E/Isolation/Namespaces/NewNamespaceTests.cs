@@ -14,6 +14,7 @@ public class NewNamespaceTests
     public void Default_namespaces_are_new_and_differ_from_the_hosts()
     {
         using var s = new Sandbox("sleep", "1000");
+        s.WithCgroupNamespace();
         int pid = s.StartDetached(out var id);
         foreach (var kind in DefaultKinds)
             Assert.NotEqual(HostProc.SelfNs(kind), HostProc.Ns(pid, kind));
@@ -30,6 +31,7 @@ public class NewNamespaceTests
     public void Inside_pid_is_1_hostname_is_its_own_only_lo_and_cgroup_root()
     {
         using var s = new Sandbox();
+        s.WithCgroupNamespace();
         s.Config["hostname"] = "iso-host";
         s.Script("echo pid=$$; hostname; ls /sys/class/net; ip -o link | cut -d: -f2; cat /proc/self/cgroup; readlink /proc/self/ns/net");
         var r = s.Run().AssertSuccess();

@@ -56,6 +56,14 @@ public sealed class Sandbox : IDisposable
         return this;
     }
 
+    /// <summary>A new cgroup namespace, which `husk spec` (as `runc spec`) has only on a pure cgroup v2 host.</summary>
+    public Sandbox WithCgroupNamespace()
+    {
+        var namespaces = (JsonArray)(Linux["namespaces"] ??= new JsonArray());
+        if (!namespaces.Any(n => (string?)n!["type"] == "cgroup")) namespaces.Add(new JsonObject { ["type"] = "cgroup" });
+        return this;
+    }
+
     /// <summary>Adds a capability to every set of process.capabilities (e.g. CAP_SYS_ADMIN to mount inside).</summary>
     public Sandbox WithCapability(string cap)
     {
