@@ -173,7 +173,7 @@ public class CgroupV1Tests
         using var root = new TestRoot();
         using var bundle = new Bundle();
         bundle.Writable();
-        bundle.SetScript("i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done").Save();
+        bundle.SetScript("i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.02; done").Save();
         var id = root.NewId();
         root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
         int pid = (int)Cg.State(root, id)["pid"]!;

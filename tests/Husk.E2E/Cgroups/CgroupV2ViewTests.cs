@@ -20,7 +20,7 @@ public class CgroupV2ViewTests
         using var bundle = new Bundle();
         bundle.Writable();
         bundle.SetScript("mknod /tmp/loop b 7 0 && head -c 1 /tmp/loop; echo rc=$?; head -c 3 /dev/zero | wc -c; " +
-                         "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done");
+                         "i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.02; done");
         bundle.AddCapability("CAP_MKNOD");
         bool huge = view.Facts(root).HasController("hugetlb");
         string parent = Cg.NewParent(), id = root.NewId(), path = $"{parent}/{id}";
@@ -38,8 +38,8 @@ public class CgroupV2ViewTests
             cat $D/hugetlb.2MB.max > $OUT/huge 2>/dev/null
             H start {{id}}
             PID=$(H state {{id}} | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
-            # The container rewrites the file (truncate, then write): an empty read is one caught in between.
-            count() { for t in 1 2 3 4 5 6 7 8; do c=$(cat /proc/$PID/root/tmp/count 2>/dev/null); [ -n "$c" ] && { echo "$c"; return; }; sleep 0.01; done; echo 0; }
+            # The container replaces the file by a rename, so a read (or a freeze) never sees it half written.
+            count() { c=$(cat /proc/$PID/root/tmp/count 2>/dev/null); echo "${c:-0}"; }
             n=0; while [ $(count) -lt 3 ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
             H pause {{id}}; H state {{id}} > $OUT/state-paused; cat $D/cgroup.events > $OUT/events-paused
             a=$(count); sleep 0.4; b=$(count); echo "$a $b" > $OUT/paused-counts

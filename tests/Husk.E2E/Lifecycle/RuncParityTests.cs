@@ -84,7 +84,7 @@ public class RuncParityTests
     /// </summary>
     static string MakeFrozenCgroup(string cgroupPath)
     {
-        bool v1 = Directory.Exists("/sys/fs/cgroup/freezer");
+        bool v1 = HostFacts.Here.HasV1;
         string dir = v1 ? $"/sys/fs/cgroup/freezer{cgroupPath}" : $"/sys/fs/cgroup{cgroupPath}";
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, v1 ? "freezer.state" : "cgroup.freeze"), v1 ? "FROZEN" : "1");
@@ -263,11 +263,12 @@ public class RuncParityTests
     {
         // runc 1.1.5 (urfave/cli reorderArgs): `runc update ID --cpu-period N` works; exec and ps
         // (SkipArgReorder) pass what follows the id to the program.
+        HostFacts.Here.RequireController("cpu");
         using var root = new TestRoot();
         using var bundle = new Bundle("sleep", "1000");
         var id = root.NewId();
         root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
-        string period() => Cgroups.Cg.HasV1
+        string period() => HostFacts.Here.HasV1
             ? Cgroups.Cg.Read(Cgroups.Cg.V1("cpu", $"/husk/{id}") + "/cpu.cfs_period_us")
             : Cgroups.Cg.Read($"/sys/fs/cgroup/husk/{id}/cpu.max").Split(' ')[1];
         root.Run("update", id, "--cpu-period", "200000").AssertSuccess();
@@ -284,7 +285,8 @@ public class RuncParityTests
     {
         // runc 1.1.5 cgroups.bats "runc run (cgroup v1 + unified resources should fail)": hybrid
         // hosts count as v1; "invalid configuration", before anything is made.
-        bool pureV2 = File.Exists("/sys/fs/cgroup/cgroup.controllers");
+        bool pureV2 = HostFacts.Here.CgroupLayout == "v2";
+        if (pureV2) HostFacts.Here.RequireController("memory");
         using var root = new TestRoot();
         using var bundle = new Bundle("true");
         string path = Cgroups.Cg.NewParent();
@@ -307,7 +309,7 @@ public class RuncParityTests
     {
         // runc 1.1.5 (factory_linux.go Create): "container's cgroup is not empty: N process(es) found", a warning only.
         string path = Cgroups.Cg.NewParent();
-        bool v1 = Directory.Exists("/sys/fs/cgroup/pids") && !File.Exists("/sys/fs/cgroup/cgroup.controllers");
+        bool v1 = HostFacts.Here.HasV1;
         string dir = v1 ? Cgroups.Cg.V1("pids", path) : $"/sys/fs/cgroup{path}";
         Directory.CreateDirectory(dir);
         using var sleeper = System.Diagnostics.Process.Start("sleep", "1000");
