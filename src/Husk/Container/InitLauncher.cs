@@ -127,7 +127,17 @@ public sealed class InitLauncher : IDisposable
         if (_execStatusFd < 0) return;
         int fd = _execStatusFd;
         _execStatusFd = -1;
-        try { Spawner.AwaitExec(fd, SpawnedPid, _exe!.ExecPath); }
+        // A child started into a frozen cgroup (CLONE_INTO_CGROUP under a frozen parent) never
+        // execs: the caller's stall check gives up on it, as it does for the init's messages.
+        try
+        {
+            if (Channel.WhileWaiting is { } stalled)
+            {
+                try { InitChannel.AwaitReadable(fd, stalled); }
+                catch { Native.close(fd); throw; }
+            }
+            Spawner.AwaitExec(fd, SpawnedPid, _exe!.ExecPath);
+        }
         finally { _exe?.Dispose(); _exe = null; }
     }
 

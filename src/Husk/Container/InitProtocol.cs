@@ -75,7 +75,7 @@ public sealed class InitChannel(int fd) : IDisposable
     /// <summary>Receives the next message; null when the peer closed the socket.</summary>
     public (InitMessage Type, byte[] Payload)? Receive()
     {
-        if (WhileWaiting != null) AwaitReadable(WhileWaiting);
+        if (WhileWaiting != null) AwaitReadable(Fd, WhileWaiting);
         Span<byte> hdr = stackalloc byte[8];
         if (!Native.ReadExact(Fd, hdr, "init socket")) return null;
         var type = (InitMessage)BinaryPrimitives.ReadUInt32LittleEndian(hdr);
@@ -87,9 +87,10 @@ public sealed class InitChannel(int fd) : IDisposable
         return (type, payload);
     }
 
-    unsafe void AwaitReadable(Action whileWaiting)
+    /// <summary>Waits until <paramref name="fd"/> is readable, calling <paramref name="whileWaiting"/> after each second without data.</summary>
+    public static unsafe void AwaitReadable(int fd, Action whileWaiting)
     {
-        var pfd = new Native.PollFd { Fd = Fd, Events = Native.POLLIN };
+        var pfd = new Native.PollFd { Fd = fd, Events = Native.POLLIN };
         while (true)
         {
             pfd.REvents = 0;

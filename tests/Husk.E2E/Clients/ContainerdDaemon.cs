@@ -74,6 +74,21 @@ public sealed class ContainerdDaemon : IDisposable
         return pids;
     }
 
+    /// <summary>
+    /// Kills and deletes every task and container of namespace <paramref name="ns"/>, so a test that
+    /// failed midway leaves no shim or container process behind (shims outlive containerd).
+    /// </summary>
+    public void RemoveAll(string ns)
+    {
+        var opts = new RunOptions { Timeout = TimeSpan.FromSeconds(60) };
+        foreach (var id in Ctr(ns, opts, "containers", "ls", "-q").StdoutLines.Where(l => l.Length > 0))
+        {
+            Ctr(ns, opts, "task", "kill", "-s", "9", id);
+            Ctr(ns, opts, "task", "delete", "-f", id);
+            Ctr(ns, opts, "containers", "rm", id);
+        }
+    }
+
     public void Dispose()
     {
         try

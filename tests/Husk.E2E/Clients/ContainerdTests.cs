@@ -53,12 +53,7 @@ public sealed class ContainerdFixture : IDisposable
     {
         try
         {
-            foreach (var id in Ctr("containers", "ls", "-q").StdoutLines.Where(l => l.Length > 0))
-            {
-                Ctr("task", "kill", "-s", "9", id);
-                Ctr("task", "delete", "-f", id);
-                Ctr("containers", "rm", id);
-            }
+            _daemon.RemoveAll(Namespace);
             Ctr("images", "rm", Image.Name);
         }
         catch (Exception) { }

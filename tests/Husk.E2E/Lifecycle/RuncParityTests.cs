@@ -225,7 +225,8 @@ public class RuncParityTests
                     File.WriteAllText(Path.Combine(dir, "sub", file), File.ReadAllText(Path.Combine(dir, file)).Trim());
         }
         var lines = root.Run("exec", "--cgroup", "sub", id, "cat", "/proc/self/cgroup").AssertSuccess().StdoutLines;
-        Assert.All(lines, l => Assert.EndsWith("/sub", l));
+        // On a v2 host only the unified line is husk's (a v2 view of a hybrid host still lists the v1 hierarchies).
+        Assert.All(HostFacts.Here.HasV1 ? lines : lines.Where(l => l.StartsWith("0::", StringComparison.Ordinal)), l => Assert.EndsWith("/sub", l));
         Assert.Equal(own.Length, lines.Length);
         root.Run("delete", "--force", id).AssertSuccess();
         Assert.Empty(Cgroups.Cg.Leftovers($"/husk/{id}"));

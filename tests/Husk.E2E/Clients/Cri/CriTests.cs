@@ -27,8 +27,9 @@ public sealed class CriFixture : IDisposable
     public CriFixture()
     {
         Image = new BusyboxImage("docker.io/library/husk-busybox:cri");
-        // The pod's infrastructure container only has to wait: a sleep, as pause does.
-        Pause = new BusyboxImage("docker.io/library/husk-pause:cri", "sleep", "2147483647");
+        // The pod's infrastructure container only has to wait: a sleep, as pause does (for a time
+        // of this fixture's own, so the test can tell its pods' processes from any other).
+        Pause = new BusyboxImage("docker.io/library/husk-pause:cri", "sleep", $"{2_000_000_000 + Random.Shared.Next(100_000_000)}");
         string husk = HuskCli.BinaryPath;
         _daemon = new ContainerdDaemon(dir => $"""
             [plugins."io.containerd.grpc.v1.cri"]
@@ -69,6 +70,8 @@ public sealed class CriFixture : IDisposable
     public void Dispose()
     {
         _channel.Dispose();
+        // Pods of a failed test: their containers are tasks of the CRI plugin's namespace.
+        try { _daemon.RemoveAll(Namespace); } catch (Exception) { }
         _daemon.Dispose();
         Image.Dispose();
         Pause.Dispose();
