@@ -16,7 +16,8 @@ public static class Signals
     {
         if (int.TryParse(text, out var n))
         {
-            if (n is < 1 or > 64) throw new HuskException($"invalid signal \"{text}\": out of range 1-64");
+            // 0 only asks whether the container is running (runc accepts it; `kill ID 0` is how scripts check).
+            if (n is < 0 or > 64) throw new HuskException($"invalid signal \"{text}\": out of range 0-64");
             return n;
         }
         var name = text.ToUpperInvariant();
