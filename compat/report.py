@@ -51,23 +51,49 @@ def results_of(base, names):
     if os.path.exists(base + '.rc'):
         parts = open(base + '.rc').read().split()
         rc, secs = int(parts[0]), int(parts[1])
+    notes = {}
+    cur = None
     with open(base + '.tap', encoding='utf-8', errors='replace') as f:
         for line in f:
             m = TAP_RE.match(line.rstrip('\n'))
             if not m:
+                if cur is not None and line.startswith('# '):
+                    notes.setdefault(cur, []).append(line[2:].strip())
                 continue
+            cur = None
             i = int(m.group(2)) - 1
             if m.group(1) == 'not ok':
                 res[i] = ('not ok', '')
+                cur = i
             elif ' # skip' in line:
                 res[i] = ('skip', m.group(4) or '')
             else:
                 res[i] = ('ok', '')
+    for i, ls in notes.items():
+        res[i] = ('not ok', why_failed(ls))
     killed = rc in (124, 137)
+    if killed and secs is not None:
+        secs = f'{secs} (killed)'
+
     for i in range(len(names)):
         if i not in res:
             res[i] = ('timeout', '') if killed else ('not run', f'bats exited {rc} before it')
     return res, secs
+
+
+def why_failed(lines):
+    """The most telling line of a failed test's TAP comments: the runtime's error, else the
+    assertion that failed."""
+    err = [l for l in lines if 'level=error' in l or l.startswith('husk: ') or 'error:' in l.lower()]
+    if err:
+        l = err[-1]
+        m = re.search(r'msg="(.*)"', l)
+        l = m.group(1) if m else l
+    else:
+        fails = [l for l in lines if l.endswith('failed') or 'failed with status' in l]
+        l = fails[0] if fails else (lines[0] if lines else '')
+    l = l.replace('`', "'")
+    return l if len(l) <= 200 else l[:197] + '...'
 
 
 def deviations(path):
@@ -87,6 +113,10 @@ def sh(cmd):
         return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
     except Exception:
         return ''
+
+
+def total_secs(d):
+    return sum(int(str(v).split()[0]) for v in d.values() if v is not None)
 
 
 def md(s):
@@ -144,8 +174,7 @@ def main():
     L.append('Written by `make compat` (`compat/run.sh`); do not edit by hand.')
     L.append('')
     L.append(f'- Date: {now}; `make compat` took {mins} min {int(o.seconds or 0) % 60} s '
-             f'(runc files {sum(v or 0 for v in secs["runc"].values())} s, '
-             f'Husk files {sum(v or 0 for v in secs["husk"].values())} s)')
+             f'(runc files {total_secs(secs["runc"])} s, Husk files {total_secs(secs["husk"])} s)')
     L.append(f'- Machine: {socket.gethostname()}, {distro}, Linux {platform.release()} {platform.machine()}, '
              f'{cpus} CPUs, cgroups {cg}, as root')
     L.append(f'- Suite: Debian 12 source package runc 1.1.5+ds1-1+deb12u1, `tests/integration/*.bats`, '
@@ -180,10 +209,10 @@ def main():
             L.append('None.')
             L.append('')
             return
-        L.append('| file | test | runc | Husk |')
-        L.append('|---|---|---|---|')
+        L.append('| file | test | runc | Husk | Husk\'s error (from the TAP output) |')
+        L.append('|---|---|---|---|---|')
         for r in rs:
-            L.append(f'| {r[0]} | {md(r[1])} | {r[2]} | {r[3]}{(" (" + md(r[5]) + ")") if r[5] and r[3] != "skip" else ""} |')
+            L.append(f'| {r[0]} | {md(r[1])} | {r[2]} | {r[3]} | {md(r[5])} |')
         L.append('')
 
     table('Husk fails, runc passes, not in DEVIATIONS.md', unlisted)

@@ -200,6 +200,7 @@ rm -rf "$pathdir"; mkdir -p "$pathdir"
 if [[ -x "$criu" ]]; then ln -s "$criu" "$pathdir/criu"; else criu=$(command -v criu || echo none); fi
 
 rm -rf "$results"; mkdir -p "$results"
+cleanup_cgroups
 run_deadline=0
 ((budget > 0)) && run_deadline=$(($(date +%s) + budget))
 
@@ -211,6 +212,25 @@ cleanup_leftovers() {   # containers a killed bats file left behind, under its o
             "$rt" --root "$st" delete -f "$ct" >/dev/null 2>&1 || true
         done
     done
+}
+
+cleanup_cgroups() {    # what a killed file left of the suite's cgroups (helpers.bash: runc-cgroups-integration-test)
+    local d p f
+    for d in /sys/fs/cgroup/*/runc-cgroups-integration-test /sys/fs/cgroup/runc-cgroups-integration-test; do
+        [[ -d "$d" ]] || continue
+        while read -r f; do
+            case $f in
+                */freezer.state) echo THAWED > "$f" ;;
+                */cgroup.freeze) echo 0 > "$f" ;;
+            esac
+        done < <(find "$d" -name freezer.state -o -name cgroup.freeze 2>/dev/null)
+        for p in $(cat $(find "$d" -name cgroup.procs 2>/dev/null) 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    done
+    sleep 0.2
+    for d in /sys/fs/cgroup/*/runc-cgroups-integration-test /sys/fs/cgroup/runc-cgroups-integration-test; do
+        [[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    return 0
 }
 
 for rtname in runc husk; do
@@ -226,7 +246,8 @@ for rtname in runc husk; do
             echo "COMPAT_BUDGET of ${budget}s spent" > "$out.notrun"; continue
         fi
         # A short TMPDIR: the suite puts unix sockets (console, seccomp agent) under it.
-        tmp=$(mktemp -d /tmp/hc.XXXXXX)
+        # Traversable by all, as /tmp is: userns.bats mounts the rootfs as a mapped user.
+        tmp=$(mktemp -d /tmp/hc.XXXXXX); chmod 0755 "$tmp"
         s=$(date +%s)
         # Under a pty (script), as runc's CI runs the suite: `runc spec` sets terminal=true and
         # runc opens /dev/tty for such containers. `timeout --foreground`: a timeout in its own
@@ -247,6 +268,7 @@ for rtname in runc husk; do
             for p in $(ps -s "$(cat "$out.sid")" -o pid= 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
         fi
         cleanup_leftovers "$rt" "$tmp"
+        cleanup_cgroups
         # Never delete through a mount a test left behind on the host.
         awk -v t="$tmp/" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r |
             while read -r m; do umount -l "$m" 2>/dev/null; done
