@@ -6,6 +6,8 @@
 #   make test    unit + end-to-end tests, the e2e tests once more in a pure cgroup v2 view;
 #                last line: "tests: N passed, M failed[, K skipped]"
 #   make bench   bench/run.sh (when it exists)
+#   make compat  runc 1.1.5's own integration suite with runc and with bin/husk, side by side
+#                (compat/run.sh); writes compat/RESULTS.md, fails on an unlisted Husk regression
 #   make clean   remove every build and test output
 
 SHELL := /bin/bash
@@ -38,7 +40,7 @@ SOURCES := $(shell find src native -type f \( -name '*.cs' -o -name '*.csproj' -
 
 DOTNET_TEST_FLAGS := --nologo -c $(CONFIG) --results-directory $(RESULTS_DIR)
 
-.PHONY: all build native deps demo test unit e2e e2e-v2 bench clean FORCE
+.PHONY: all build native deps demo test unit e2e e2e-v2 bench compat clean FORCE
 
 all: build
 
@@ -105,6 +107,11 @@ bench: build
 	@if [[ -x bench/run.sh ]]; then bench/run.sh; \
 	elif [[ -f bench/run.sh ]]; then bash bench/run.sh; \
 	else echo "make bench: bench/run.sh does not exist yet"; fi
+
+# runc's integration suite (Debian's runc 1.1.5 source package) run with runc and with Husk;
+# see compat/run.sh. Downloads and builds are cached in .build/compat.
+compat: deps build
+	@compat/run.sh
 
 clean:
 	rm -rf bin .build native/build TestResults
