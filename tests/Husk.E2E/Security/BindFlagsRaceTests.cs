@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Husk.E2E.Isolation.Namespaces;
 using Xunit;
@@ -19,14 +18,8 @@ namespace Husk.E2E.Security;
 /// runs. After: the host directory was never written.
 /// </summary>
 [Collection(SecurityCollection.Name)]
-public partial class BindFlagsRaceTests
+public class BindFlagsRaceTests
 {
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int renameat2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
-
-    const int AT_FDCWD = -100;
-    const uint RENAME_EXCHANGE = 2;
-
     [Fact]
     public void A_read_only_bind_stays_read_only_while_its_path_is_swapped()
     {
@@ -48,7 +41,7 @@ public partial class BindFlagsRaceTests
             {
                 while (!stop.IsCancellationRequested)
                 {
-                    renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE);
+                    Attack.Swap(a, b);
                     Interlocked.Increment(ref swaps);
                 }
             }) { IsBackground = true };

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Husk.E2E.Isolation.Namespaces;
 using Xunit;
@@ -13,14 +12,8 @@ namespace Husk.E2E.Security;
 /// during 100 creates: the host must never get a mount or a directory.
 /// </summary>
 [Collection(SecurityCollection.Name)]
-public partial class Cve2021_30465Tests
+public class Cve2021_30465Tests
 {
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int renameat2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
-
-    const int AT_FDCWD = -100;
-    const uint RENAME_EXCHANGE = 2;
-
     [Fact]
     public void Swapping_a_mount_target_for_a_symlink_during_100_creates_never_mounts_on_the_host()
     {
@@ -45,10 +38,10 @@ public partial class Cve2021_30465Tests
             {
                 while (!stop.IsCancellationRequested)
                 {
-                    renameat2(AT_FDCWD, a, AT_FDCWD, absLink, RENAME_EXCHANGE);
-                    renameat2(AT_FDCWD, a, AT_FDCWD, absLink, RENAME_EXCHANGE);
-                    renameat2(AT_FDCWD, a, AT_FDCWD, relLink, RENAME_EXCHANGE);
-                    renameat2(AT_FDCWD, a, AT_FDCWD, relLink, RENAME_EXCHANGE);
+                    Attack.Swap(a, absLink);
+                    Attack.Swap(a, absLink);
+                    Attack.Swap(a, relLink);
+                    Attack.Swap(a, relLink);
                     Interlocked.Add(ref swaps, 4);
                 }
             }) { IsBackground = true };

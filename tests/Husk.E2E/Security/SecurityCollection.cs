@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Husk.E2E.Isolation.Namespaces;
@@ -16,8 +17,14 @@ public sealed class SecurityCollection
 }
 
 /// <summary>Helpers shared by the attack tests.</summary>
-public static class Attack
+public static partial class Attack
 {
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int renameat2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
+
+    /// <summary>Swaps two paths atomically (renameat2 RENAME_EXCHANGE), as the mount-race exploits do.</summary>
+    public static void Swap(string a, string b) => renameat2(-100 /* AT_FDCWD */, a, -100, b, 2 /* RENAME_EXCHANGE */);
+
     /// <summary>SHA-256 of a file, hex.</summary>
     public static string Sha256(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 
