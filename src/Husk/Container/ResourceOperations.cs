@@ -51,6 +51,9 @@ public static class ResourceOperations
             throw new HuskException($"cannot update container \"{id}\": it is stopped");
         var spec = store.ReadConfig(id) ?? throw new HuskException($"cannot update container \"{id}\": its config.json is missing");
         spec.Linux ??= new Spec.Linux();
+        // runc: unlimited memory with no word on swap makes memory+swap unlimited too; the old
+        // (lower) memory+swap limit would otherwise refuse it.
+        if (changes.Memory is { Limit: -1, Swap: null } unlimited) unlimited.Swap = -1;
         var merged = ResourcePlan.Merge(spec.Linux.Resources, changes);
         if (changes.Memory is { Limit: long lim, Swap: null } && lim > 0 && merged.Memory?.Swap is long oldSwap && oldSwap > 0 && oldSwap < lim)
             throw new HuskException($"update: memory limit {lim} is above the current memory+swap limit {oldSwap}; set the memory+swap limit too (--memory-swap)");

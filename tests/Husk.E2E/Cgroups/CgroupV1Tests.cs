@@ -237,6 +237,11 @@ public class CgroupV1Tests
         Assert.Single(bad.Stderr.Trim().Split('\n'));
         var warn = root.Run("update", "--kernel-memory", "100m", id).AssertSuccess();
         Assert.Contains("ignored", warn.Stderr);
+        // No memory limit any more: memory+swap goes unlimited with it (runc's update.bats).
+        root.Run("update", "--memory", "-1", id).AssertSuccess();
+        string unlimited = Cg.Read("/sys/fs/cgroup/memory/memory.limit_in_bytes");   // the root's: no limit
+        Assert.Equal(unlimited, Cg.Read(Cg.V1("memory", path) + "/memory.limit_in_bytes"));
+        Assert.Equal(unlimited, Cg.Read(Cg.V1("memory", path) + "/memory.memsw.limit_in_bytes"));
         root.Run("delete", "--force", id).AssertSuccess();
         Assert.Contains("does not exist", root.Run("update", "--memory", "1m", id).AssertFailure().Stderr);
     }
