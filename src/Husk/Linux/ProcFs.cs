@@ -60,26 +60,12 @@ public static class ProcFs
     }
 
     /// <summary>The text of /proc/<paramref name="path"/>, at most <paramref name="maxBytes"/> of it (see <see cref="Open"/>); null when it cannot be opened or read.</summary>
-    public static unsafe string? ReadText(string path, int maxBytes = 4096)
+    public static string? ReadText(string path, int maxBytes = 4096)
     {
         int fd = Open(path, Native.O_RDONLY);
         if (fd < 0) return null;
-        try
-        {
-            var buf = new byte[Math.Min(4096, maxBytes)];
-            int len = 0;
-            while (len < maxBytes)
-            {
-                if (len == buf.Length) Array.Resize(ref buf, (int)Math.Min(buf.Length * 2L, maxBytes));
-                nint n;
-                fixed (byte* p = buf) n = Native.read(fd, p + len, buf.Length - len);
-                if (n < 0 && Native.Errno == Native.EINTR) continue;
-                if (n < 0) return null;
-                if (n == 0) break;
-                len += (int)n;
-            }
-            return System.Text.Encoding.UTF8.GetString(buf, 0, len);
-        }
+        try { return System.Text.Encoding.UTF8.GetString(SmallFile.ReadFd(fd, maxBytes, $"/proc/{path}")); }
+        catch (KernelException) { return null; }
         finally { Native.close(fd); }
     }
 

@@ -21,30 +21,33 @@ public static unsafe class SmallFile
             if (e == Native.ENOENT || e == Native.ENOTDIR) return null;
             throw new KernelException($"cannot open {path}", e);
         }
-        try
-        {
-            var buf = new byte[Math.Min(4096, maxBytes)];
-            int len = 0;
-            while (true)
-            {
-                if (len == buf.Length)
-                {
-                    if (len == maxBytes) break;
-                    Array.Resize(ref buf, (int)Math.Min(buf.Length * 2L, maxBytes));
-                }
-                nint n;
-                fixed (byte* p = buf) n = Native.read(fd, p + len, buf.Length - len);
-                if (n < 0)
-                {
-                    if (Native.Errno == Native.EINTR) continue;
-                    throw new KernelException($"cannot read {path}", Native.Errno);
-                }
-                if (n == 0) break;
-                len += (int)n;
-            }
-            return len == buf.Length ? buf : buf[..len];
-        }
+        try { return ReadFd(fd, maxBytes, path); }
         finally { Native.close(fd); }
+    }
+
+    /// <summary>What is left to read of <paramref name="fd"/>, at most <paramref name="maxBytes"/>; read errors name <paramref name="what"/>.</summary>
+    public static byte[] ReadFd(int fd, int maxBytes, string what)
+    {
+        var buf = new byte[Math.Min(4096, maxBytes)];
+        int len = 0;
+        while (true)
+        {
+            if (len == buf.Length)
+            {
+                if (len == maxBytes) break;
+                Array.Resize(ref buf, (int)Math.Min(buf.Length * 2L, maxBytes));
+            }
+            nint n;
+            fixed (byte* p = buf) n = Native.read(fd, p + len, buf.Length - len);
+            if (n < 0)
+            {
+                if (Native.Errno == Native.EINTR) continue;
+                throw new KernelException($"cannot read {what}", Native.Errno);
+            }
+            if (n == 0) break;
+            len += (int)n;
+        }
+        return len == buf.Length ? buf : buf[..len];
     }
 
     /// <summary>The file as UTF-8 text; null when it does not exist.</summary>
