@@ -133,7 +133,7 @@ public sealed class InitLauncher : IDisposable
         {
             if (Channel.WhileWaiting is { } stalled)
             {
-                try { InitChannel.AwaitReadable(fd, stalled); }
+                try { InitChannel.AwaitReady(fd, Native.POLLIN, stalled, "exec status pipe"); }
                 catch { Native.close(fd); throw; }
             }
             Spawner.AwaitExec(fd, SpawnedPid, _exe!.ExecPath);

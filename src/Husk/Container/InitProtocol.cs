@@ -75,7 +75,7 @@ public sealed class InitChannel(int fd) : IDisposable
     /// <summary>Receives the next message; null when the peer closed the socket.</summary>
     public (InitMessage Type, byte[] Payload)? Receive()
     {
-        if (WhileWaiting != null) AwaitReadable(Fd, WhileWaiting);
+        if (WhileWaiting != null) AwaitReady(Fd, Native.POLLIN, WhileWaiting, "init socket");
         Span<byte> hdr = stackalloc byte[8];
         if (!Native.ReadExact(Fd, hdr, "init socket")) return null;
         var type = (InitMessage)BinaryPrimitives.ReadUInt32LittleEndian(hdr);
@@ -87,17 +87,21 @@ public sealed class InitChannel(int fd) : IDisposable
         return (type, payload);
     }
 
-    /// <summary>Waits until <paramref name="fd"/> is readable, calling <paramref name="whileWaiting"/> after each second without data.</summary>
-    public static unsafe void AwaitReadable(int fd, Action whileWaiting)
+    /// <summary>
+    /// Waits until poll(2) reports <paramref name="events"/> (or an error or hang-up) on
+    /// <paramref name="fd"/>, calling <paramref name="whileWaiting"/> after each second without; it
+    /// throws to give up. Errors of poll name <paramref name="what"/>.
+    /// </summary>
+    public static unsafe void AwaitReady(int fd, short events, Action whileWaiting, string what)
     {
-        var pfd = new Native.PollFd { Fd = fd, Events = Native.POLLIN };
+        var pfd = new Native.PollFd { Fd = fd, Events = events };
         while (true)
         {
             pfd.REvents = 0;
             int rc = Native.poll(&pfd, 1, StallCheckMs);
             if (rc > 0) return;
             if (rc == 0) whileWaiting();
-            else if (Native.Errno != Native.EINTR) throw new KernelException("poll init socket", Native.Errno);
+            else if (Native.Errno != Native.EINTR) throw new KernelException($"poll {what}", Native.Errno);
         }
     }
 

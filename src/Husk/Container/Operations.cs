@@ -79,17 +79,11 @@ public static class Operations
     static unsafe string? AwaitExec(int writeFd, string id, Cgroups.ICgroupManager? cgroup)
     {
         // Events 0: poll reports only POLLERR, which a fifo's write end gets once no reader is left.
-        var pfd = new Native.PollFd { Fd = writeFd, Events = 0 };
-        while (true)
+        InitChannel.AwaitReady(writeFd, 0, () =>
         {
-            pfd.REvents = 0;
-            int rc = Native.poll(&pfd, 1, 1000);
-            if (rc < 0 && Native.Errno == Native.EINTR) continue;
-            if (rc < 0) throw new KernelException("poll exec fifo", Native.Errno);
-            if (rc == 0 && cgroup?.FrozenDirectory() is { } frozen)
+            if (cgroup?.FrozenDirectory() is { } frozen)
                 throw new HuskException($"cannot start container \"{id}\": its cgroup {frozen} is frozen; the process starts once it is thawed");
-            if ((pfd.REvents & (Native.POLLERR | Native.POLLHUP | Native.POLLNVAL)) != 0) break;
-        }
+        }, "exec fifo");
         // Our write end keeps the pipe's buffer alive: read what the init left through a new reader.
         int rfd = Native.open($"/proc/self/fd/{writeFd}", Native.O_RDONLY | Native.O_NONBLOCK | Native.O_CLOEXEC, 0);
         if (rfd < 0) return null;
