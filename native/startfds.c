@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,10 +29,28 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
-__attribute__((constructor)) static void husk_record_start_fds(void)
+/* Whether this command can pass fds on by number: socket activation (LISTEN_FDS) or a
+ * --preserve-fds flag (runc's parser also takes it with one dash). Only then is the scan worth
+ * its system calls. */
+static int passes_fds(int argc, char **argv)
+{
+	if (getenv("LISTEN_FDS"))
+		return 1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		while (*a == '-')
+			a++;
+		if (a != argv[i] && strncmp(a, "preserve-fds", 12) == 0 && (a[12] == '\0' || a[12] == '='))
+			return 1;
+	}
+	return 0;
+}
+
+/* glibc passes a constructor the program's argc, argv and envp. */
+__attribute__((constructor)) static void husk_record_start_fds(int argc, char **argv)
 {
 	/* `husk init`: its fds were placed by husk itself, and it passes none on by number. */
-	if (getenv("_HUSK_INITPIPE"))
+	if (getenv("_HUSK_INITPIPE") || !passes_fds(argc, argv))
 		return;
 	int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
