@@ -1,4 +1,3 @@
-using System.Text;
 using Husk.Linux;
 
 namespace Husk.Init;
@@ -49,23 +48,12 @@ public static class Lsm
         if (process.ApparmorProfile is { Length: > 0 } profile)
         {
             // The AppArmor-specific file first (kernels with LSM stacking), then the shared one.
-            if (!TryWrite("thread-self/attr/apparmor/exec", "exec " + profile, out int errno) &&
-                !TryWrite("thread-self/attr/exec", "exec " + profile, out errno))
+            if (!ProcFs.TryWrite("thread-self/attr/apparmor/exec", "exec " + profile, out int errno) &&
+                !ProcFs.TryWrite("thread-self/attr/exec", "exec " + profile, out errno))
                 throw new HuskException($"apply AppArmor profile \"{profile}\": {Native.StrError(errno)}");
         }
         if (process.SelinuxLabel is { Length: > 0 } label &&
-            !TryWrite("thread-self/attr/exec", label, out int e2))
+            !ProcFs.TryWrite("thread-self/attr/exec", label, out int e2))
             throw new HuskException($"apply SELinux label \"{label}\": {Native.StrError(e2)}");
-    }
-
-    /// <summary>Writes /proc/<paramref name="path"/> through <see cref="ProcFs.Open"/> (never the container's /proc).</summary>
-    static bool TryWrite(string path, string value, out int errno)
-    {
-        errno = 0;
-        int fd = ProcFs.Open(path, Native.O_WRONLY);
-        if (fd < 0) { errno = Native.Errno; return false; }
-        try { Native.WriteAll(fd, Encoding.UTF8.GetBytes(value), path); return true; }
-        catch (KernelException e) { errno = e.Errno; return false; }
-        finally { Native.close(fd); }
     }
 }

@@ -52,10 +52,17 @@ public static class ProcFs
     /// <summary>Writes <paramref name="value"/> to /proc/<paramref name="path"/> (see <see cref="Open"/>); errors name <paramref name="what"/>.</summary>
     public static void Write(string path, string value, string what)
     {
+        if (!TryWrite(path, value, out int errno)) throw new HuskException($"{what}: {Native.StrError(errno)}");
+    }
+
+    /// <summary><see cref="Write"/> that reports failure as an errno (for callers with a fallback file).</summary>
+    public static bool TryWrite(string path, string value, out int errno)
+    {
+        errno = 0;
         int fd = Open(path, Native.O_WRONLY);
-        if (fd < 0) throw new HuskException($"{what}: {Native.StrError(Native.Errno)}");
-        try { Native.WriteAll(fd, System.Text.Encoding.UTF8.GetBytes(value), what); }
-        catch (KernelException e) { throw new HuskException($"{what}: {Native.StrError(e.Errno)}"); }
+        if (fd < 0) { errno = Native.Errno; return false; }
+        try { Native.WriteAll(fd, System.Text.Encoding.UTF8.GetBytes(value), $"/proc/{path}"); return true; }
+        catch (KernelException e) { errno = e.Errno; return false; }
         finally { Native.close(fd); }
     }
 
