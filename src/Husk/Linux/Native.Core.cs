@@ -38,6 +38,11 @@ public static unsafe partial class Native
     public static partial nint pread(int fd, byte* buf, nint count, long offset);
 
     [LibraryImport(Libc, SetLastError = true)]
+    public static partial long lseek(int fd, long offset, int whence);
+
+    public const int SEEK_SET = 0;
+
+    [LibraryImport(Libc, SetLastError = true)]
     public static partial int dup2(int oldfd, int newfd);
 
     [LibraryImport(Libc, SetLastError = true)]

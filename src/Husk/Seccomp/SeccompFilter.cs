@@ -219,19 +219,10 @@ public static unsafe class SeccompFilter
         try
         {
             LibCheck(Native.seccomp_export_bpf(ctx, fd), "export the filter");
-            var bytes = new List<byte>();
-            var buf = new byte[4096];
-            fixed (byte* b = buf)
-                while (true)
-                {
-                    nint n = Native.pread(fd, b, buf.Length, bytes.Count);
-                    if (n < 0 && Native.Errno == Native.EINTR) continue;
-                    if (n < 0) throw new KernelException("read the exported filter", Native.Errno);
-                    if (n == 0) break;
-                    bytes.AddRange(buf.AsSpan(0, (int)n));
-                }
-            if (bytes.Count % sizeof(Native.SockFilter) != 0) throw new HuskException("seccomp: the exported filter is not whole instructions");
-            return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Native.SockFilter>(bytes.ToArray()).ToArray();
+            Native.Check((int)Native.lseek(fd, 0, Native.SEEK_SET), "rewind the exported filter");
+            var bytes = SmallFile.ReadFd(fd, int.MaxValue, "the exported filter");
+            if (bytes.Length % sizeof(Native.SockFilter) != 0) throw new HuskException("seccomp: the exported filter is not whole instructions");
+            return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Native.SockFilter>(bytes).ToArray();
         }
         finally { Native.close(fd); }
     }
