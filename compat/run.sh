@@ -200,7 +200,6 @@ rm -rf "$pathdir"; mkdir -p "$pathdir"
 if [[ -x "$criu" ]]; then ln -s "$criu" "$pathdir/criu"; else criu=$(command -v criu || echo none); fi
 
 rm -rf "$results"; mkdir -p "$results"
-cleanup_cgroups
 run_deadline=0
 ((budget > 0)) && run_deadline=$(($(date +%s) + budget))
 
@@ -232,6 +231,7 @@ cleanup_cgroups() {    # what a killed file left of the suite's cgroups (helpers
     done
     return 0
 }
+cleanup_cgroups   # what an earlier, killed run left
 
 for rtname in runc husk; do
     if [[ $rtname == runc ]]; then rt=$ref_runc; else rt=$husk; fi

@@ -111,8 +111,10 @@ public class CgroupV2ViewTests
         using var bundle = new Bundle("true");
         string parent = Cg.NewParent(), id = root.NewId();
         Cg.SetResources(bundle, resources, $"{parent}/{id}");
-        bool has = view.Facts(root).HasController(controller);
+        // Asked in the same script, just before the create, so the two see the same hierarchy.
         var r = view.Run(root, $$"""
+            H check --format json > $OUT/check.json
+            cat /sys/fs/cgroup/cgroup.controllers > $OUT/controllers
             H create --bundle {{bundle.Dir}} {{id}} 2> $OUT/err && echo created
             cat /sys/fs/cgroup{{parent}}/{{id}}/{{file}} > $OUT/value 2>/dev/null
             H delete --force {{id}} 2>/dev/null
@@ -120,14 +122,17 @@ public class CgroupV2ViewTests
             H list -q
             exit 0
             """).AssertSuccess();
+        bool has = HostFacts.Of(view.File("check.json")).HasController(controller);
+        string seen = $"husk check said {controller} is {(has ? "" : "not ")}available; create printed [{r.Stdout.Trim()}], stderr [{view.File("err").Trim()}]; " +
+                      $"the view's cgroup.controllers: [{view.File("controllers").Trim()}]";
         if (has)
         {
-            Assert.Equal("created", r.Stdout.Trim());
+            Assert.True(r.Stdout.Trim() == "created", seen);
             Assert.Equal(value, view.File("value").Trim());
         }
         else
         {
-            Assert.Equal("", r.Stdout.Trim());
+            Assert.True(r.Stdout.Trim() == "", seen);
             var err = view.File("err").Trim();
             Assert.Single(err.Split('\n'));
             Assert.Contains(pointer, err);
