@@ -1,12 +1,43 @@
 namespace Husk.Cli;
 
-/// <summary>A flag a command accepts: its names (long and short, without dashes) and whether it takes a value.</summary>
-public sealed record Flag(string Name, bool TakesValue, string Help, params string[] Aliases)
+/// <summary>
+/// A flag a command accepts: its names (long and short, without dashes) and its help. Each command
+/// declares its flags once, as static fields of these kinds, and reads them typed through
+/// <see cref="ParsedArgs"/> with the same field: no flag is read by a string literal.
+/// </summary>
+public abstract class Flag(string name, string help, string[] aliases)
 {
-    public IEnumerable<string> AllNames => Aliases.Prepend(Name);
+    public string Name => name;
+    public string Help => help;
+    public IEnumerable<string> AllNames => aliases.Prepend(name);
+    public abstract bool TakesValue { get; }
 }
 
-/// <summary>The flags and positional arguments given to one command.</summary>
+/// <summary>A flag without a value: "--x" (true), "--x=false"; absent is false.</summary>
+public sealed class BoolFlag(string name, string help, params string[] aliases) : Flag(name, help, aliases)
+{
+    public override bool TakesValue => false;
+}
+
+/// <summary>A flag with a value; given more than once, the last one counts.</summary>
+public sealed class TextFlag(string name, string help, params string[] aliases) : Flag(name, help, aliases)
+{
+    public override bool TakesValue => true;
+}
+
+/// <summary>A flag with a value that may be repeated; every value counts, in order.</summary>
+public sealed class ListFlag(string name, string help, params string[] aliases) : Flag(name, help, aliases)
+{
+    public override bool TakesValue => true;
+}
+
+/// <summary>A flag whose value is a whole number; absent is 0.</summary>
+public sealed class IntFlag(string name, string help, params string[] aliases) : Flag(name, help, aliases)
+{
+    public override bool TakesValue => true;
+}
+
+/// <summary>The flags and positional arguments given to one command, read with the flags' own declarations.</summary>
 public sealed class ParsedArgs
 {
     readonly Dictionary<string, List<string>> _values = [];
@@ -18,19 +49,28 @@ public sealed class ParsedArgs
         list.Add(value);
     }
 
-    public bool Has(string flag) => _values.ContainsKey(flag);
-    public string? Value(string flag) => _values.TryGetValue(flag, out var l) ? l[^1] : null;
-    public IReadOnlyList<string> Values(string flag) => _values.TryGetValue(flag, out var l) ? l : [];
+    /// <summary>Whether the flag was on the command line at all (with any value).</summary>
+    public bool Has(Flag flag) => _values.ContainsKey(flag.Name);
 
-    public bool Bool(string flag) => Value(flag) is { } v && v switch
+    public string? Get(TextFlag flag) => Last(flag);
+
+    public IReadOnlyList<string> Get(ListFlag flag) => _values.TryGetValue(flag.Name, out var l) ? l : [];
+
+    public bool Get(BoolFlag flag) => GetIfGiven(flag) ?? false;
+
+    /// <summary>null when the flag was not given (callers that let the process.json decide).</summary>
+    public bool? GetIfGiven(BoolFlag flag) => Last(flag) switch
     {
+        null => null,
         "true" or "1" or "t" or "T" or "TRUE" or "True" => true,
         "false" or "0" or "f" or "F" or "FALSE" or "False" => false,
-        _ => throw new HuskException($"--{flag}: invalid boolean \"{v}\""),
+        var v => throw new HuskException($"--{flag.Name}: invalid boolean \"{v}\""),
     };
 
-    public int Int(string flag, int fallback) => Value(flag) is not { } v ? fallback
-        : int.TryParse(v, out var n) ? n : throw new HuskException($"--{flag}: invalid number \"{v}\"");
+    public int Get(IntFlag flag) => Last(flag) is not { } v ? 0
+        : int.TryParse(v, out var n) ? n : throw new HuskException($"--{flag.Name}: invalid number \"{v}\"");
+
+    string? Last(Flag flag) => _values.TryGetValue(flag.Name, out var l) ? l[^1] : null;
 }
 
 /// <summary>
@@ -40,7 +80,9 @@ public sealed class ParsedArgs
 /// </summary>
 public static class ArgParser
 {
-    public static ParsedArgs Parse(IReadOnlyList<string> args, IReadOnlyList<Flag> flags, out int consumed, bool stopAtPositional = true)
+    /// <param name="skipUnknown">Pass over flags not in <paramref name="flags"/> instead of failing (best effort, for
+    /// finding --log when the command line itself is the error).</param>
+    public static ParsedArgs Parse(IReadOnlyList<string> args, IReadOnlyList<Flag> flags, out int consumed, bool stopAtPositional = true, bool skipUnknown = false)
     {
         var byName = new Dictionary<string, Flag>();
         foreach (var f in flags) foreach (var n in f.AllNames) byName[n] = f;
@@ -60,7 +102,11 @@ public static class ArgParser
             string? inline = null;
             int eq = body.IndexOf('=');
             if (eq >= 0) { inline = body[(eq + 1)..]; body = body[..eq]; }
-            if (!byName.TryGetValue(body, out var flag)) throw new HuskException($"flag provided but not defined: -{body}");
+            if (!byName.TryGetValue(body, out var flag))
+            {
+                if (skipUnknown) continue;
+                throw new HuskException($"flag provided but not defined: -{body}");
+            }
             if (!flag.TakesValue)
             {
                 result.Add(flag.Name, inline ?? "true");

@@ -8,7 +8,19 @@ public sealed class GlobalOptions
     public string Root { get; init; } = "/run/husk";
     /// <summary>The global --criu: CRIU's path, or a name looked up on PATH; null: "criu".</summary>
     public string? Criu { get; init; }
+    /// <summary>The global --rootless: true, false, or null for "auto" (by the effective uid).</summary>
+    public bool? Rootless { get; init; }
     public StateStore Store => new(Root);
+}
+
+/// <summary>The flags several commands take (create, run, restore, exec), declared once.</summary>
+public static class SharedFlags
+{
+    public static readonly TextFlag Bundle = new("bundle", "path to the root of the bundle directory, defaults to the current directory", "b");
+    public static readonly TextFlag ConsoleSocket = new("console-socket", "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal");
+    public static readonly TextFlag PidFile = new("pid-file", "specify the file to write the process id to");
+    public static readonly BoolFlag NoPivot = new("no-pivot", "do not use pivot root to jail process inside rootfs");
+    public static readonly BoolFlag Detach = new("detach", "detach from the container's process", "d");
 }
 
 /// <summary>One CLI command: one file each under Commands/.</summary>

@@ -18,39 +18,41 @@ namespace Husk.Cli
             new CheckpointCommand(), new RestoreCommand(),
         ];
 
+        static readonly TextFlag RootFlag = new("root", "root directory for storage of container state (this should be located in tmpfs)");
+        static readonly TextFlag LogFlag = new("log", "set the log file to write husk logs to (default is stderr)");
+        static readonly TextFlag LogFormatFlag = new("log-format", "set the log format ('text' (default), or 'json')");
+        static readonly BoolFlag DebugFlag = new("debug", "enable debug logging");
+        static readonly BoolFlag SystemdCgroupFlag = new("systemd-cgroup", "enable systemd cgroup support (refused: husk has no systemd cgroup driver; use cgroupfs)");
+        static readonly TextFlag CriuFlag = new("criu", "path to the criu binary used for checkpoint and restore");
+        static readonly TextFlag RootlessFlag = new("rootless", "ignore cgroup permission errors ('true', 'false', or 'auto')");
+        static readonly TextFlag CdiSpecDirsFlag = new("cdi-spec-dirs", "colon-separated CDI spec directories, later ones override earlier ones (default: $HUSK_CDI_SPEC_DIRS, else /etc/cdi:/var/run/cdi)");
+        static readonly BoolFlag VersionFlag = new("version", "print the version", "v");
+        static readonly BoolFlag HelpFlag = new("help", "show help", "h");
+
         static readonly Flag[] GlobalFlags =
-        [
-            new("root", true, "root directory for storage of container state (this should be located in tmpfs)"),
-            new("log", true, "set the log file to write husk logs to (default is stderr)"),
-            new("log-format", true, "set the log format ('text' (default), or 'json')"),
-            new("debug", false, "enable debug logging"),
-            new("systemd-cgroup", false, "enable systemd cgroup support (not supported: there is no systemd driver yet)"),
-            new("criu", true, "path to the criu binary used for checkpoint and restore"),
-            new("rootless", true, "ignore cgroup permission errors ('true', 'false', or 'auto')"),
-            new("cdi-spec-dirs", true, "colon-separated CDI spec directories, later ones override earlier ones (default: $HUSK_CDI_SPEC_DIRS, else /etc/cdi:/var/run/cdi)"),
-            new("version", false, "print the version", "v"),
-            new("help", false, "show help", "h"),
-        ];
+            [RootFlag, LogFlag, LogFormatFlag, DebugFlag, SystemdCgroupFlag, CriuFlag, RootlessFlag, CdiSpecDirsFlag, VersionFlag, HelpFlag];
 
         public static int Main(string[] argv)
         {
             try
             {
                 var global = ArgParser.Parse(argv, GlobalFlags, out int consumed);
-                var format = global.Value("log-format") ?? "text";
+                var format = global.Get(LogFormatFlag) ?? "text";
                 if (format is not ("text" or "json")) throw new HuskException($"invalid log-format \"{format}\": use text or json");
-                Log.Configure(global.Value("log"), format == "json", global.Bool("debug"));
-                Husk.Cdi.CdiConfig.Configure(global.Value("cdi-spec-dirs"));
+                Log.Configure(global.Get(LogFlag), format == "json", global.Get(DebugFlag));
+                Husk.Cdi.CdiConfig.Configure(global.Get(CdiSpecDirsFlag));
+                if (global.Get(SystemdCgroupFlag))
+                    throw new HuskException("--systemd-cgroup: husk has no systemd cgroup driver; configure the runtime with the cgroupfs driver (containerd: SystemdCgroup = false)");
 
-                if (global.Bool("version"))
+                if (global.Get(VersionFlag))
                 {
                     Console.Out.WriteLine($"husk version {Version}\nspec: 1.2.0");
                     return 0;
                 }
-                if (consumed >= argv.Length || global.Bool("help"))
+                if (consumed >= argv.Length || global.Get(HelpFlag))
                 {
                     Console.Out.Write(Help());
-                    return consumed >= argv.Length && !global.Bool("help") ? 1 : 0;
+                    return consumed >= argv.Length && !global.Get(HelpFlag) ? 1 : 0;
                 }
                 var name = argv[consumed];
                 var command = Commands.FirstOrDefault(c => c.Name == name)
@@ -62,7 +64,7 @@ namespace Husk.Cli
                     return 0;
                 }
                 var parsed = ArgParser.ParseCommand(rest, command.Flags, command.FlagsAfterArguments);
-                var options = new GlobalOptions { Root = global.Value("root") ?? "/run/husk", Criu = global.Value("criu") };
+                var options = new GlobalOptions { Root = global.Get(RootFlag) ?? "/run/husk", Criu = global.Get(CriuFlag), Rootless = Rootless(global.Get(RootlessFlag)) };
                 Log.Debug($"husk {string.Join(' ', argv)}");
                 return command.Execute(parsed, options);
             }
@@ -97,28 +99,27 @@ namespace Husk.Cli
 
         /// <summary>
         /// When a failure comes before the global flags were applied (a bad global flag), the log is
-        /// not configured yet: find --log and --log-format by hand so the error still reaches the file.
+        /// not configured yet: read --log and --log-format leniently so the error still reaches the file.
         /// </summary>
         static void ConfigureLogForFailure()
         {
             if (Log.ToFile) return;
-            var argv = Environment.GetCommandLineArgs();
-            string? path = null, format = null;
-            for (int i = 1; i < argv.Length; i++)
+            try
             {
-                var a = argv[i];
-                if (!a.StartsWith('-')) break;   // the command: global flags end here
-                var body = a.TrimStart('-');
-                string? value = null;
-                int eq = body.IndexOf('=');
-                if (eq >= 0) { value = body[(eq + 1)..]; body = body[..eq]; }
-                else if (body is "log" or "log-format" && i + 1 < argv.Length) value = argv[++i];
-                if (body == "log") path = value;
-                else if (body == "log-format") format = value;
-                else if (body is "root" or "criu" or "rootless" or "cdi-spec-dirs" && eq < 0) i++;
+                var global = ArgParser.Parse(Environment.GetCommandLineArgs()[1..], GlobalFlags, out _, skipUnknown: true);
+                if (global.Get(LogFlag) is { } path) Log.Configure(path, global.Get(LogFormatFlag) == "json", false);
             }
-            if (path != null) Log.Configure(path, format == "json", false);
+            catch (HuskException) { }   // a flag missing its value: there is no log to find
         }
+
+        /// <summary>--rootless: "true" and "false" force the choice, "auto" (or absent) decides by the effective uid, as runc.</summary>
+        static bool? Rootless(string? value) => value switch
+        {
+            null or "auto" => null,
+            "true" => true,
+            "false" => false,
+            _ => throw new HuskException($"--rootless: invalid value \"{value}\": use true, false or auto"),
+        };
 
         static string Help()
         {

@@ -12,12 +12,15 @@ public sealed class CheckCommand : Command
     public override string Name => "check";
     public override string Usage => "[command options]";
     public override string Summary => "report what this host supports (cgroups, ...) and what will not work";
-    public override IReadOnlyList<Flag> Flags => [new("format", true, "table (default) or json", "f")];
+
+    static readonly TextFlag Format = new("format", "table (default) or json", "f");
+
+    public override IReadOnlyList<Flag> Flags => [Format];
 
     public override int Execute(ParsedArgs args, GlobalOptions global)
     {
         var results = HostChecks.Run(global.Criu);
-        switch (args.Value("format") ?? "table")
+        switch (args.Get(Format) ?? "table")
         {
             case "table":
                 int width = results.Count == 0 ? 0 : results.Max(r => r.Name.Length);
@@ -43,7 +46,7 @@ public sealed class CheckCommand : Command
                 }
                 break;
             default:
-                throw new HuskException($"invalid format option \"{args.Value("format")}\": use table or json");
+                throw new HuskException($"invalid format option \"{args.Get(Format)}\": use table or json");
         }
         return 0;
     }

@@ -9,32 +9,32 @@ public sealed class CreateCommand : Command
     public override string Usage => "[command options] <container-id>";
     public override string Summary => "create a container";
 
+    static readonly BoolFlag NoNewKeyring = new("no-new-keyring", "do not create a new session keyring for the container");
+    static readonly IntFlag PreserveFds = new("preserve-fds", "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)");
+
     internal static readonly Flag[] CreateFlags =
     [
-        new("bundle", true, "path to the root of the bundle directory, defaults to the current directory", "b"),
-        new("console-socket", true, "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"),
-        new("pid-file", true, "specify the file to write the process id to"),
-        new("no-pivot", false, "do not use pivot root to jail process inside rootfs"),
-        new("no-new-keyring", false, "do not create a new session keyring for the container"),
-        new("preserve-fds", true, "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"),
+        SharedFlags.Bundle, SharedFlags.ConsoleSocket, SharedFlags.PidFile, SharedFlags.NoPivot,
+        NoNewKeyring, PreserveFds,
     ];
 
     public override IReadOnlyList<Flag> Flags => CreateFlags;
 
     public override int Execute(ParsedArgs args, GlobalOptions global)
     {
-        Creator.Create(global.Store, Options(args, RequireId(args)));
+        Creator.Create(global.Store, Options(args, RequireId(args), global));
         return 0;
     }
 
-    internal static CreateOptions Options(ParsedArgs args, string id) => new()
+    internal static CreateOptions Options(ParsedArgs args, string id, GlobalOptions global) => new()
     {
         Id = id,
-        Bundle = args.Value("bundle") ?? Directory.GetCurrentDirectory(),
-        PidFile = args.Value("pid-file"),
-        ConsoleSocket = args.Value("console-socket"),
-        NoPivot = args.Bool("no-pivot"),
-        NoNewKeyring = args.Bool("no-new-keyring"),
-        PreserveFds = args.Int("preserve-fds", 0),
+        Bundle = args.Get(SharedFlags.Bundle) ?? Directory.GetCurrentDirectory(),
+        PidFile = args.Get(SharedFlags.PidFile),
+        ConsoleSocket = args.Get(SharedFlags.ConsoleSocket),
+        NoPivot = args.Get(SharedFlags.NoPivot),
+        NoNewKeyring = args.Get(NoNewKeyring),
+        PreserveFds = args.Get(PreserveFds),
+        Rootless = global.Rootless,
     };
 }

@@ -8,11 +8,14 @@ public sealed class DeleteCommand : Command
     public override string Name => "delete";
     public override string Usage => "[command options] <container-id>";
     public override string Summary => "delete any resources held by the container often used with detached container";
-    public override IReadOnlyList<Flag> Flags => [new("force", false, "forcibly deletes the container if it is still running (uses SIGKILL)", "f")];
+
+    static readonly BoolFlag Force = new("force", "forcibly deletes the container if it is still running (uses SIGKILL)", "f");
+
+    public override IReadOnlyList<Flag> Flags => [Force];
 
     public override int Execute(ParsedArgs args, GlobalOptions global)
     {
-        Operations.Delete(global.Store, RequireId(args), args.Bool("force"));
+        Operations.Delete(global.Store, RequireId(args), args.Get(Force));
         return 0;
     }
 }

@@ -11,21 +11,21 @@ public sealed class EventsCommand : Command
     public override string Name => "events";
     public override string Usage => "[command options] <container-id>";
     public override string Summary => "display container events such as OOM notifications, cpu, memory, and IO usage statistics";
-    public override IReadOnlyList<Flag> Flags =>
-    [
-        new("interval", true, "set the stats collection interval (default: 5s)"),
-        new("stats", false, "display the container's stats then exit"),
-    ];
+
+    static readonly TextFlag Interval = new("interval", "set the stats collection interval (default: 5s)");
+    static readonly BoolFlag Stats = new("stats", "display the container's stats then exit");
+
+    public override IReadOnlyList<Flag> Flags => [Interval, Stats];
 
     public override int Execute(ParsedArgs args, GlobalOptions global)
     {
         var id = RequireId(args);
-        if (args.Bool("stats"))
+        if (args.Get(Stats))
         {
             Console.Out.WriteLine(ResourceOperations.StatsLine(global.Store, id));
             return 0;
         }
-        var interval = ParseDuration(args.Value("interval") ?? "5s");
+        var interval = ParseDuration(args.Get(Interval) ?? "5s");
         ResourceOperations.Events(global.Store, id, interval, line =>
         {
             Console.Out.WriteLine(line);

@@ -10,21 +10,21 @@ public sealed class ListCommand : Command
     public override string Name => "list";
     public override string Usage => "[command options]";
     public override string Summary => "lists containers started by husk with the given root";
-    public override IReadOnlyList<Flag> Flags =>
-    [
-        new("format", true, "select one of: table or json (default: \"table\")", "f"),
-        new("quiet", false, "display only container IDs", "q"),
-    ];
+
+    static readonly TextFlag Format = new("format", "select one of: table or json (default: \"table\")", "f");
+    static readonly BoolFlag Quiet = new("quiet", "display only container IDs", "q");
+
+    public override IReadOnlyList<Flag> Flags => [Format, Quiet];
 
     public override int Execute(ParsedArgs args, GlobalOptions global)
     {
         var states = Operations.List(global.Store);
-        if (args.Bool("quiet"))
+        if (args.Get(Quiet))
         {
             foreach (var s in states) Console.Out.WriteLine(s.ID);
             return 0;
         }
-        switch (args.Value("format") ?? "table")
+        switch (args.Get(Format) ?? "table")
         {
             case "json":
                 Console.Out.WriteLine(SpecJson.Serialize(states.ToList()));
@@ -33,7 +33,7 @@ public sealed class ListCommand : Command
                 Console.Out.Write(Table(states));
                 return 0;
             default:
-                throw new HuskException($"invalid format option \"{args.Value("format")}\": use table or json");
+                throw new HuskException($"invalid format option \"{args.Get(Format)}\": use table or json");
         }
     }
 

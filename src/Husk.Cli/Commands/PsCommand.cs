@@ -13,14 +13,17 @@ public sealed class PsCommand : Command
     public override string Usage => "[command options] <container-id> [ps options]";
     public override string Summary => "ps displays the processes running inside a container";
     public override bool FlagsAfterArguments => false;
-    public override IReadOnlyList<Flag> Flags => [new("format", true, "select one of: table or json (default: \"table\")", "f")];
+
+    static readonly TextFlag Format = new("format", "select one of: table or json (default: \"table\")", "f");
+
+    public override IReadOnlyList<Flag> Flags => [Format];
 
     public override int Execute(ParsedArgs args, GlobalOptions global)
     {
         if (args.Positional.Count == 0) throw new HuskException($"ps: a container id is required (usage: husk ps {Usage})");
         var id = args.Positional[0];
         var psArgs = args.Positional.Skip(1).ToList();
-        var format = args.Value("format") ?? "table";
+        var format = args.Get(Format) ?? "table";
         if (format is not ("table" or "json")) throw new HuskException($"invalid format option \"{format}\": use table or json");
         var pids = ResourceOperations.Pids(global.Store, id);
         if (format == "json")

@@ -13,16 +13,13 @@ public sealed class RestoreCommand : Command
     public override string Usage => "[command options] <container-id>";
     public override string Summary => "restore a container from a previous checkpoint";
 
+    static readonly BoolFlag NoSubreaper = new("no-subreaper", "disable the use of the subreaper used to reap reparented processes (husk restores the init as its own child and uses none: accepted as runc's)");
+    static readonly BoolFlag DryRun = new("dry-run", "compare the bundle's spec with the checkpointed one, print every difference and exit 0 (compatible) or 1; restore nothing");
+
     public override IReadOnlyList<Flag> Flags =>
     [
-        .. CheckpointCommand.CriuFlags,
-        new("bundle", true, "path to the root of the bundle directory, defaults to the current directory", "b"),
-        new("console-socket", true, "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"),
-        new("detach", false, "detach from the container's process", "d"),
-        new("pid-file", true, "specify the file to write the process id to"),
-        new("no-pivot", false, "do not use pivot root to jail process inside rootfs"),
-        new("no-subreaper", false, "disable the use of the subreaper used to reap reparented processes"),
-        new("dry-run", false, "compare the bundle's spec with the checkpointed one, print every difference and exit 0 (compatible) or 1; restore nothing"),
+        .. CheckpointCommand.CriuFlags, SharedFlags.Bundle, SharedFlags.ConsoleSocket, SharedFlags.Detach,
+        SharedFlags.PidFile, SharedFlags.NoPivot, NoSubreaper, DryRun,
     ];
 
     public override int Execute(ParsedArgs args, GlobalOptions global)
@@ -30,12 +27,12 @@ public sealed class RestoreCommand : Command
         var o = new RestoreOptions(CheckpointCommand.ReadCriuFlags(args, global))
         {
             Id = RequireId(args),
-            Bundle = args.Value("bundle") ?? Directory.GetCurrentDirectory(),
-            PidFile = args.Value("pid-file"),
-            Detach = args.Bool("detach"),
-            ConsoleSocket = args.Value("console-socket"),
-            NoPivot = args.Bool("no-pivot"),
-            DryRun = args.Bool("dry-run"),
+            Bundle = args.Get(SharedFlags.Bundle) ?? Directory.GetCurrentDirectory(),
+            PidFile = args.Get(SharedFlags.PidFile),
+            Detach = args.Get(SharedFlags.Detach),
+            ConsoleSocket = args.Get(SharedFlags.ConsoleSocket),
+            NoPivot = args.Get(SharedFlags.NoPivot),
+            DryRun = args.Get(DryRun),
         };
         var result = Restorer.Restore(global.Store, o);
         if (o.DryRun)

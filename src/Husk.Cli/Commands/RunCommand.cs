@@ -9,16 +9,14 @@ public sealed class RunCommand : Command
     public override string Usage => "[command options] <container-id>";
     public override string Summary => "create and run a container";
 
+    static readonly BoolFlag Keep = new("keep", "do not delete the container after it exits");
+
     public override IReadOnlyList<Flag> Flags =>
-    [
-        .. CreateCommand.CreateFlags,
-        new("detach", false, "detach from the container's process", "d"),
-        new("keep", false, "do not delete the container after it exits"),
-    ];
+        [.. CreateCommand.CreateFlags, SharedFlags.Detach, Keep];
 
     public override int Execute(ParsedArgs args, GlobalOptions global)
     {
-        var options = CreateCommand.Options(args, RequireId(args));
-        return Runner.Run(global.Store, options, args.Bool("detach"), args.Bool("keep"));
+        var options = CreateCommand.Options(args, RequireId(args), global);
+        return Runner.Run(global.Store, options, args.Get(SharedFlags.Detach), args.Get(Keep));
     }
 }

@@ -18,6 +18,11 @@ public sealed class CreateOptions
     public bool NoPivot { get; init; }
     public bool NoNewKeyring { get; init; }
     public int PreserveFds { get; init; }
+    /// <summary>
+    /// The global --rootless: true ignores cgroup permission errors (the container runs without a
+    /// cgroup of its own), false never does, null decides by the effective uid (runc's "auto").
+    /// </summary>
+    public bool? Rootless { get; init; }
     /// <summary>CDI spec directories, lowest priority first; null: --cdi-spec-dirs, $HUSK_CDI_SPEC_DIRS or the defaults.</summary>
     public IReadOnlyList<string>? CdiSpecDirs { get; init; }
     /// <summary>Called the moment the init reports ready, before the created state is written (`run` starts it then).</summary>
@@ -84,8 +89,9 @@ public static class Creator
             // The v1 hierarchies (v1 and hybrid hosts) are made while it starts, and it moves itself
             // into them before anything else (nsexec.c); rootless, where a cgroup is all or nothing,
             // everything is made first.
-            bool v1WhileStarting = cgroup is { IsV2: false } && Native.geteuid() == 0;
-            cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec, v1WhileStarting ? true : null);
+            bool rootless = o.Rootless ?? Native.geteuid() != 0;
+            bool v1WhileStarting = cgroup is { IsV2: false } && !rootless;
+            cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec, v1WhileStarting ? true : null, rootless);
 
             var fifoPath = Path.Combine(store.DirOf(o.Id), StateStore.ExecFifo);
             Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
@@ -202,13 +208,13 @@ public static class Creator
     }
 
     /// <summary>
-    /// Creates the container's cgroup. Run by a non-root user (rootless), a cgroup tree that was not
-    /// delegated to that user cannot be written: the container then runs without a cgroup of its
+    /// Creates the container's cgroup. Rootless (run by a non-root user, or --rootless true), a cgroup
+    /// tree that was not delegated to that user cannot be written: the container then runs without a cgroup of its
     /// own (as runc's rootless mode), said in a debug line, and in a warning when linux.resources
     /// asked for limits that are therefore not applied. Returns null when skipped.
     /// </summary>
     /// <param name="cgroup2">Only the v2 (true) or v1 (false) directories; null: all.</param>
-    static ICgroupManager? CreateCgroupOrSkipWhenRootless(ICgroupManager cgroup, Spec.Spec spec, bool? cgroup2)
+    static ICgroupManager? CreateCgroupOrSkipWhenRootless(ICgroupManager cgroup, Spec.Spec spec, bool? cgroup2, bool rootless)
     {
         try
         {
@@ -216,7 +222,7 @@ public static class Creator
             else cgroup.Create();
             return cgroup;
         }
-        catch (HuskException e) when (Native.geteuid() != 0)
+        catch (HuskException e) when (rootless)
         {
             try { cgroup.Destroy(); } catch (HuskException) { }
             Log.Debug($"rootless: no cgroup for the container, the cgroup tree is not delegated to uid {Native.geteuid()} ({e.Message})");

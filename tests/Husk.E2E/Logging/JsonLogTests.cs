@@ -27,6 +27,8 @@ public class JsonLogTests
         new[] { "no-such-command" },
         new[] { "--no-such-global-flag", "state", "x" },
         new[] { "kill", "--bogus", "x" },
+        new[] { "--systemd-cgroup", "list" },      // no systemd driver: refused, not ignored
+        new[] { "--rootless", "maybe", "list" },
     };
 
     [Theory]
