@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Husk.Spec;
 
 namespace Husk.Cgroups;
@@ -291,11 +290,7 @@ public static class ResourcePlan
     /// </summary>
     public static LinuxResources Merge(LinuxResources? current, LinuxResources changes)
     {
-        // Serialised, both hold only what is set (SpecJson omits null and empty), so a deep merge of
-        // the two JSON objects is exactly "what the update names replaces what was there".
-        var merged = JsonNode.Parse(SpecJson.Serialize(current ?? new LinuxResources()))!.AsObject();
-        MergeInto(merged, JsonNode.Parse(SpecJson.Serialize(changes))!.AsObject());
-        var result = SpecJson.ParseResources(merged.ToJsonString());
+        var result = LinuxResources.Shape.Merge(current ?? new LinuxResources(), changes);
         if (changes.HugepageLimits.Count > 0)
             result.HugepageLimits =
             [
@@ -305,23 +300,13 @@ public static class ResourcePlan
         return result;
     }
 
-    static void MergeInto(JsonObject target, JsonObject changes)
-    {
-        foreach (var (key, value) in changes)
-        {
-            if (value is JsonValue v && v.TryGetValue(out string? text) && text.Length == 0) continue;
-            if (value is JsonObject o && target[key] is JsonObject t) MergeInto(t, o);
-            else target[key] = value?.DeepClone();
-        }
-    }
-
     /// <summary>
     /// Only the settings present in <paramref name="changes"/>, with v1/v2 semantics that need the full
     /// picture taken from <paramref name="merged"/> (v2 swap needs the limit).
     /// </summary>
     public static LinuxResources ForUpdate(LinuxResources changes, LinuxResources merged)
     {
-        var r = SpecJson.ParseResources(SpecJson.Serialize(changes));
+        var r = LinuxResources.Shape.Copy(changes);
         r.Devices = [];
         if (r.Memory is { } m && merged.Memory is { } mm)
         {

@@ -144,9 +144,9 @@ public static class ContainerInit
     /// <summary>The state JSON with another status (startContainer hooks get "created", as in runc).</summary>
     static string WithStatus(string stateJson, string status)
     {
-        var node = System.Text.Json.Nodes.JsonNode.Parse(stateJson)!.AsObject();
-        node["status"] = status;
-        return node.ToJsonString();
+        var state = SpecJson.ParseState(stateJson);
+        state.Status = status;
+        return SpecJson.Serialize(state);
     }
 
 }

@@ -116,7 +116,7 @@ public static class Executor
         if (process.Terminal && o.ConsoleSocket == null && o.Detach)
             throw new HuskException("cannot allocate a terminal for a detached exec without --console-socket");
 
-        var execSpec = SpecJson.Parse(SpecJson.SerializeToUtf8(spec));
+        var execSpec = Husk.Spec.Spec.Shape.Copy(spec);
         execSpec.Process = process;
         // Refused now, in one line, what the init could not apply here (as create does).
         Husk.Init.Lsm.CheckHost(execSpec);
@@ -223,7 +223,7 @@ public static class Executor
                 throw new HuskException($"--process {o.ProcessFile}: {e.Message}");
             }
             p = SpecJson.ParseProcess(json, o.ProcessFile);
-            p.Capabilities ??= Clone(container).Capabilities;
+            p.Capabilities ??= Process.Shape.Copy(container).Capabilities;
             if (p.Rlimits.Count == 0) p.Rlimits = [.. container.Rlimits];
             if (string.IsNullOrEmpty(p.ApparmorProfile)) p.ApparmorProfile = container.ApparmorProfile;
             if (string.IsNullOrEmpty(p.SelinuxLabel)) p.SelinuxLabel = container.SelinuxLabel;
@@ -232,7 +232,7 @@ public static class Executor
         else
         {
             if (o.Args.Count == 0) throw new HuskException(MissingCommand);
-            p = Clone(container);
+            p = Process.Shape.Copy(container);
             p.Args = [.. o.Args];
             p.Terminal = o.Tty ?? false;
             p.ConsoleSize = null;
@@ -269,7 +269,6 @@ public static class Executor
         return p;
     }
 
-    static Process Clone(Process p) => SpecJson.ParseProcess(Encoding.UTF8.GetBytes(SpecJson.Serialize(p)), "process");
 
     static bool HasProperty(byte[] json, string name)
     {

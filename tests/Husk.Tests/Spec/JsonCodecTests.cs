@@ -98,6 +98,91 @@ public class JsonCodecTests
     }
 
     [Fact]
+    public void A_copy_is_what_writing_and_reading_back_gives_and_shares_nothing()
+    {
+        const string withNulls = """{"strings":["a",null],"leaves":[null],"map":{"n":null},"leafMap":{"n":null},"plain":[null],"plainMap":{"n":null}}""";
+        foreach (var json in new[] { Full, withNulls, "{}" })
+        {
+            var k = Read(json);
+            var copy = Kinds.Shape.Copy(k);
+            Assert.Equal(Write(Read(Write(k))), Write(copy));
+            if (copy.Leaf != null) copy.Leaf.Name = "changed";
+            copy.Strings.Add("added");
+            copy.Map["added"] = "";
+            foreach (var leaf in copy.Leaves) leaf.Name = "changed";
+            Assert.Equal(Write(Read(json)), Write(k));
+        }
+        Assert.Null(Kinds.Shape.Copy(null!));
+    }
+
+    [Fact]
+    public void A_copy_of_every_corpus_config_writes_the_same_bytes()
+    {
+        int copied = 0;
+        foreach (var c in CorpusCases.Configs(includeGenerated: false))
+        {
+            Husk.Spec.Spec spec;
+            try { spec = SpecJson.Parse(c.Bytes, c.Name); }
+            catch (HuskException) { continue; }   // malformed on purpose: nothing to copy
+            Assert.Equal(SpecJson.SerializeToUtf8(SpecJson.Parse(SpecJson.SerializeToUtf8(spec))), SpecJson.SerializeToUtf8(Husk.Spec.Spec.Shape.Copy(spec)));
+            copied++;
+        }
+        Assert.True(copied > 20, $"only {copied} corpus configs parsed");
+    }
+
+    [Fact]
+    public void Merge_replaces_what_the_changes_set_member_by_member_and_key_by_key()
+    {
+        var current = Read(Full);
+        var changes = Read("""{"text":"","int":5,"maybeFlag":true,"leaf":{"name":"n"},"strings":["z"],"map":{"k":"","new":"w"},"leafMap":{"k":{"name":""},"j":{"name":"j"}}}""");
+        var merged = Kinds.Shape.Merge(current, changes);
+        Assert.Equal(("t", 5, true, "n"), (merged.Text, merged.Int, merged.MaybeFlag, merged.Leaf!.Name));   // "" sets nothing
+        Assert.Equal(["z"], merged.Strings);                                                              // lists are replaced
+        Assert.Equal([("k", "v"), ("a/b~c", ""), ("new", "w")], merged.Map.Select(e => (e.Key, e.Value)));
+        Assert.Equal([("k", "y"), ("j", "j")], merged.LeafMap.Select(e => (e.Key, e.Value.Name)));
+        Assert.Equal((false, 0u, 0L), (merged.Flag, merged.UInt, merged.Long));   // plain values are always set, as when written
+        Assert.Equal((2147483647, "m"), (merged.MaybeInt!.Value, merged.MaybeText));   // null sets nothing
+        Assert.Equal(Full, Write(current));                                        // the inputs are not changed
+        Assert.Equal(Write(changes), Write(Kinds.Shape.Merge(null!, changes)));
+    }
+
+    /// <summary>The merge update used before the typed one: both written, merged as JSON objects, read back.</summary>
+    private static string JsonTextMerge<T>(JsonShape<T> shape, T current, T changes) where T : class, new()
+    {
+        static void MergeInto(System.Text.Json.Nodes.JsonObject target, System.Text.Json.Nodes.JsonObject changes)
+        {
+            foreach (var (key, value) in changes)
+            {
+                if (value is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out string? text) && text.Length == 0) continue;
+                if (value is System.Text.Json.Nodes.JsonObject o && target[key] is System.Text.Json.Nodes.JsonObject t) MergeInto(t, o);
+                else target[key] = value?.DeepClone();
+            }
+        }
+        var merged = System.Text.Json.Nodes.JsonNode.Parse(shape.WriteDocument(current))!.AsObject();
+        MergeInto(merged, System.Text.Json.Nodes.JsonNode.Parse(shape.WriteDocument(changes))!.AsObject());
+        return Encoding.UTF8.GetString(shape.WriteDocument(shape.ReadDocument(Encoding.UTF8.GetBytes(merged.ToJsonString()))!));
+    }
+
+    [Fact]
+    public void Merge_gives_what_merging_the_written_json_gave_for_every_pair_of_corpus_resources()
+    {
+        var resources = new List<LinuxResources>();
+        foreach (var c in CorpusCases.Configs(includeGenerated: false))
+        {
+            try { if (SpecJson.Parse(c.Bytes, c.Name).Linux?.Resources is { } r) resources.Add(r); }
+            catch (HuskException) { }
+        }
+        Assert.True(resources.Count > 5, $"only {resources.Count} corpus configs have resources");
+        foreach (var a in resources)
+            foreach (var b in resources)
+                Assert.Equal(JsonTextMerge(LinuxResources.Shape, a, b), SpecJson.Serialize(LinuxResources.Shape.Merge(a, b)));
+        var kinds = new[] { Read(Full), Read("{}"), Read("""{"strings":["a",null],"map":{"k":null,"e":""},"leafMap":{"k":{"name":""}}}""") };
+        foreach (var a in kinds)
+            foreach (var b in kinds)
+                Assert.Equal(JsonTextMerge(Kinds.Shape, a, b), Write(Kinds.Shape.Merge(a, b)));
+    }
+
+    [Fact]
     public void Indented_output_uses_one_tab_per_level_and_keeps_empty_containers_short()
     {
         var k = new Kinds { Leaf = new Leaf(), Plain = [], PlainMap = new() { ["a"] = "b" } };

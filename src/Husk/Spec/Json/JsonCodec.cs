@@ -32,6 +32,23 @@ public abstract class JsonCodec<V>
     public virtual bool Omits(V value) => value is null;
 
     /// <summary>
+    /// A deep copy, equal to what writing <paramref name="value"/> and reading it back gives, without
+    /// the JSON text. Values (strings, numbers, booleans) are immutable and are their own copy.
+    /// </summary>
+    public virtual V Copy(V value) => value;
+
+    /// <summary>
+    /// <paramref name="current"/> with what <paramref name="changes"/> sets replacing it (a new value;
+    /// neither argument changes): objects and maps merge member by member and key by key, recursively;
+    /// anything else is replaced. What writing would leave out (null, an empty collection) and an
+    /// empty string set nothing, so they keep the current value.
+    /// </summary>
+    public virtual V Merge(V current, V changes) => Copy(changes);
+
+    /// <summary>Whether <paramref name="changes"/> sets nothing in a <see cref="Merge"/>.</summary>
+    internal bool SetsNothing(V changes) => Omits(changes) || changes is "";
+
+    /// <summary>
     /// Reads a whole document: one value and nothing after it; null for a JSON null. A value of the
     /// wrong kind throws a <see cref="JsonException"/> whose message is "{pointer}: expected {what}, got {actual}".
     /// </summary>

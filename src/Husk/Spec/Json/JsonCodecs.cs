@@ -37,6 +37,14 @@ public static class JsonCodecs
     /// <summary>A JSON object of <paramref name="item"/>s by key, with the same rule as <see cref="ListOf"/>.</summary>
     public static JsonCodec<Dictionary<string, V>> MapOf<V>(JsonCodec<V> item, bool absentNullEmpty = true) => new MapCodec<V>(item, absentNullEmpty);
 
+    /// <summary>What a JSON null item reads as under the OCI rule (<see cref="JsonCodec{V}.ReadItem"/>): "", an empty object, 0.</summary>
+    static V ZeroOf<V>(JsonCodec<V> item)
+    {
+        var reader = new Utf8JsonReader("null"u8);
+        reader.Read();
+        return item.ReadItem(ref reader);
+    }
+
     internal static string WithArticle(string noun) => (noun[0] is 'a' or 'e' or 'i' or 'o' or 'u' ? "an " : "a ") + noun;
 
     private sealed class StringCodec : JsonCodec<string>
@@ -132,6 +140,11 @@ public static class JsonCodecs
         }
 
         public override bool Omits(List<V> value) => value is null || (absentNullEmpty && value.Count == 0);
+
+        public override List<V> Copy(List<V> value) => value?.ConvertAll(v => CopyItem(v))!;
+
+        // A null item reads back as the item's zero value under the OCI rule.
+        V CopyItem(V v) => v is null && absentNullEmpty ? ZeroOf(item) : item.Copy(v);
     }
 
     private sealed class MapCodec<V>(JsonCodec<V> item, bool absentNullEmpty) : JsonCodec<Dictionary<string, V>>
@@ -167,5 +180,27 @@ public static class JsonCodecs
         }
 
         public override bool Omits(Dictionary<string, V> map) => map is null || (absentNullEmpty && map.Count == 0);
+
+        public override Dictionary<string, V> Copy(Dictionary<string, V> map)
+        {
+            if (map is null) return null!;
+            var copy = new Dictionary<string, V>(map.Count);
+            foreach (var (k, v) in map) copy[k] = CopyItem(v);
+            return copy;
+        }
+
+        public override Dictionary<string, V> Merge(Dictionary<string, V> current, Dictionary<string, V> changes)
+        {
+            var merged = Copy(current);
+            if (changes is null) return merged;
+            foreach (var (k, v) in changes)
+            {
+                if (v is "") continue;
+                merged[k] = v is not null && merged.TryGetValue(k, out var cur) && cur is not null ? item.Merge(cur, v) : CopyItem(v);
+            }
+            return merged;
+        }
+
+        V CopyItem(V v) => v is null && absentNullEmpty ? ZeroOf(item) : item.Copy(v);
     }
 }

@@ -23,6 +23,12 @@ public abstract class JsonMember<T> : IJsonMember
     internal abstract void Write(Utf8JsonWriter writer, T owner);
 
     public abstract object? GetValue(object owner);
+
+    /// <summary>Sets on <paramref name="to"/> a copy of the value of <paramref name="from"/>, unless writing would leave it out.</summary>
+    internal abstract void Copy(T from, T to);
+
+    /// <summary>Merges the value <paramref name="changes"/> sets into <paramref name="target"/> (see <see cref="JsonCodec{V}.Merge"/>).</summary>
+    internal abstract void Merge(T target, T changes);
 }
 
 /// <summary>A member's name, .NET type and value, without the owner's type parameter.</summary>
@@ -70,4 +76,21 @@ internal sealed class JsonMember<T, V>(string name, Func<T, V?> get, Action<T, V
     }
 
     public override object? GetValue(object owner) => get((T)owner);
+
+    // What writing leaves out is not set, so the target keeps the value a fresh object has, as after a read.
+    bool Omitted(V value) => codec.Omits(value) || (omitDefault && EqualityComparer<V>.Default.Equals(value, default));
+
+    internal override void Copy(T from, T to)
+    {
+        V value = get(from)!;
+        if (!Omitted(value)) set(to, codec.Copy(value));
+    }
+
+    internal override void Merge(T target, T changes)
+    {
+        V value = get(changes)!;
+        if (Omitted(value) || codec.SetsNothing(value)) return;
+        V current = get(target)!;
+        set(target, Omitted(current) ? codec.Copy(value) : codec.Merge(current, value));
+    }
 }

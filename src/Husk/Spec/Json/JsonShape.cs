@@ -46,6 +46,22 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
         writer.WriteEndObject();
     }
 
+    public override T Copy(T value)
+    {
+        if (value is null) return null!;
+        var copy = new T();
+        foreach (var member in _members) member.Copy(value, copy);
+        return copy;
+    }
+
+    public override T Merge(T current, T changes)
+    {
+        if (current is null) return Copy(changes);
+        var merged = Copy(current);
+        if (changes is not null) foreach (var member in _members) member.Merge(merged, changes);
+        return merged;
+    }
+
     // Documents list members mostly in declaration order, so the search starts after the last match.
     private JsonMember<T>? Find(ref Utf8JsonReader reader, ref int next)
     {
