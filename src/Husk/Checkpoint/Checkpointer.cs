@@ -2,6 +2,7 @@ using Husk.Cgroups;
 using Husk.Container;
 using Husk.Linux;
 using Husk.Rootfs;
+using Husk.Spec;
 
 namespace Husk.Checkpoint;
 
@@ -123,7 +124,7 @@ public static class Checkpointer
             external.Add($"mnt[{path}]:{path}");
         }
         // Without a cgroup namespace, the container's cgroup mount holds binds of its host cgroup directories.
-        bool cgroupNs = spec.Linux?.Namespaces.Any(n => n.Type == "cgroup") == true;
+        bool cgroupNs = spec.Linux?.Has(NamespaceKind.Cgroup) == true;
         var cgroupDests = spec.Mounts.Where(m => m.Type == "cgroup").Select(m => ContainerPath.Clean(m.Destination)).ToList();
         if (cgroupNs || cgroupDests.Count == 0) return;
         List<MountInfoEntry> mounts;

@@ -54,7 +54,7 @@ public static class ContainerInit
             if (process.Terminal) ContainerConsole.Setup(ContainerConsole.InheritedSocket(), process.ConsoleSize, process.User.UID);
 
             var namespaces = NamespacePlan.From(spec);
-            if (namespaces.Creates("uts") || namespaces.JoinsExisting("uts"))
+            if (namespaces.Creates(NamespaceKind.Uts) || namespaces.JoinsExisting(NamespaceKind.Uts))
             {
                 if (!string.IsNullOrEmpty(spec.Hostname)) ProcessSetup.SetHostname(spec.Hostname);
                 if (!string.IsNullOrEmpty(spec.Domainname)) ProcessSetup.SetDomainname(spec.Domainname);

@@ -280,7 +280,7 @@ public static class Creator
     {
         foreach (var (flag, path) in plan.Joins)
         {
-            if (flag != NamespacePlan.CLONE_NEWNS) continue;
+            if (flag != NamespaceKinds.CLONE_NEWNS) continue;
             Native.Statx joined, own;
             if (Native.statx(Native.AT_FDCWD, path, 0, Native.STATX_BASIC_STATS, &joined) < 0) continue; // nsexec reports it
             if (Native.statx(Native.AT_FDCWD, "/proc/self/ns/mnt", 0, Native.STATX_BASIC_STATS, &own) < 0) continue;
@@ -297,7 +297,7 @@ public static class Creator
         b.AddUInt32(BootstrapRecord.CloneFlags, plan.CloneFlags);
         foreach (var (flag, path) in plan.Joins) b.AddNamespacePath(flag, path);
         if (spec.Process?.OOMScoreAdj is int oom) b.AddText(BootstrapRecord.OomScoreAdj, oom.ToString());
-        if (plan.Creates("time") && spec.Linux is { } linux && linux.TimeOffsets.Count > 0)
+        if (plan.Creates(NamespaceKind.Time) && spec.Linux is { } linux && linux.TimeOffsets.Count > 0)
         {
             var sb = new StringBuilder();
             foreach (var (clock, off) in linux.TimeOffsets) sb.Append($"{clock} {off.Secs} {off.Nanosecs}\n");

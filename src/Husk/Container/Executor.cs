@@ -165,7 +165,7 @@ public static class Executor
                 var options = new ExecInitOptions
                 {
                     Id = o.Id, PreserveFds = o.PreserveFds,
-                    UserNamespace = joins.Any(j => j.Flag == NamespacePlan.CLONE_NEWUSER),
+                    UserNamespace = joins.Any(j => j.Flag == NamespaceKinds.CLONE_NEWUSER),
                     StateJson = Creator.StateJson(r, spec, ContainerStatus.Running), ProcessPid = pid,
                 };
                 launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(execSpec));
@@ -302,9 +302,8 @@ public static class Executor
         var joins = new List<(uint, string)>();
         foreach (var ns in spec.Linux?.Namespaces ?? [])
         {
-            if (!NamespacePlan.Flags.TryGetValue(ns.Type, out var flag))
-                throw new HuskException($"/linux/namespaces: unknown namespace type \"{ns.Type}\"");
-            var name = NamespacePlan.ProcNames[ns.Type];
+            var kind = NamespaceKinds.Find(ns.Type) ?? throw new HuskException($"/linux/namespaces: unknown namespace type \"{ns.Type}\"");
+            var (flag, name) = (kind.CloneFlag, kind.ProcName);
             var path = $"/proc/{initPid}/ns/{name}";
             string? theirs = LinkOf(path);
             if (theirs == null) throw new HuskException($"cannot exec: the container's {ns.Type} namespace ({path}) is gone");

@@ -1,4 +1,5 @@
 using Husk.Linux;
+using Husk.Spec;
 using static Husk.Linux.Native;
 using OciSpec = Husk.Spec.Spec;
 using MountOptionsTable = Husk.Spec.MountOptions;
@@ -54,7 +55,7 @@ public static class RootfsBuilder
         string? mountLabel = spec.Linux?.MountLabel is { Length: > 0 } l ? l : null;
         var entries = spec.Mounts.Select(m => MountEntry.From(m).WithMountLabel(mountLabel)).ToList();
         var devPlan = DevPlan.For(spec, File.Exists("/proc/kcore"));
-        bool cgroupNs = spec.Linux?.Namespaces.Any(n => n.Type == "cgroup") == true;
+        bool cgroupNs = spec.Linux?.Has(NamespaceKind.Cgroup) == true;
 
         // (a) Our copy of the host's mounts must not send events back to the host: rslave by default.
         Check(mount(null, "/", null, rootPropagation, null), "set propagation of /");

@@ -261,6 +261,13 @@ public sealed class Linux
     public LinuxResources? Resources { get; set; }
     public string? CgroupsPath { get; set; }
     public List<LinuxNamespace> Namespaces { get; set => field = value ?? []; } = [];
+
+    /// <summary>Whether linux.namespaces lists <paramref name="kind"/>, new or joined by path.</summary>
+    public bool Has(NamespaceKind kind) => Namespaces.Exists(n => n.Kind == kind);
+
+    /// <summary>Whether linux.namespaces asks for a new <paramref name="kind"/> namespace (no path).</summary>
+    public bool HasNew(NamespaceKind kind) => Namespaces.Exists(n => n.Kind == kind && string.IsNullOrEmpty(n.Path));
+
     public List<LinuxDevice> Devices { get; set => field = value ?? []; } = [];
     public Dictionary<string, LinuxNetDevice> NetDevices { get; set => field = value ?? []; } = [];
     public LinuxSeccomp? Seccomp { get; set; }
@@ -300,6 +307,9 @@ public sealed class LinuxNamespace
 {
     public string Type { get; set => field = value ?? ""; } = "";
     public string? Path { get; set; }
+
+    /// <summary>The kind <see cref="Type"/> names; null for a type that is none.</summary>
+    public NamespaceKind? Kind => NamespaceKinds.Find(Type)?.Kind;
 
     public static readonly JsonShape<LinuxNamespace> Shape = new(m =>
     [

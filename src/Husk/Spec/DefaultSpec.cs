@@ -80,7 +80,7 @@ public static class DefaultSpec
     private static void MakeRootless(Spec spec, uint uid, uint gid)
     {
         var linux = spec.Linux!;
-        linux.Namespaces.RemoveAll(n => n.Type is "network" or "user");
+        linux.Namespaces.RemoveAll(n => n.Kind is NamespaceKind.Network or NamespaceKind.User);
         linux.Namespaces.Add(new LinuxNamespace { Type = "user" });
         linux.UIDMappings = [new LinuxIDMapping { ContainerID = 0, HostID = uid, Size = 1 }];
         linux.GIDMappings = [new LinuxIDMapping { ContainerID = 0, HostID = gid, Size = 1 }];

@@ -41,7 +41,7 @@ public sealed class Features
         },
         Linux = new FeaturesLinux
         {
-            Namespaces = [.. SpecValidator.NamespaceTypes],
+            Namespaces = [.. NamespaceKinds.All.Select(k => k.SpecName)],
             Capabilities = [.. Capabilities.All.Keys],
             Cgroup = new FeaturesCgroup { V1 = true, V2 = true, Systemd = false, SystemdUser = false, Rdma = true },
             // What the host's libseccomp (and kernel, through its API level) can load.

@@ -15,7 +15,6 @@ public sealed record SpecError(string Path, string Message)
 /// </summary>
 public static class SpecValidator
 {
-    public static readonly IReadOnlyList<string> NamespaceTypes = ["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"];
 
     /// <summary>RLIMIT_* name → resource number (asm-generic/resource.h; x86, arm, riscv).</summary>
     public static readonly IReadOnlyDictionary<string, int> RlimitTypes = new Dictionary<string, int>(StringComparer.Ordinal)
@@ -118,21 +117,19 @@ public static class SpecValidator
                 if (!Directory.Exists(p)) Err("/root/path", $"root filesystem {Q(p)} does not exist or is not a directory");
             }
 
-            var ns = s.Linux?.Namespaces ?? [];
-            bool Has(string t) => ns.Any(n => n.Type == t);
-            bool HasNew(string t) => ns.Any(n => n.Type == t && string.IsNullOrEmpty(n.Path));
+            bool Has(NamespaceKind kind) => s.Linux?.Has(kind) == true;
 
             // Without a mount namespace of its own the init would bind, pivot_root and remount in the
             // runtime's (the host's) mount namespace: every container needs one, new or joined.
-            if (!Has("mount"))
+            if (!Has(NamespaceKind.Mount))
                 Err("/linux/namespaces", "a container needs a mount namespace (add {\"type\":\"mount\"}); without one its root, mounts, maskedPaths and readonlyPaths would change the host's");
 
             if (s.Process is null) Err("/process", "must be set");
             else CheckProcess(s.Process, s);
 
-            if (!string.IsNullOrEmpty(s.Hostname) && !Has("uts"))
+            if (!string.IsNullOrEmpty(s.Hostname) && !Has(NamespaceKind.Uts))
                 Err("/hostname", "setting the hostname needs a new UTS namespace (add {\"type\":\"uts\"} to /linux/namespaces)");
-            if (!string.IsNullOrEmpty(s.Domainname) && !Has("uts"))
+            if (!string.IsNullOrEmpty(s.Domainname) && !Has(NamespaceKind.Uts))
                 Err("/domainname", "setting the domainname needs a new UTS namespace (add {\"type\":\"uts\"} to /linux/namespaces)");
 
             for (int i = 0; i < s.Mounts.Count; i++) CheckMount(s.Mounts[i], $"/mounts/{I(i)}");
@@ -150,7 +147,7 @@ public static class SpecValidator
             foreach (var (k, _) in s.Annotations)
                 if (k.Length == 0) Err("/annotations/", "annotation keys must not be empty");
 
-            if (s.Linux is { } l) CheckLinux(l, s, Has, HasNew);
+            if (s.Linux is { } l) CheckLinux(l, s);
         }
 
         private static bool IsSupportedVersion(string v)
@@ -275,7 +272,7 @@ public static class SpecValidator
         private static bool Mapped(List<LinuxIDMapping> maps, uint id) =>
             maps.Any(m => id >= m.ContainerID && (ulong)id < (ulong)m.ContainerID + m.Size);
 
-        private void CheckLinux(Linux l, Spec s, Func<string, bool> has, Func<string, bool> hasNew)
+        private void CheckLinux(Linux l, Spec s)
         {
             // namespaces
             var seen = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -283,7 +280,7 @@ public static class SpecValidator
             {
                 var n = l.Namespaces[i];
                 string path = $"/linux/namespaces/{I(i)}";
-                if (!NamespaceTypes.Contains(n.Type)) Err($"{path}/type", $"unknown namespace type {Q(n.Type)}");
+                if (n.Kind is null) Err($"{path}/type", $"unknown namespace type {Q(n.Type)}");
                 else if (seen.TryGetValue(n.Type, out int first)) Err($"{path}/type", $"duplicate namespace {Q(n.Type)} (also at /linux/namespaces/{I(first)})");
                 else seen[n.Type] = i;
                 if (!string.IsNullOrEmpty(n.Path)) Abs($"{path}/path", n.Path);
@@ -291,13 +288,13 @@ public static class SpecValidator
 
             // user namespace and mappings
             bool hasMaps = l.UIDMappings.Count > 0 || l.GIDMappings.Count > 0;
-            if (has("user"))
+            if (l.Has(NamespaceKind.User))
             {
-                if (hasNew("user") && !hasMaps)
+                if (l.HasNew(NamespaceKind.User) && !hasMaps)
                     Err("/linux/uidMappings", "a new user namespace needs uidMappings and gidMappings (or a namespace path to join)");
-                else if (hasNew("user") && (l.UIDMappings.Count == 0 || l.GIDMappings.Count == 0))
+                else if (l.HasNew(NamespaceKind.User) && (l.UIDMappings.Count == 0 || l.GIDMappings.Count == 0))
                     Err(l.UIDMappings.Count == 0 ? "/linux/uidMappings" : "/linux/gidMappings", "a new user namespace needs both uidMappings and gidMappings");
-                if (hasNew("user") && s.Process is { } p)
+                if (l.HasNew(NamespaceKind.User) && s.Process is { } p)
                 {
                     if (l.UIDMappings.Count > 0 && !Mapped(l.UIDMappings, p.User.UID))
                         Err("/process/user/uid", $"uid {p.User.UID} is not mapped by /linux/uidMappings");
@@ -314,8 +311,8 @@ public static class SpecValidator
             // time namespace offsets
             if (l.TimeOffsets.Count > 0)
             {
-                if (!has("time")) Err("/linux/timeOffsets", "time offsets need a time namespace (add {\"type\":\"time\"} to /linux/namespaces)");
-                else if (!hasNew("time")) Err("/linux/timeOffsets", "time offsets cannot be set when joining an existing time namespace");
+                if (!l.Has(NamespaceKind.Time)) Err("/linux/timeOffsets", "time offsets need a time namespace (add {\"type\":\"time\"} to /linux/namespaces)");
+                else if (!l.HasNew(NamespaceKind.Time)) Err("/linux/timeOffsets", "time offsets cannot be set when joining an existing time namespace");
                 foreach (var (clock, off) in l.TimeOffsets)
                 {
                     if (clock is not ("monotonic" or "boottime"))
@@ -332,12 +329,12 @@ public static class SpecValidator
                 string k = key.Replace('/', '.');
                 if (IpcSysctls.Contains(k) || k.StartsWith("fs.mqueue.", StringComparison.Ordinal))
                 {
-                    if (!has("ipc")) Err(path, "needs a new IPC namespace (it would change the host's)");
+                    if (!l.Has(NamespaceKind.Ipc)) Err(path, "needs a new IPC namespace (it would change the host's)");
                     continue;
                 }
                 if (k.StartsWith("net.", StringComparison.Ordinal))
                 {
-                    if (!has("network")) Err(path, "needs a new network namespace (it would change the host's)");
+                    if (!l.Has(NamespaceKind.Network)) Err(path, "needs a new network namespace (it would change the host's)");
                     continue;
                 }
                 if (k == "kernel.hostname")
@@ -347,7 +344,7 @@ public static class SpecValidator
                 }
                 if (k == "kernel.domainname")
                 {
-                    if (!has("uts")) Err(path, "needs a new UTS namespace (it would change the host's)");
+                    if (!l.Has(NamespaceKind.Uts)) Err(path, "needs a new UTS namespace (it would change the host's)");
                     continue;
                 }
                 Err(path, "is not namespaced (it would change the host's); only fs.mqueue.*, kernel.msg*/sem/shm*, net.* and kernel.domainname are allowed");
@@ -397,7 +394,7 @@ public static class SpecValidator
                     if (!MemoryPolicyFlags.Contains(mp.Flags[i])) Err($"/linux/memoryPolicy/flags/{I(i)}", $"unknown memory policy flag {Q(mp.Flags[i])}");
             }
 
-            if (l.NetDevices.Count > 0 && !has("network"))
+            if (l.NetDevices.Count > 0 && !l.Has(NamespaceKind.Network))
                 Err("/linux/netDevices", "moving network devices needs a network namespace");
             foreach (var (name, dev) in l.NetDevices)
             {

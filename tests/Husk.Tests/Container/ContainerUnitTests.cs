@@ -55,11 +55,11 @@ public class NamespacePlanTests
     public void New_namespaces_become_clone_flags_and_paths_become_joins()
     {
         var plan = NamespacePlan.From(WithNamespaces(("pid", null), ("mount", ""), ("network", "/proc/1/ns/net"), ("user", null)));
-        Assert.Equal(NamespacePlan.CLONE_NEWPID | NamespacePlan.CLONE_NEWNS | NamespacePlan.CLONE_NEWUSER, plan.CloneFlags);
-        Assert.Equal([(NamespacePlan.CLONE_NEWNET, "/proc/1/ns/net")], plan.Joins);
+        Assert.Equal(NamespaceKinds.CLONE_NEWPID | NamespaceKinds.CLONE_NEWNS | NamespaceKinds.CLONE_NEWUSER, plan.CloneFlags);
+        Assert.Equal([(NamespaceKinds.CLONE_NEWNET, "/proc/1/ns/net")], plan.Joins);
         Assert.True(plan.HasUserNamespace);
-        Assert.True(plan.JoinsExisting("network"));
-        Assert.False(plan.Creates("network"));
+        Assert.True(plan.JoinsExisting(NamespaceKind.Network));
+        Assert.False(plan.Creates(NamespaceKind.Network));
     }
 
     [Fact]
@@ -71,8 +71,14 @@ public class NamespacePlanTests
     }
 
     [Fact]
-    public void Every_namespace_type_has_a_flag_and_a_proc_name() =>
-        Assert.Equal(NamespacePlan.Flags.Keys.Order(), NamespacePlan.ProcNames.Keys.Order());
+    public void The_namespace_table_has_each_kind_once_in_enum_order_with_its_own_flag()
+    {
+        Assert.Equal(Enum.GetValues<NamespaceKind>(), NamespaceKinds.All.Select(e => e.Kind));
+        Assert.Equal(NamespaceKinds.All.Count, NamespaceKinds.All.Select(e => e.CloneFlag).Distinct().Count());
+        Assert.All(NamespaceKinds.All, e => Assert.Equal(e.Kind, NamespaceKinds.Find(e.SpecName)!.Kind));
+        Assert.Null(NamespaceKinds.Find("net"));   // the /proc name is not the spec's
+        Assert.Equal(NamespaceKind.Network, new LinuxNamespace { Type = "network" }.Kind);
+    }
 }
 
 public class BootstrapTests
@@ -82,7 +88,7 @@ public class BootstrapTests
     {
         var bytes = new InitChannel.BootstrapBuilder()
             .AddUInt32(BootstrapRecord.CloneFlags, 0x20000)
-            .AddNamespacePath(NamespacePlan.CLONE_NEWNET, "/x")
+            .AddNamespacePath(NamespaceKinds.CLONE_NEWNET, "/x")
             .ToArray();
         Assert.Equal((ushort)BootstrapRecord.CloneFlags, BinaryPrimitives.ReadUInt16LittleEndian(bytes));
         Assert.Equal(4u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4)));
@@ -90,7 +96,7 @@ public class BootstrapTests
         var rec2 = bytes.AsSpan(12);
         Assert.Equal((ushort)BootstrapRecord.NamespacePath, BinaryPrimitives.ReadUInt16LittleEndian(rec2));
         Assert.Equal(4u + 3u, BinaryPrimitives.ReadUInt32LittleEndian(rec2[4..]));
-        Assert.Equal(NamespacePlan.CLONE_NEWNET, BinaryPrimitives.ReadUInt32LittleEndian(rec2[8..]));
+        Assert.Equal(NamespaceKinds.CLONE_NEWNET, BinaryPrimitives.ReadUInt32LittleEndian(rec2[8..]));
         Assert.Equal("/x\0", Encoding.UTF8.GetString(rec2[12..15]));
     }
 
