@@ -155,7 +155,7 @@ public class HookTests
         var r = h.Create().AssertFailure();
 
         Assert.Single(r.Stderr.Trim().Split('\n'));
-        Assert.Contains($"{kind} hook #0 (/bin/sh) failed: exit status 3", r.Stderr);
+        Assert.Contains($"error running hook: {kind} hook #0 (/bin/sh): exit status 3", r.Stderr);
         ProcessProbe.AssertNothingLeft(h.Root, h.Id);
         Assert.Equal([kind, "poststop"], h.Sequence()[^2..]);
         Assert.Equal("stopped", (string)h.StateSeenBy("poststop")["status"]!);
@@ -182,7 +182,7 @@ public class HookTests
 
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(3), $"create took {sw.Elapsed.TotalSeconds:0.0} s with a 1 s hook timeout");
         Assert.Single(r.Stderr.Trim().Split('\n'));
-        Assert.Contains($"{kind} hook #0 ({(viaShell ? "/bin/sh" : "/bin/sleep")}) timed out after 1s", r.Stderr);
+        Assert.Contains($"error running hook: {kind} hook #0 ({(viaShell ? "/bin/sh" : "/bin/sleep")}): timed out after 1s", r.Stderr);
         Thread.Sleep(50);
         ProcessProbe.AssertNothingLeft(h.Root, h.Id, marker);
     }
@@ -199,7 +199,7 @@ public class HookTests
 
         var r = h.Husk("start", h.Id).AssertFailure();
 
-        Assert.Contains("startContainer hook #0 (/hooks/record.sh) failed: exit status 4", r.Stderr);
+        Assert.Contains("error running hook: startContainer hook #0 (/hooks/record.sh): exit status 4", r.Stderr);
         Assert.Equal("stopped", (string)ProcessProbe.State(h.Root, h.Id)["status"]!);
         Assert.Equal(["startContainer"], h.Sequence());   // the program and poststart never ran
         h.Husk("delete", h.Id).AssertSuccess();
@@ -217,7 +217,7 @@ public class HookTests
 
         var r = h.Husk("start", h.Id).AssertSuccess();
 
-        Assert.Contains("poststart hook #0 (/bin/sh) failed: exit status 5", r.Stderr);
+        Assert.Contains("error running hook: poststart hook #0 (/bin/sh): exit status 5", r.Stderr);
         Assert.Equal(["poststart", "poststart2"], h.Sequence());
         Assert.Equal("running", (string)ProcessProbe.State(h.Root, h.Id)["status"]!);
         h.Husk("delete", "--force", h.Id).AssertSuccess();
@@ -234,7 +234,7 @@ public class HookTests
 
         var r = h.Husk("delete", "--force", h.Id).AssertSuccess();
 
-        Assert.Contains("poststop hook #0 (/bin/sh) failed: exit status 6", r.Stderr);
+        Assert.Contains("error running hook: poststop hook #0 (/bin/sh): exit status 6", r.Stderr);
         Assert.Equal(["poststop", "poststop2"], h.Sequence());
         ProcessProbe.AssertNothingLeft(h.Root, h.Id);
     }
