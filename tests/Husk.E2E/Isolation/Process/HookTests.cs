@@ -12,7 +12,8 @@ public class HookTests
 {
     /// <summary>
     /// A hook script: saves its stdin as KIND.json, its mount/uts/pid namespaces and hostname as
-    /// KIND.ns, its environment as KIND.env, and appends KIND to the sequence file. Runs under the
+    /// KIND.ns, its environment as KIND.env, its working directory as KIND.cwd, and appends KIND to
+    /// the sequence file. Runs under the
     /// host's /bin/sh and under the container's busybox sh alike.
     /// </summary>
     const string Recorder = """
@@ -21,6 +22,7 @@ public class HookTests
         cat > "$log/$kind.json"
         { readlink /proc/self/ns/mnt; readlink /proc/self/ns/uts; readlink /proc/self/ns/pid; cat /proc/sys/kernel/hostname; } > "$log/$kind.ns"
         tr '\0' '\n' < /proc/self/environ > "$log/$kind.env"
+        pwd > "$log/$kind.cwd"
         echo "$kind" >> "$log/seq"
         exit ${3:-0}
         """;
@@ -71,6 +73,7 @@ public class HookTests
         public JsonObject StateSeenBy(string kind) => JsonNode.Parse(File.ReadAllText(Path.Combine(Log, kind + ".json")))!.AsObject();
         public string[] NamespacesSeenBy(string kind) => File.ReadAllLines(Path.Combine(Log, kind + ".ns"));
         public string[] EnvSeenBy(string kind) => File.ReadAllLines(Path.Combine(Log, kind + ".env"));
+        public string CwdOf(string kind) => File.ReadAllText(Path.Combine(Log, kind + ".cwd")).Trim();
 
         public Result Husk(params string[] args) => Root.Run(args);
         public Result Create() => Root.Run("create", "--bundle", Bundle.Dir, Id);
@@ -133,6 +136,8 @@ public class HookTests
         // createContainer runs in the container's namespaces before the hostname is set (as in runc).
         Assert.Equal(container, h.NamespacesSeenBy("createContainer")[..3]);
         Assert.Equal([.. container, "hooked"], h.NamespacesSeenBy("startContainer"));
+        // createContainer runs from the rootfs (runc's prepareRootfs; runc's hooks.bats names "./lib/..." in it).
+        Assert.Equal(h.Bundle.Rootfs, h.CwdOf("createContainer"));
 
         // Exactly the hook's environment (the shell may export PWD to the tr that saved it).
         foreach (var kind in expectedStatus.Keys)
