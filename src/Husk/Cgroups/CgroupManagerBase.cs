@@ -226,27 +226,53 @@ public abstract class CgroupManagerBase : ICgroupManager
             resolved.Add((w, path, value));
         }
 
+        WriteInOrder(resolved, CgroupFs.TryWrite);
+
+        if (applyDevices)
+            ApplyDevices(DeviceRules.Effective(resources, devices), resources.Devices.Count > 0);
+    }
+
+    /// <summary>Writes one cgroup file; false with the errno when the kernel refused it.</summary>
+    internal delegate bool CgroupFileWriter(string path, string value, out int errno);
+
+    /// <summary>
+    /// v1 files the kernel can refuse (EINVAL) until a later file of the plan holds its new value: a memory
+    /// limit above the current memory+swap limit, and a cfs period whose old quota / new period exceeds
+    /// the parent's limit (runc's CpuGroup.Set: period first, and on EINVAL quota then period).
+    /// </summary>
+    static readonly Dictionary<string, string> WrittenAfterOnEinval = new()
+    {
+        ["memory.limit_in_bytes"] = "memory.memsw.limit_in_bytes",
+        ["cpu.cfs_period_us"] = "cpu.cfs_quota_us",
+    };
+
+    /// <summary>
+    /// Makes the writes in the plan's order; where one of <see cref="WrittenAfterOnEinval"/> is refused with
+    /// EINVAL and the plan also writes its partner, the partner is written first and the refused one again.
+    /// The first write that still fails throws, naming its JSON pointer.
+    /// </summary>
+    internal static void WriteInOrder(List<(CgroupWrite W, string Path, string Value)> resolved, CgroupFileWriter write)
+    {
         var done = new HashSet<int>();
         for (int i = 0; i < resolved.Count; i++)
         {
             if (done.Contains(i)) continue;
             var (w, path, value) = resolved[i];
-            if (CgroupFs.TryWrite(path, value, out int errno)) continue;
-            // v1: raising memory.limit_in_bytes above the current memsw limit fails until memsw is raised first.
-            int memsw = resolved.FindIndex(x => x.W.File == "memory.memsw.limit_in_bytes");
-            if (w.File == "memory.limit_in_bytes" && memsw > i && errno == Native.EINVAL
-                && CgroupFs.TryWrite(resolved[memsw].Path, resolved[memsw].Value, out _)
-                && CgroupFs.TryWrite(path, value, out errno))
+            if (write(path, value, out int errno)) continue;
+            if (errno == Native.EINVAL && WrittenAfterOnEinval.TryGetValue(w.File, out var partnerFile)
+                && resolved.FindIndex(i + 1, x => x.W.File == partnerFile) is int j and >= 0)
             {
-                done.Add(memsw);
-                continue;
+                var partner = resolved[j];
+                if (!write(partner.Path, partner.Value, out int partnerErrno)) throw WriteFailed(partner.W.Pointer, partner.Path, partner.Value, partnerErrno);
+                done.Add(j);
+                if (write(path, value, out errno)) continue;
             }
-            throw new HuskException($"{w.Pointer}: cannot write \"{value}\" to {path}: {Native.StrError(errno)}");
+            throw WriteFailed(w.Pointer, path, value, errno);
         }
-
-        if (applyDevices)
-            ApplyDevices(DeviceRules.Effective(resources, devices), resources.Devices.Count > 0);
     }
+
+    static HuskException WriteFailed(string pointer, string path, string value, int errno) =>
+        new($"{pointer}: cannot write \"{value}\" to {path}: {Native.StrError(errno)}");
 
     public CgroupInfo ToInfo() => new()
     {

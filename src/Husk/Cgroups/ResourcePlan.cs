@@ -302,7 +302,7 @@ public static class ResourcePlan
 
     /// <summary>
     /// Only the settings present in <paramref name="changes"/>, with v1/v2 semantics that need the full
-    /// picture taken from <paramref name="merged"/> (v2 swap needs the limit).
+    /// picture taken from <paramref name="merged"/> (v2 swap needs the limit, v2 cpu.max the quota and the period).
     /// </summary>
     public static LinuxResources ForUpdate(LinuxResources changes, LinuxResources merged)
     {
@@ -316,6 +316,13 @@ public static class ResourcePlan
                 m.Limit ??= mm.Limit;
                 m.Swap ??= mm.Swap;
             }
+        }
+        // cpu.max on v2 holds both: a period alone would write "max PERIOD" and lift the quota. On v1 the
+        // quota goes with a new period too, so a period the kernel refuses first can follow it (WriteInOrder).
+        if (r.CPU is { } c && merged.CPU is { } mc && (c.Quota != null || c.Period != null))
+        {
+            c.Quota ??= mc.Quota;
+            c.Period ??= mc.Period;
         }
         return r;
     }

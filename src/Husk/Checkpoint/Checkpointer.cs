@@ -86,15 +86,12 @@ public static class Checkpointer
             string log = Path.Combine(work, o.PreDump ? "predump.log" : "dump.log"), output = Path.Combine(work, "criu-dump.out");
             int st = criu.Run(args, [], output);
             if (st != 0)
-                throw new HuskException($"criu {(o.PreDump ? "pre-dump" : "dump")} of container \"{o.Id}\" failed ({DescribeStatus(st)}): {Criu.LastError(log, output)} (log: {log})");
+                throw new HuskException($"criu {(o.PreDump ? "pre-dump" : "dump")} of container \"{o.Id}\" failed ({Signals.DescribeWaitStatus(st)}): {Criu.LastError(log, output)} (log: {log})");
             destroy = !o.LeaveRunning && !o.PreDump;
         }
         // As runc: the checkpointed container is gone unless it was asked to keep running.
         if (destroy) Operations.Delete(store, o.Id, force: true);
     }
-
-    internal static string DescribeStatus(int status) =>
-        (status & 0x7f) == 0 ? $"exit status {(status >> 8) & 0xff}" : $"killed by signal {status & 0x7f}";
 
     static bool IsBind(Spec.Mount m) => m.Type == "bind" || m.Options.Any(x => x is "bind" or "rbind");
 

@@ -86,7 +86,7 @@ public static class Restorer
             string log = Path.Combine(work, "restore.log"), output = Path.Combine(work, "criu-restore.out");
             int st = criu.Run(args, fds, output);
             if (st != 0)
-                throw new HuskException($"criu restore of container \"{o.Id}\" failed ({Checkpointer.DescribeStatus(st)}): {Criu.LastError(log, output)} (log: {log})");
+                throw new HuskException($"criu restore of container \"{o.Id}\" failed ({Signals.DescribeWaitStatus(st)}): {Criu.LastError(log, output)} (log: {log})");
             if (!int.TryParse(File.Exists(pidFile) ? File.ReadAllText(pidFile).Trim() : "", out int pid) || pid <= 0)
                 throw new HuskException($"criu restore of container \"{o.Id}\" wrote no pid to {pidFile}");
             File.Delete(pidFile);

@@ -63,6 +63,6 @@ public static class Cleanup
     {
         int status = Reap(pid);
         if (status < 0) return "exit status unknown";
-        return (status & 0x7f) == 0 ? $"exit status {(status >> 8) & 0xff}" : $"killed by signal {status & 0x7f}";
+        return Signals.DescribeWaitStatus(status);
     }
 }

@@ -14,7 +14,8 @@ public static unsafe class HookRunner
 {
     /// <summary>
     /// Runs the hooks in order; the first that fails, times out or cannot be started throws a
-    /// <see cref="HuskException"/>: "{phase} hook #{i} ({path}) failed: exit status 3".
+    /// <see cref="HuskException"/>: "error running hook: {phase} hook #{i} ({path}): exit status 3" (runc's
+    /// "error running hook", and a signal as Go names it, "signal: bad system call", are what runc's tests look for).
     /// </summary>
     public static void Run(IEnumerable<Hook> hooks, string stateJson, string phase)
     {
@@ -38,7 +39,7 @@ public static unsafe class HookRunner
         {
             string? error;
             try { error = RunOne(hook, stateJson, phase, i); }
-            catch (HuskException e) { error = $"{phase} hook #{i} ({hook.Path}): {e.Message}"; }
+            catch (HuskException e) { error = $"{Name(phase, i, hook)}: {e.Message}"; }
             i++;
             if (error is null) continue;
             ok = false;
@@ -50,7 +51,7 @@ public static unsafe class HookRunner
     /// <summary>Runs one hook; null when it exited 0, else the one-line error.</summary>
     static string? RunOne(Hook hook, string stateJson, string phase, int index)
     {
-        string name = $"{phase} hook #{index} ({hook.Path})";
+        string name = Name(phase, index, hook);
         IReadOnlyList<string> argv = hook.Args.Count > 0 ? hook.Args : [hook.Path];
         byte[] input = Encoding.UTF8.GetBytes(stateJson);
 
@@ -67,7 +68,7 @@ public static unsafe class HookRunner
         {
             Native.close(readFd);
             Native.close(writeFd);
-            return $"{name} failed to start: {Native.StrError(e.Errno)}";
+            return $"{name}: cannot start: {Native.StrError(e.Errno)}";
         }
         Native.close(readFd);
 
@@ -82,7 +83,7 @@ public static unsafe class HookRunner
                 Native.kill(-pid, Native.SIGKILL);   // the hook's process group (it is not reaped yet: the id is still its)
                 Native.kill(pid, Native.SIGKILL);
                 Reap(pid, out _);
-                return $"{name} timed out after {hook.Timeout}s";
+                return $"{name}: timed out after {hook.Timeout}s";
             }
         }
         catch (KernelException e) when (e.Errno == Native.ECHILD)
@@ -102,15 +103,11 @@ public static unsafe class HookRunner
             if (writeFd >= 0) Native.close(writeFd);
         }
 
-        if (Native.WIFEXITED(status))
-        {
-            int code = Native.WEXITSTATUS(status);
-            return code == 0 ? null : $"{name} failed: exit status {code}";
-        }
-        if (Native.WIFSIGNALED(status))
-            return $"{name} failed: killed by signal {Native.WTERMSIG(status)}";
-        return $"{name} failed: wait status {status}";
+        if (Native.WIFEXITED(status) && Native.WEXITSTATUS(status) == 0) return null;
+        return $"{name}: {Signals.DescribeWaitStatus(status)}";
     }
+
+    static string Name(string phase, int index, Hook hook) => $"error running hook: {phase} hook #{index} ({hook.Path})";
 
     /// <summary>
     /// Feeds <paramref name="input"/> to the hook's stdin (the hook may not read it) and waits for it to

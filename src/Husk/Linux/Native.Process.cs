@@ -151,6 +151,5 @@ public static unsafe partial class Native
 
     public static bool WIFEXITED(int status) => (status & 0x7f) == 0;
     public static int WEXITSTATUS(int status) => (status >> 8) & 0xff;
-    public static bool WIFSIGNALED(int status) => ((sbyte)((status & 0x7f) + 1) >> 1) > 0;
     public static int WTERMSIG(int status) => status & 0x7f;
 }

@@ -1,16 +1,49 @@
 namespace Husk.Linux;
 
-/// <summary>Signal names and numbers as `kill` accepts them: "KILL", "SIGKILL" or "9".</summary>
+/// <summary>
+/// Signal names and numbers as `kill` accepts them ("KILL", "SIGKILL" or "9"), and wait statuses
+/// described as Go's os/exec describes them ("exit status 3", "signal: killed"), which is what
+/// runc's messages carry and its clients and tests look for.
+/// </summary>
 public static class Signals
 {
-    static readonly Dictionary<string, int> Numbers = new()
+    // By number (index 0 unused): the name without "SIG", and Go's description (syscall's signal table).
+    static readonly (string Name, string Description)[] Table =
+    [
+        ("", ""), ("HUP", "hangup"), ("INT", "interrupt"), ("QUIT", "quit"), ("ILL", "illegal instruction"),
+        ("TRAP", "trace/breakpoint trap"), ("ABRT", "aborted"), ("BUS", "bus error"), ("FPE", "floating point exception"),
+        ("KILL", "killed"), ("USR1", "user defined signal 1"), ("SEGV", "segmentation fault"), ("USR2", "user defined signal 2"),
+        ("PIPE", "broken pipe"), ("ALRM", "alarm clock"), ("TERM", "terminated"), ("STKFLT", "stack fault"),
+        ("CHLD", "child exited"), ("CONT", "continued"), ("STOP", "stopped (signal)"), ("TSTP", "stopped"),
+        ("TTIN", "stopped (tty input)"), ("TTOU", "stopped (tty output)"), ("URG", "urgent I/O condition"),
+        ("XCPU", "CPU time limit exceeded"), ("XFSZ", "file size limit exceeded"), ("VTALRM", "virtual timer expired"),
+        ("PROF", "profiling timer expired"), ("WINCH", "window changed"), ("IO", "I/O possible"), ("PWR", "power failure"),
+        ("SYS", "bad system call"),
+    ];
+
+    static readonly Dictionary<string, int> Numbers = BuildNumbers();
+
+    static Dictionary<string, int> BuildNumbers()
     {
-        ["HUP"] = 1, ["INT"] = 2, ["QUIT"] = 3, ["ILL"] = 4, ["TRAP"] = 5, ["ABRT"] = 6, ["IOT"] = 6, ["BUS"] = 7,
-        ["FPE"] = 8, ["KILL"] = 9, ["USR1"] = 10, ["SEGV"] = 11, ["USR2"] = 12, ["PIPE"] = 13, ["ALRM"] = 14,
-        ["TERM"] = 15, ["STKFLT"] = 16, ["CHLD"] = 17, ["CONT"] = 18, ["STOP"] = 19, ["TSTP"] = 20, ["TTIN"] = 21,
-        ["TTOU"] = 22, ["URG"] = 23, ["XCPU"] = 24, ["XFSZ"] = 25, ["VTALRM"] = 26, ["PROF"] = 27, ["WINCH"] = 28,
-        ["IO"] = 29, ["POLL"] = 29, ["PWR"] = 30, ["SYS"] = 31,
-    };
+        var numbers = new Dictionary<string, int> { ["IOT"] = 6, ["POLL"] = 29 };
+        for (int n = 1; n < Table.Length; n++) numbers[Table[n].Name] = n;
+        return numbers;
+    }
+
+    /// <summary>
+    /// A waitpid status as Go's exec.ExitError says it, with the signal's name added:
+    /// "exit status 3", "signal: bad system call (SIGSYS)", "signal: signal 40 (SIGRTMIN+6) (core dumped)".
+    /// </summary>
+    public static string DescribeWaitStatus(int status)
+    {
+        if (Native.WIFEXITED(status)) return $"exit status {Native.WEXITSTATUS(status)}";
+        int sig = Native.WTERMSIG(status);
+        string signal = sig < Table.Length ? $"{Table[sig].Description} (SIG{Table[sig].Name})"
+            : sig is >= 34 and <= 64 ? $"signal {sig} (SIGRTMIN+{sig - 34})"
+            : "";
+        if (signal.Length == 0) return $"wait status {status}";   // stopped or continued: not an end
+        return $"signal: {signal}" + ((status & 0x80) != 0 ? " (core dumped)" : "");
+    }
 
     public static int Parse(string text)
     {

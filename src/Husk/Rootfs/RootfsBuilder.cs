@@ -86,7 +86,9 @@ public static class RootfsBuilder
             if (devPlan.Setup) SetupDev(root, devPlan, options.InUserNamespace);
         }
 
-        // (e) Hooks that must see the finished rootfs before the pivot.
+        // (e) Hooks that must see the finished rootfs before the pivot, run from the rootfs as runc's
+        // prepareRootfs runs them: createContainer hooks name paths in it relative to their cwd.
+        Check(chdir(rootfsReal), $"chdir {rootfsReal}");
         beforePivot();
 
         // (f) Into the rootfs.

@@ -227,6 +227,11 @@ public class ResourcePlanTests
         var only = ResourcePlan.ForUpdate(R("""{"memory":{"swap":400}}"""), m);
         Assert.Equal(150, only.Memory!.Limit); // v2 swap needs the limit
         Assert.Null(only.CPU);
+        m = ResourcePlan.Merge(R("""{"cpu":{"shares":100,"quota":50000,"period":100000}}"""), R("""{"cpu":{"period":200000}}"""));
+        only = ResourcePlan.ForUpdate(R("""{"cpu":{"period":200000}}"""), m);
+        Assert.Equal(50000, only.CPU!.Quota); // v2 cpu.max needs the quota with the period
+        Assert.Null(only.CPU.Shares);
+        Assert.Equal("50000 200000", Files(ResourcePlan.V2(only))["cpu.max"]);
         Assert.Equal(R("{}").Devices, ResourcePlan.Merge(null, R("{}")).Devices);
     }
 }

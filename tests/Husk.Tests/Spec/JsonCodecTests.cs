@@ -198,11 +198,37 @@ public class JsonCodecTests
     }
 
     [Fact]
-    public void Unknown_members_are_skipped_and_names_match_case_sensitively()
+    public void Unknown_members_are_skipped_and_names_match_in_any_case_as_in_Go()
     {
         var k = Read("""{"x":{"deep":[1,{"y":null}]},"Text":"no","TEXT":"no","text":"yes","te\u0078t2":1,"\u0066lag":true}""");
-        Assert.Equal("yes", k.Text);
+        Assert.Equal("yes", k.Text); // the last of the names that fold to "text"
         Assert.True(k.Flag); // an escaped name is the same name
+        k = Read("""{"TEXT":"upper","MaybeFlag":true,"ULONG":5,"maybeU\u017Fhort":7,"Leaf":{"NAME":"n"}}""");
+        Assert.Equal(("upper", true, 5UL, (ushort)7, "n"), (k.Text, k.MaybeFlag, k.ULong, k.MaybeUShort, k.Leaf!.Name));
+    }
+
+    [Theory]
+    [InlineData("kind", "KIND", true)]
+    [InlineData("kind", "\u212Aind", true)]     // the Kelvin sign folds to k
+    [InlineData("cpus", "Cpu\u017F", true)]     // the long s folds to s
+    [InlineData("cpus", "cpu\u017F\u017F", false)]
+    [InlineData("classID", "classid", true)]
+    [InlineData("hca_x", "HCA_X", true)]
+    [InlineData("a_b", "a\u007Fb", false)]    // only letters fold: '_' | 0x20 is DEL
+    [InlineData("id", "\u0130d", false)]       // no other non-ASCII letter folds to an ASCII one
+    public void Names_fold_as_Go_folds_them(string name, string key, bool equal) =>
+        Assert.Equal(equal, JsonShape<Kinds>.GoFoldEquals(key, name));
+
+    [Fact]
+    public void A_member_named_again_in_other_case_merges_objects_and_maps_and_replaces_the_rest()
+    {
+        // Go decodes into the value already there: a struct or map keeps what it had, a slice or scalar is replaced.
+        var k = Read("""{"leaf":{"name":"a"},"LEAF":{"other":1},"map":{"a":"1"},"Map":{"b":"2"},"strings":["a"],"Strings":["b"],"int":1,"INT":2}""");
+        Assert.Equal("a", k.Leaf!.Name);
+        Assert.Equal(new Dictionary<string, string> { ["a"] = "1", ["b"] = "2" }, k.Map);
+        Assert.Equal(["b"], k.Strings);
+        Assert.Equal(2, k.Int);
+        Assert.Null(Read("""{"leaf":{"name":"a"},"Leaf":null}""").Leaf);
     }
 
     [Fact]

@@ -354,4 +354,26 @@ public class SpecJsonTests
         Assert.Empty(r.Unified);
         Assert.Equal("""{"memory":{"limit":1048576},"cpu":{"cpus":"0-1"}}""", SpecJson.Serialize(r));
     }
+
+    [Fact]
+    public void Resources_Parse_GoStyleNames()
+    {
+        // runc's update.bats "update cpuset parameters via resources.CPU" gives `update -r -` Go's field names.
+        var r = SpecJson.ParseResources("""{"CPU": {"Cpus": "1", "Mems": "0"}}""");
+        Assert.Equal(("1", "0"), (r.CPU!.Cpus, r.CPU.Mems));
+        Assert.Equal("""{"cpu":{"cpus":"1","mems":"0"}}""", SpecJson.Serialize(r));
+    }
+
+    [Fact]
+    public void Config_MemberNamedTwiceInOtherCase_Merges()
+    {
+        // The same test's config.json: jq adds "CPU" beside the "cpu" the file's setup wrote; runc (Go) reads both into linux.resources.cpu.
+        var spec = SpecJson.Parse("""
+            {"ociVersion": "1.0.2", "Process": {"args": ["sh"], "Cwd": "/"},
+             "linux": {"resources": {"cpu": {"shares": 100, "quota": 500000, "period": 1000000}, "CPU": {"Cpus": "0", "Mems": "0"}}}}
+            """);
+        Assert.Equal(["sh"], spec.Process!.Args);
+        var cpu = spec.Linux!.Resources!.CPU!;
+        Assert.Equal((100UL, 500000L, 1000000UL, "0", "0"), (cpu.Shares, cpu.Quota, cpu.Period, cpu.Cpus, cpu.Mems));
+    }
 }

@@ -23,6 +23,12 @@ public abstract class JsonCodec<V>
     /// <summary>Reads the value whose first token the reader is on; leaves the reader on its last token.</summary>
     public abstract V Read(ref Utf8JsonReader reader);
 
+    /// <summary>
+    /// Reads a member's value when the object named that member before (its name in another case): Go
+    /// decodes an object into the one already there, so objects and maps merge; anything else replaces it.
+    /// </summary>
+    public virtual V ReadInto(ref Utf8JsonReader reader, V existing) => Read(ref reader);
+
     /// <summary>Reads an item of a collection: Go reads a null item as the zero value, so do strings and objects.</summary>
     public virtual V ReadItem(ref Utf8JsonReader reader) => Read(ref reader);
 

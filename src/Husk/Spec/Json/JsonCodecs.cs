@@ -156,7 +156,15 @@ public static class JsonCodecs
         {
             if (reader.TokenType == JsonTokenType.Null) return absentNullEmpty ? [] : null!;
             if (reader.TokenType != JsonTokenType.StartObject) throw Mismatch(ref reader);
-            var map = new Dictionary<string, V>();
+            return Fill(ref reader, new Dictionary<string, V>());
+        }
+
+        // Go keeps the entries of a map it decodes into.
+        public override Dictionary<string, V> ReadInto(ref Utf8JsonReader reader, Dictionary<string, V> existing) =>
+            existing is null || reader.TokenType != JsonTokenType.StartObject ? Read(ref reader) : Fill(ref reader, existing);
+
+        private Dictionary<string, V> Fill(ref Utf8JsonReader reader, Dictionary<string, V> map)
+        {
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 string key = reader.GetString()!;

@@ -16,8 +16,11 @@ public abstract class JsonMember<T> : IJsonMember
     internal byte[] Utf8Name { get; }
     public abstract Type ValueType { get; }
 
-    /// <summary>Reads the member's value (the reader is on its first token) and sets it.</summary>
-    internal abstract void Read(ref Utf8JsonReader reader, T owner);
+    /// <summary>
+    /// Reads the member's value (the reader is on its first token) and sets it; <paramref name="again"/>
+    /// when the object named the member before, so the value merges into what was read (<see cref="JsonCodec{V}.ReadInto"/>).
+    /// </summary>
+    internal abstract void Read(ref Utf8JsonReader reader, T owner, bool again);
 
     /// <summary>Writes the name and value, unless the value is one the member omits.</summary>
     internal abstract void Write(Utf8JsonWriter writer, T owner);
@@ -65,7 +68,8 @@ internal sealed class JsonMember<T, V>(string name, Func<T, V?> get, Action<T, V
 {
     public override Type ValueType => typeof(V);
 
-    internal override void Read(ref Utf8JsonReader reader, T owner) => set(owner, codec.Read(ref reader));
+    internal override void Read(ref Utf8JsonReader reader, T owner, bool again) =>
+        set(owner, again ? codec.ReadInto(ref reader, get(owner)!) : codec.Read(ref reader));
 
     internal override void Write(Utf8JsonWriter writer, T owner)
     {

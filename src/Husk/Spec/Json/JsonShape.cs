@@ -4,8 +4,10 @@ namespace Husk.Spec.Json;
 
 /// <summary>
 /// A model class as a JSON object: its one table of members, in declaration order (the order they
-/// are written in). Reading ignores unknown members and matches names case-sensitively; a JSON null
-/// reads as null (an empty object inside a collection, as Go reads it).
+/// are written in). Reading ignores unknown members and matches names as Go's encoding/json does
+/// (runc reads config.json and `update -r` with it): the exact name, else the name in any case; a
+/// member named twice that way merges as Go merges it (<see cref="JsonCodec{V}.ReadInto"/>). A JSON
+/// null reads as null (an empty object inside a collection, as Go reads it).
 /// </summary>
 public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new()
 {
@@ -23,15 +25,25 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
     {
         if (reader.TokenType == JsonTokenType.Null) return null!;
         if (reader.TokenType != JsonTokenType.StartObject) throw Mismatch(ref reader);
-        var value = new T();
+        return Fill(ref reader, new T());
+    }
+
+    public override T ReadInto(ref Utf8JsonReader reader, T existing) =>
+        existing is null || reader.TokenType != JsonTokenType.StartObject ? Read(ref reader) : Fill(ref reader, existing);
+
+    private T Fill(ref Utf8JsonReader reader, T value)
+    {
         int next = 0;
+        Span<bool> seen = stackalloc bool[_members.Length];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var member = Find(ref reader, ref next);
+            int k = Find(ref reader, ref next);
             reader.Read();
-            if (member is null) { reader.Skip(); continue; }
-            try { member.Read(ref reader, value); }
+            if (k < 0) { reader.Skip(); continue; }
+            var member = _members[k];
+            try { member.Read(ref reader, value, seen[k]); }
             catch (JsonMismatchException e) { e.Prepend(member.Name); throw; }
+            seen[k] = true;
         }
         return value;
     }
@@ -63,7 +75,8 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
     }
 
     // Documents list members mostly in declaration order, so the search starts after the last match.
-    private JsonMember<T>? Find(ref Utf8JsonReader reader, ref int next)
+    // The index of the member the property names, or -1.
+    private int Find(ref Utf8JsonReader reader, ref int next)
     {
         for (int i = 0; i < _members.Length; i++)
         {
@@ -71,10 +84,33 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
             if (reader.ValueTextEquals(_members[k].Utf8Name))
             {
                 next = k + 1;
-                return _members[k];
+                return k;
             }
         }
-        return null;
+        string key = reader.GetString()!;
+        for (int k = 0; k < _members.Length; k++)
+            if (GoFoldEquals(key, _members[k].Name)) return k;
+        return -1;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="key"/> is the (ASCII) member name <paramref name="name"/> in other case, as
+    /// Go's encoding/json folds it: ASCII letters, and the Kelvin sign and the long s, which fold to k and s.
+    /// </summary>
+    internal static bool GoFoldEquals(string key, string name)
+    {
+        if (key.Length != name.Length) return false;
+        for (int i = 0; i < key.Length; i++)
+        {
+            char k = key[i], n = name[i];
+            if (k == n) continue;
+            char lower = char.IsAsciiLetter(n) ? (char)(n | 0x20) : '\0';
+            if (lower == 0) return false;
+            if (char.IsAsciiLetter(k) && (k | 0x20) == lower) continue;
+            if ((k == '\u212A' && lower == 'k') || (k == '\u017F' && lower == 's')) continue;
+            return false;
+        }
+        return true;
     }
 }
 

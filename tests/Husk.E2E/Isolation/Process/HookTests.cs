@@ -12,7 +12,8 @@ public class HookTests
 {
     /// <summary>
     /// A hook script: saves its stdin as KIND.json, its mount/uts/pid namespaces and hostname as
-    /// KIND.ns, its environment as KIND.env, and appends KIND to the sequence file. Runs under the
+    /// KIND.ns, its environment as KIND.env, its working directory as KIND.cwd, and appends KIND to
+    /// the sequence file. Runs under the
     /// host's /bin/sh and under the container's busybox sh alike.
     /// </summary>
     const string Recorder = """
@@ -21,6 +22,7 @@ public class HookTests
         cat > "$log/$kind.json"
         { readlink /proc/self/ns/mnt; readlink /proc/self/ns/uts; readlink /proc/self/ns/pid; cat /proc/sys/kernel/hostname; } > "$log/$kind.ns"
         tr '\0' '\n' < /proc/self/environ > "$log/$kind.env"
+        pwd > "$log/$kind.cwd"
         echo "$kind" >> "$log/seq"
         exit ${3:-0}
         """;
@@ -71,6 +73,7 @@ public class HookTests
         public JsonObject StateSeenBy(string kind) => JsonNode.Parse(File.ReadAllText(Path.Combine(Log, kind + ".json")))!.AsObject();
         public string[] NamespacesSeenBy(string kind) => File.ReadAllLines(Path.Combine(Log, kind + ".ns"));
         public string[] EnvSeenBy(string kind) => File.ReadAllLines(Path.Combine(Log, kind + ".env"));
+        public string CwdOf(string kind) => File.ReadAllText(Path.Combine(Log, kind + ".cwd")).Trim();
 
         public Result Husk(params string[] args) => Root.Run(args);
         public Result Create() => Root.Run("create", "--bundle", Bundle.Dir, Id);
@@ -133,6 +136,8 @@ public class HookTests
         // createContainer runs in the container's namespaces before the hostname is set (as in runc).
         Assert.Equal(container, h.NamespacesSeenBy("createContainer")[..3]);
         Assert.Equal([.. container, "hooked"], h.NamespacesSeenBy("startContainer"));
+        // createContainer runs from the rootfs (runc's prepareRootfs; runc's hooks.bats names "./lib/..." in it).
+        Assert.Equal(h.Bundle.Rootfs, h.CwdOf("createContainer"));
 
         // Exactly the hook's environment (the shell may export PWD to the tr that saved it).
         foreach (var kind in expectedStatus.Keys)
@@ -155,7 +160,7 @@ public class HookTests
         var r = h.Create().AssertFailure();
 
         Assert.Single(r.Stderr.Trim().Split('\n'));
-        Assert.Contains($"{kind} hook #0 (/bin/sh) failed: exit status 3", r.Stderr);
+        Assert.Contains($"error running hook: {kind} hook #0 (/bin/sh): exit status 3", r.Stderr);
         ProcessProbe.AssertNothingLeft(h.Root, h.Id);
         Assert.Equal([kind, "poststop"], h.Sequence()[^2..]);
         Assert.Equal("stopped", (string)h.StateSeenBy("poststop")["status"]!);
@@ -182,7 +187,7 @@ public class HookTests
 
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(3), $"create took {sw.Elapsed.TotalSeconds:0.0} s with a 1 s hook timeout");
         Assert.Single(r.Stderr.Trim().Split('\n'));
-        Assert.Contains($"{kind} hook #0 ({(viaShell ? "/bin/sh" : "/bin/sleep")}) timed out after 1s", r.Stderr);
+        Assert.Contains($"error running hook: {kind} hook #0 ({(viaShell ? "/bin/sh" : "/bin/sleep")}): timed out after 1s", r.Stderr);
         Thread.Sleep(50);
         ProcessProbe.AssertNothingLeft(h.Root, h.Id, marker);
     }
@@ -199,7 +204,7 @@ public class HookTests
 
         var r = h.Husk("start", h.Id).AssertFailure();
 
-        Assert.Contains("startContainer hook #0 (/hooks/record.sh) failed: exit status 4", r.Stderr);
+        Assert.Contains("error running hook: startContainer hook #0 (/hooks/record.sh): exit status 4", r.Stderr);
         Assert.Equal("stopped", (string)ProcessProbe.State(h.Root, h.Id)["status"]!);
         Assert.Equal(["startContainer"], h.Sequence());   // the program and poststart never ran
         h.Husk("delete", h.Id).AssertSuccess();
@@ -217,7 +222,7 @@ public class HookTests
 
         var r = h.Husk("start", h.Id).AssertSuccess();
 
-        Assert.Contains("poststart hook #0 (/bin/sh) failed: exit status 5", r.Stderr);
+        Assert.Contains("error running hook: poststart hook #0 (/bin/sh): exit status 5", r.Stderr);
         Assert.Equal(["poststart", "poststart2"], h.Sequence());
         Assert.Equal("running", (string)ProcessProbe.State(h.Root, h.Id)["status"]!);
         h.Husk("delete", "--force", h.Id).AssertSuccess();
@@ -234,7 +239,7 @@ public class HookTests
 
         var r = h.Husk("delete", "--force", h.Id).AssertSuccess();
 
-        Assert.Contains("poststop hook #0 (/bin/sh) failed: exit status 6", r.Stderr);
+        Assert.Contains("error running hook: poststop hook #0 (/bin/sh): exit status 6", r.Stderr);
         Assert.Equal(["poststop", "poststop2"], h.Sequence());
         ProcessProbe.AssertNothingLeft(h.Root, h.Id);
     }
