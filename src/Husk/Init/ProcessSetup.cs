@@ -25,21 +25,6 @@ public static unsafe class ProcessSetup
 {
     // ------------------------------------------------------------------ rlimits
 
-    static readonly Dictionary<string, int> s_rlimits = new(StringComparer.Ordinal)
-    {
-        ["RLIMIT_CPU"] = 0, ["RLIMIT_FSIZE"] = 1, ["RLIMIT_DATA"] = 2, ["RLIMIT_STACK"] = 3,
-        ["RLIMIT_CORE"] = 4, ["RLIMIT_RSS"] = 5, ["RLIMIT_NPROC"] = 6, ["RLIMIT_NOFILE"] = 7,
-        ["RLIMIT_MEMLOCK"] = 8, ["RLIMIT_AS"] = 9, ["RLIMIT_LOCKS"] = 10, ["RLIMIT_SIGPENDING"] = 11,
-        ["RLIMIT_MSGQUEUE"] = 12, ["RLIMIT_NICE"] = 13, ["RLIMIT_RTPRIO"] = 14, ["RLIMIT_RTTIME"] = 15,
-    };
-
-    /// <summary>Every RLIMIT_* name Husk knows → its resource number.</summary>
-    public static IReadOnlyDictionary<string, int> RlimitNumbers => s_rlimits;
-
-    /// <summary>The resource number of an RLIMIT_* name; throws for an unknown name.</summary>
-    public static int RlimitNumber(string type)
-        => s_rlimits.TryGetValue(type, out int n) ? n : throw new HuskException($"unknown rlimit type {Quote(type)}");
-
     /// <summary>
     /// Sets each limit on this process (prlimit on self). Call while still root, before
     /// <see cref="ApplyUserAndCapabilities"/>: raising a hard limit needs CAP_SYS_RESOURCE.
@@ -48,7 +33,7 @@ public static unsafe class ProcessSetup
     {
         foreach (var r in rlimits)
         {
-            int resource = RlimitNumber(r.Type);
+            int resource = r.Resource ?? throw new HuskException($"unknown rlimit type {Quote(r.Type)}");
             if (r.Soft > r.Hard)
                 throw new HuskException($"error setting rlimit type {r.Type}: soft limit {r.Soft} is above hard limit {r.Hard}");
             var lim = new Native.RLimit { Cur = r.Soft, Max = r.Hard };

@@ -353,6 +353,18 @@ public sealed class POSIXRlimit
     public ulong Hard { get; set; }
     public ulong Soft { get; set; }
 
+    /// <summary>The one table of rlimit types: every RLIMIT_* name → its kernel resource number (prlimit's).</summary>
+    public static readonly IReadOnlyDictionary<string, int> Numbers = new Dictionary<string, int>(StringComparer.Ordinal)
+    {
+        ["RLIMIT_CPU"] = 0, ["RLIMIT_FSIZE"] = 1, ["RLIMIT_DATA"] = 2, ["RLIMIT_STACK"] = 3, ["RLIMIT_CORE"] = 4,
+        ["RLIMIT_RSS"] = 5, ["RLIMIT_NPROC"] = 6, ["RLIMIT_NOFILE"] = 7, ["RLIMIT_MEMLOCK"] = 8, ["RLIMIT_AS"] = 9,
+        ["RLIMIT_LOCKS"] = 10, ["RLIMIT_SIGPENDING"] = 11, ["RLIMIT_MSGQUEUE"] = 12, ["RLIMIT_NICE"] = 13,
+        ["RLIMIT_RTPRIO"] = 14, ["RLIMIT_RTTIME"] = 15,
+    };
+
+    /// <summary>The kernel resource number of <see cref="Type"/>; null for a type that is none.</summary>
+    public int? Resource => Numbers.TryGetValue(Type, out int n) ? n : null;
+
     public static readonly JsonShape<POSIXRlimit> Shape = new(m =>
     [
         m.String("type", p => p.Type, (p, v) => p.Type = v),

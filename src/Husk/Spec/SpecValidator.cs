@@ -17,14 +17,6 @@ public static class SpecValidator
 {
 
     /// <summary>RLIMIT_* name → resource number (asm-generic/resource.h; x86, arm, riscv).</summary>
-    public static readonly IReadOnlyDictionary<string, int> RlimitTypes = new Dictionary<string, int>(StringComparer.Ordinal)
-    {
-        ["RLIMIT_CPU"] = 0, ["RLIMIT_FSIZE"] = 1, ["RLIMIT_DATA"] = 2, ["RLIMIT_STACK"] = 3, ["RLIMIT_CORE"] = 4,
-        ["RLIMIT_RSS"] = 5, ["RLIMIT_NPROC"] = 6, ["RLIMIT_NOFILE"] = 7, ["RLIMIT_MEMLOCK"] = 8, ["RLIMIT_AS"] = 9,
-        ["RLIMIT_LOCKS"] = 10, ["RLIMIT_SIGPENDING"] = 11, ["RLIMIT_MSGQUEUE"] = 12, ["RLIMIT_NICE"] = 13,
-        ["RLIMIT_RTPRIO"] = 14, ["RLIMIT_RTTIME"] = 15,
-    };
-
     public static readonly IReadOnlyList<string> SeccompActions =
     [
         "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO",
@@ -189,7 +181,7 @@ public static class SpecValidator
             {
                 var r = p.Rlimits[i];
                 string path = $"/process/rlimits/{I(i)}";
-                if (!RlimitTypes.ContainsKey(r.Type)) Err($"{path}/type", $"unknown rlimit type {Q(r.Type)} (expected RLIMIT_*)");
+                if (r.Resource is null) Err($"{path}/type", $"unknown rlimit type {Q(r.Type)} (expected RLIMIT_*)");
                 else if (seen.TryGetValue(r.Type, out int first)) Err($"{path}/type", $"duplicate rlimit {Q(r.Type)} (also at /process/rlimits/{I(first)})");
                 else seen[r.Type] = i;
                 if (r.Soft > r.Hard) Err($"{path}/soft", $"soft limit {r.Soft} is above the hard limit {r.Hard}");

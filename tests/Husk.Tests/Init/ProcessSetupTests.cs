@@ -21,11 +21,11 @@ public class ProcessSetupTests : IDisposable
     [InlineData("RLIMIT_RTPRIO", 14)]
     [InlineData("RLIMIT_RTTIME", 15)]
     public void RlimitNamesMapToKernelNumbers(string name, int number)
-        => Assert.Equal(number, ProcessSetup.RlimitNumber(name));
+        => Assert.Equal(number, new POSIXRlimit { Type = name }.Resource);
 
     [Fact]
     public void AllSixteenRlimitsAreKnown()
-        => Assert.Equal(Enumerable.Range(0, 16), ProcessSetup.RlimitNumbers.Values.Order());
+        => Assert.Equal(Enumerable.Range(0, 16), POSIXRlimit.Numbers.Values.Order());
 
     [Fact]
     public void UnknownRlimitIsAnErrorNamingIt()
