@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Husk.Cgroups;
 using Husk.Linux;
+using Husk.Rootfs;
 using Husk.Spec;
 
 namespace Husk.Container;
@@ -138,13 +139,26 @@ public static class Creator
             // started in (recorded already), or, without a cgroup, by its pid.
             if (cgroup is null) store.WriteRecord(record);
 
+            // In a user namespace the init reaches bind sources as the container's root: they are
+            // opened here, as the host's root, now that its mount namespace exists.
+            var bindSources = BindSources.Open(
+                BindSources.Plan(spec, plan, Native.geteuid() == 0, idmapFds.Keys), initPid);
             var options = new InitOptions
             {
                 Id = o.Id, Rootfs = rootfs, NoPivot = o.NoPivot, UserNamespace = plan.HasUserNamespace,
-                PreserveFds = preserveFds, NoNewKeyring = o.NoNewKeyring, StateJson = StateJson(record, spec, "creating"),
+                PreserveFds = preserveFds, NoNewKeyring = o.NoNewKeyring, BindSources = bindSources.Count,
+                StateJson = StateJson(record, spec, "creating"),
             };
-            launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
-            launch.Channel.Send(InitMessage.Options, InitOptions.Shape.WriteDocument(options));
+            try
+            {
+                launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
+                launch.Channel.Send(InitMessage.Options, InitOptions.Shape.WriteDocument(options));
+                BindSources.Send(launch.Channel, bindSources);
+            }
+            finally
+            {
+                foreach (var fd in bindSources.Values) Native.close(fd);
+            }
 
             while (true)
             {
