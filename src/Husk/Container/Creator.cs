@@ -139,18 +139,18 @@ public static class Creator
             // started in (recorded already), or, without a cgroup, by its pid.
             if (cgroup is null) store.WriteRecord(record);
 
+            var options = new InitOptions
+            {
+                Id = o.Id, Rootfs = rootfs, NoPivot = o.NoPivot, UserNamespace = plan.HasUserNamespace,
+                PreserveFds = preserveFds, NoNewKeyring = o.NoNewKeyring, StateJson = StateJson(record, spec, "creating"),
+            };
             // In a user namespace the init reaches bind sources as the container's root: they are
             // opened here, as the host's root, now that its mount namespace exists.
             var bindSources = BindSources.Open(
                 BindSources.Plan(spec, plan, Native.geteuid() == 0, idmapFds.Keys), initPid);
-            var options = new InitOptions
-            {
-                Id = o.Id, Rootfs = rootfs, NoPivot = o.NoPivot, UserNamespace = plan.HasUserNamespace,
-                PreserveFds = preserveFds, NoNewKeyring = o.NoNewKeyring, BindSources = bindSources.Count,
-                StateJson = StateJson(record, spec, "creating"),
-            };
             try
             {
+                options.BindSources = bindSources.Count;
                 launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
                 launch.Channel.Send(InitMessage.Options, InitOptions.Shape.WriteDocument(options));
                 BindSources.Send(launch.Channel, bindSources);
