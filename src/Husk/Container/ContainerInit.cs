@@ -27,6 +27,9 @@ public static class ContainerInit
         Husk.Seccomp.SeccompListener? seccompListener = null;
         try
         {
+            // The bind sources create opened (BindSources) follow the options at once: taken before
+            // anything here can fail, so create never sends them to an init that exited with an error.
+            var bindSources = BindSources.Receive(channel, options.BindSources);
             // As runc's nsexec: the init leads its own session (CRIU cannot checkpoint a container
             // whose session leader is outside its pid namespace).
             Native.EnsureSessionLeader();
@@ -40,6 +43,7 @@ public static class ContainerInit
                 {
                     NoPivot = options.NoPivot, InUserNamespace = options.UserNamespace,
                     IdmappedMountFds = Husk.Rootfs.IdmappedMounts.FromEnvironment(),
+                    BindSourceFds = bindSources,
                     // As runc: a missing cwd is created (0755) in the new root, before it may turn read-only.
                     AfterPivot = () => ProcessSetup.CreateCwd(process.Cwd),
                 },

@@ -58,6 +58,8 @@ public sealed class InitOptions
     public bool UserNamespace { get; set; }
     public int PreserveFds { get; set; }
     public bool NoNewKeyring { get; set; }
+    /// <summary>How many bind mount sources `create` opened for the init; they follow the options (<see cref="Husk.Rootfs.BindSources"/>).</summary>
+    public int BindSources { get; set; }
     /// <summary>The state JSON (status creating) given to createContainer hooks on stdin.</summary>
     public string StateJson { get; set; } = "";
 
@@ -69,6 +71,7 @@ public sealed class InitOptions
         m.Value("userNamespace", o => o.UserNamespace, (o, v) => o.UserNamespace = v, JsonCodecs.Boolean),
         m.Value("preserveFds", o => o.PreserveFds, (o, v) => o.PreserveFds = v, JsonCodecs.Int32),
         m.Value("noNewKeyring", o => o.NoNewKeyring, (o, v) => o.NoNewKeyring = v, JsonCodecs.Boolean),
+        m.Value("bindSources", o => o.BindSources, (o, v) => o.BindSources = v, JsonCodecs.Int32),
         m.String("stateJson", o => o.StateJson, (o, v) => o.StateJson = v),
     ]);
 }

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Husk.Cgroups;
 using Husk.Linux;
+using Husk.Rootfs;
 using Husk.Spec;
 
 namespace Husk.Container;
@@ -149,8 +150,21 @@ public static class Creator
                 Id = o.Id, Rootfs = rootfs, NoPivot = o.NoPivot, UserNamespace = plan.HasUserNamespace,
                 PreserveFds = preserveFds, NoNewKeyring = o.NoNewKeyring, StateJson = StateJson(record, spec, "creating"),
             };
-            launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
-            launch.Channel.Send(InitMessage.Options, InitOptions.Shape.WriteDocument(options));
+            // In a user namespace the init reaches bind sources as the container's root: they are
+            // opened here, as the host's root, now that its mount namespace exists.
+            var bindSources = BindSources.Open(
+                BindSources.Plan(spec, plan, Native.geteuid() == 0, idmapFds.Keys), initPid);
+            try
+            {
+                options.BindSources = bindSources.Count;
+                launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
+                launch.Channel.Send(InitMessage.Options, InitOptions.Shape.WriteDocument(options));
+                BindSources.Send(launch.Channel, bindSources);
+            }
+            finally
+            {
+                foreach (var fd in bindSources.Values) Native.close(fd);
+            }
 
             while (true)
             {

@@ -30,7 +30,7 @@ public sealed unsafe class TerminalRelay : IDisposable
     /// <summary>Receives the master from the parent end of the console socket pair (and closes that end).</summary>
     public static int Receive(int parentSocket)
     {
-        try { return Native.RecvFd(parentSocket).Fd; }
+        try { return Native.RecvFd(parentSocket, "receive the console fd", "the container's init exited before it sent its console").Fd; }
         finally { Native.close(parentSocket); }
     }
 

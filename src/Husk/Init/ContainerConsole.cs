@@ -53,7 +53,7 @@ public static unsafe class ContainerConsole
             }
             try
             {
-                Native.SendFd(socketFd, "/dev/ptmx", master);
+                Native.SendFd(socketFd, "/dev/ptmx", master, "send the console fd over the console socket");
                 Native.EnsureSessionLeader();
                 if (uid != 0) Native.fchown(slave, uid, uint.MaxValue);   // best effort, as runc's fixStdioPermissions
                 for (int fd = 0; fd <= 2; fd++) Native.Check(Native.dup2(slave, fd), $"dup2 the pty's slave onto fd {fd}");

@@ -55,6 +55,12 @@ public static unsafe partial class Native
     [LibraryImport(Libc, SetLastError = true)]
     public static partial int unshare(int flags);
 
+    /// <summary>setns(2): joining a mount namespace needs a thread that shares no file system context (unshare CLONE_FS first).</summary>
+    [LibraryImport(Libc, SetLastError = true)]
+    public static partial int setns(int fd, int nstype);
+
+    public const int CLONE_FS = 0x200;
+
     [LibraryImport(Libc)]
     public static partial uint getegid();
 

@@ -63,9 +63,9 @@ public static unsafe partial class Native
     /// <summary>
     /// Sends <paramref name="fd"/> over the unix socket <paramref name="sock"/> with SCM_RIGHTS, and
     /// <paramref name="name"/> as the message's data: runc's utils.SendFd, which the receivers of a
-    /// console socket (containerd, conmon, runc's recvtty) read with RecvFd.
+    /// console socket (containerd, conmon, runc's recvtty) read with RecvFd. Errors name <paramref name="what"/>.
     /// </summary>
-    public static void SendFd(int sock, string name, int fd)
+    public static void SendFd(int sock, string name, int fd, string what)
     {
         var data = Encoding.UTF8.GetBytes(name);
         if (data.Length == 0 || data.Length >= 4096) throw new HuskException($"sendfd: bad name \"{name}\"");
@@ -82,13 +82,16 @@ public static unsafe partial class Native
             while (true)
             {
                 if (sendmsg(sock, &msg, 0) >= 0) return;
-                if (Errno != EINTR) throw new KernelException("send the console fd over the console socket", Errno);
+                if (Errno != EINTR) throw new KernelException(what, Errno);
             }
         }
     }
 
-    /// <summary>Receives one fd sent with <see cref="SendFd"/> (close-on-exec); returns it and the name sent with it.</summary>
-    public static (int Fd, string Name) RecvFd(int sock)
+    /// <summary>
+    /// Receives one fd sent with <see cref="SendFd"/> (close-on-exec); returns it and the name sent with it.
+    /// Errors name <paramref name="what"/>; <paramref name="senderGone"/> is the error when the socket is closed.
+    /// </summary>
+    public static (int Fd, string Name) RecvFd(int sock, string what, string senderGone)
     {
         var data = new byte[4096];
         var control = stackalloc byte[CmsgSpaceOneFd * 4];
@@ -98,9 +101,9 @@ public static unsafe partial class Native
             var msg = new MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = (nuint)(CmsgSpaceOneFd * 4) };
             nint n;
             while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0)
-                if (Errno != EINTR) throw new KernelException("receive the console fd", Errno);
+                if (Errno != EINTR) throw new KernelException(what, Errno);
             if (msg.ControlLen < CmsgLenOneFd || *(int*)(control + 8) != SOL_SOCKET || *(int*)(control + 12) != SCM_RIGHTS)
-                throw new HuskException(n == 0 ? "the container's init exited before it sent its console" : "receive the console fd: no fd in the message");
+                throw new HuskException(n == 0 ? senderGone : $"{what}: no fd in the message");
             return (*(int*)(control + CmsgHdrLen), Encoding.UTF8.GetString(data, 0, (int)n));
         }
     }

@@ -23,6 +23,9 @@ public sealed class RootfsOptions
 
     /// <summary>Detached id-mapped mounts made by `create` (spec mount index → fd), attached instead of mounted (<see cref="IdmappedMounts"/>).</summary>
     public IReadOnlyDictionary<int, int> IdmappedMountFds { get; set; } = new Dictionary<int, int>();
+
+    /// <summary>Bind sources opened by `create` (spec mount index → O_PATH fd), bound from instead of their paths (<see cref="BindSources"/>).</summary>
+    public IReadOnlyDictionary<int, int> BindSourceFds { get; set; } = new Dictionary<int, int>();
 }
 
 /// <summary>
@@ -79,6 +82,7 @@ public static class RootfsBuilder
             {
                 if (e.Type == "cgroup") MountCgroup(root, e, cgroupNs, hostMounts);
                 else if (options.IdmappedMountFds.TryGetValue(index, out int detached)) IdmappedMounts.Attach(root, e, detached);
+                else if (options.BindSourceFds.TryGetValue(index, out int source)) MountBind(root, e, Describe(e), source);
                 else MountEntryInRoot(root, e, options, mountLabel);
                 index++;
             }
@@ -257,13 +261,17 @@ public static class RootfsBuilder
         }
     }
 
-    /// <summary>A bind mount: the destination is created as a directory or a file, like the source.</summary>
-    static void MountBind(SafeRoot root, MountEntry e, string what)
+    /// <summary>
+    /// A bind mount: the destination is created as a directory or a file, like the source.
+    /// <paramref name="source"/>: the source as `create` opened it (<see cref="BindSources"/>), taken
+    /// over; -1: it is opened here, by its path.
+    /// </summary>
+    static void MountBind(SafeRoot root, MountEntry e, string what, int source = -1)
     {
         if (e.Source.Length == 0) throw new HuskException($"{what}: bind mount has no source");
         // The source is a host path from the spec (trusted). Pin it with an fd so the mount binds
         // what we looked at.
-        int src = open(e.Source, O_PATH | O_CLOEXEC, 0);
+        int src = source >= 0 ? source : open(e.Source, O_PATH | O_CLOEXEC, 0);
         if (src < 0) throw new KernelException(what, Errno);
         try
         {

@@ -427,13 +427,13 @@ public class JsonCodecTests
     [Fact]
     public void Init_options_round_trip()
     {
-        var o = new InitOptions { Id = "c", Rootfs = "/r", NoPivot = true, PreserveFds = 2, StateJson = "{\"a\":1}" };
+        var o = new InitOptions { Id = "c", Rootfs = "/r", NoPivot = true, PreserveFds = 2, BindSources = 3, StateJson = "{\"a\":1}" };
         var bytes = InitOptions.Shape.WriteDocument(o);
-        Assert.Equal("""{"id":"c","rootfs":"/r","noPivot":true,"userNamespace":false,"preserveFds":2,"noNewKeyring":false,"stateJson":"{\"a\":1}"}""",
+        Assert.Equal("""{"id":"c","rootfs":"/r","noPivot":true,"userNamespace":false,"preserveFds":2,"noNewKeyring":false,"bindSources":3,"stateJson":"{\"a\":1}"}""",
             Encoding.UTF8.GetString(bytes));
         var back = InitOptions.Shape.ReadDocument(bytes)!;
-        Assert.Equal((o.Id, o.Rootfs, o.NoPivot, o.PreserveFds, o.StateJson),
-            (back.Id, back.Rootfs, back.NoPivot, back.PreserveFds, back.StateJson));
+        Assert.Equal((o.Id, o.Rootfs, o.NoPivot, o.PreserveFds, o.BindSources, o.StateJson),
+            (back.Id, back.Rootfs, back.NoPivot, back.PreserveFds, back.BindSources, back.StateJson));
         var e = new ExecInitOptions { Id = "c", ProcessPid = 7, UserNamespace = true };
         Assert.Equal((7, true), (ExecInitOptions.Shape.ReadDocument(ExecInitOptions.Shape.WriteDocument(e))!.ProcessPid, e.UserNamespace));
     }

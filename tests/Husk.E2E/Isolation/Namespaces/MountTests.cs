@@ -92,6 +92,56 @@ public class MountTests
         s.AssertNothingLeaked();
     }
 
+    /// <summary>
+    /// runc's userns.bats "userns with 2 inaccessible mounts" and "... + exec": bind sources under a
+    /// directory that only the host's root may enter (0700), which the container's remapped root
+    /// cannot traverse. `create` opens them for the init (BindSources), inside the init's mount
+    /// namespace, so the binds are what they were for a reachable source: a slave of a shared host
+    /// mount (not a peer: the container's mounts must not reach the host) whose read-only and
+    /// nosuid flags the user namespace locked (a remount cannot clear them).
+    /// </summary>
+    [Fact]
+    public void In_a_user_namespace_bind_sources_the_containers_root_cannot_reach_are_mounted()
+    {
+        using var s = new Sandbox();
+        s.WithUserNamespace(100000).WithCapability("CAP_SYS_ADMIN");
+        var locked = Directory.CreateDirectory(Path.Combine(s.Bundle.Dir, "locked")).FullName;
+        File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var plain = Directory.CreateDirectory(Path.Combine(locked, "plain")).FullName;
+        File.WriteAllText(Path.Combine(plain, "hello"), "plain\n");
+        // The second source is a read-only, nosuid tmpfs of the host's, shared.
+        var shared = Directory.CreateDirectory(Path.Combine(locked, "shared")).FullName;
+        ProcessRunner.Run("mount", "-t", "tmpfs", "-o", "size=1m,nosuid", "husk-e2e-locked", shared).AssertSuccess();
+        try
+        {
+            File.WriteAllText(Path.Combine(shared, "hello"), "shared\n");
+            ProcessRunner.Run("mount", "-o", "remount,ro", shared).AssertSuccess();
+            ProcessRunner.Run("mount", "--make-shared", shared).AssertSuccess();
+            AddMount(s, "/mnt/plain", "bind", plain, "bind");
+            AddMount(s, "/mnt/shared", "bind", shared, "bind");
+            // The container's root may not create them in the host root's rootfs (as in the bats test).
+            foreach (var dest in new[] { "/mnt/plain", "/mnt/shared" }) Directory.CreateDirectory(s.Bundle.HostPath(dest));
+            var (lines, mounts) = RunAndReadMounts(s,
+                "cat /mnt/plain/hello /mnt/shared/hello; mount -o remount,bind,rw /mnt/shared 2>/dev/null; echo rw-rc=$?; " +
+                "mount -o remount,bind,suid,ro /mnt/shared 2>/dev/null; echo suid-rc=$?");
+            Assert.Equal(["plain", "shared", "rw-rc=1", "suid-rc=1"], lines);
+            var bound = MountLine.At(mounts, "/mnt/shared");
+            Assert.True(bound.Has("ro") && bound.Has("nosuid"), bound.ToString());
+            Assert.StartsWith("master:", bound.Propagation);
+            Assert.DoesNotContain("shared:", bound.Propagation);
+
+            // exec joins the running container and sees both.
+            s.Script("exec sleep 1000");
+            int pid = s.StartDetached(out var id);
+            var r = s.Root.Run("exec", id, "cat", "/mnt/plain/hello", "/mnt/shared/hello").AssertSuccess("husk exec");
+            Assert.Equal(["plain", "shared"], r.StdoutLines);
+            Assert.Equal("100000", HostProc.Status(pid, "Uid").Split('\t')[0]);
+            s.Delete(id);
+        }
+        finally { Mounts.UnmountUnder(shared); }
+        s.AssertNothingLeaked();
+    }
+
     [Fact]
     public void Tmpfs_honours_size_and_mode()
     {
