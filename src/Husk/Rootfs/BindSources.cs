@@ -1,5 +1,6 @@
 using Husk.Container;
 using Husk.Linux;
+using Husk.Spec;
 using static Husk.Linux.Native;
 
 namespace Husk.Rootfs;
@@ -27,7 +28,7 @@ public static class BindSources
     public static List<(int Index, string Source)> Plan(Spec.Spec spec, NamespacePlan plan, bool privileged, IReadOnlyCollection<int> idmapped)
     {
         var result = new List<(int, string)>();
-        if (!privileged || !plan.HasUserNamespace || !(plan.Creates("mount") || plan.JoinsExisting("mount"))) return result;
+        if (!privileged || !plan.HasUserNamespace || !(plan.Creates(NamespaceKind.Mount) || plan.JoinsExisting(NamespaceKind.Mount))) return result;
         for (int i = 0; i < spec.Mounts.Count; i++)
         {
             var e = MountEntry.From(spec.Mounts[i]);
@@ -55,7 +56,7 @@ public static class BindSources
             {
                 Check(unshare(CLONE_FS), "bind mount sources: unshare(CLONE_FS)");
                 int ns = Check(open($"/proc/{initPid}/ns/mnt", O_RDONLY | O_CLOEXEC, 0), "bind mount sources: open the init's mount namespace");
-                try { Check(setns(ns, (int)NamespacePlan.CLONE_NEWNS), "bind mount sources: join the init's mount namespace"); }
+                try { Check(setns(ns, (int)NamespaceKinds.CLONE_NEWNS), "bind mount sources: join the init's mount namespace"); }
                 finally { close(ns); }
                 foreach (var (index, source) in sources)
                 {
