@@ -191,6 +191,20 @@ for f in "$itest"/*.bats; do
     if [[ -n "$deb_note" ]] && grep -q 'setup_debian\|DEBIAN_IMAGE' "$f"; then file_blocked[$(basename "$f")]=$deb_note; fi
 done
 
+# Tests that hang with the reference runtime itself on this kind of host are skipped for both
+# runtimes, with the reason (a hung test keeps its whole file from finishing: bats waits for the
+# test's background processes even after BATS_TEST_TIMEOUT). The skip is written into the test's
+# first line in the cached copy of the suite, once.
+declare -A test_skip=(
+    ["checkpoint.bats|checkpoint --lazy-pages and restore"]="hangs here with runc too: the lazy page server never completes the transfer with this host's CRIU (runc's checkpoint.bats was killed after 300 s in this test)"
+)
+for key in "${!test_skip[@]}"; do
+    f=$itest/${key%%|*} name=${key#*|}
+    grep -qF "@test \"$name\" {" "$f" || { log "test_skip: no test \"$name\" in $(basename "$f")"; continue; }
+    grep -qF "skip \"compat: ${test_skip[$key]}\"" "$f" ||
+        NAME=$name REASON="compat: ${test_skip[$key]}" perl -0pi -e 's/(\@test "\Q$ENV{NAME}\E" \{\n)/$1\tskip "$ENV{REASON}"\n/' "$f"
+done
+
 if [[ -n "${COMPAT_FILES:-}" ]]; then files=($COMPAT_FILES); else files=(); for f in "$itest"/*.bats; do files+=("$(basename "$f")"); done; fi
 
 # The same criu for both runtimes (Debian's 3.17 cannot dump on kernels >= 6.13).
