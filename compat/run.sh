@@ -247,6 +247,11 @@ cleanup_cgroups() {    # what a killed file left of the suite's cgroups (helpers
 }
 cleanup_cgroups   # what an earlier, killed run left
 
+# checkpoint.bats ("container specific CRIU config") writes /etc/criu/default.conf and a killed
+# file leaves it: CRIU would read it in every later run. Removed after each file unless it was there before.
+criu_conf_was_there=0
+[[ -e /etc/criu/default.conf ]] && criu_conf_was_there=1
+
 for rtname in runc husk; do
     if [[ $rtname == runc ]]; then rt=$ref_runc; else rt=$husk; fi
     mkdir -p "$results/$rtname"
@@ -283,6 +288,7 @@ for rtname in runc husk; do
         fi
         cleanup_leftovers "$rt" "$tmp"
         cleanup_cgroups
+        ((criu_conf_was_there)) || rm -f /etc/criu/default.conf
         # Never delete through a mount a test left behind on the host.
         awk -v t="$tmp/" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r |
             while read -r m; do umount -l "$m" 2>/dev/null; done

@@ -33,7 +33,7 @@ public class CgroupV2ViewTests
         var r = view.Run(root, $$"""
             D=/sys/fs/cgroup{{path}}
             H check > $OUT/check.txt
-            H create --bundle {{bundle.Dir}} {{id}} > $OUT/container.out 2> $OUT/container.err || { echo create failed; exit 1; }
+            H create --bundle {{bundle.Dir}} {{id}} > $OUT/container.out 2> $OUT/container.err || { echo create failed; cat $OUT/container.err; exit 1; }
             cat $D/cgroup.max.descendants > $OUT/descendants
             cat $D/hugetlb.2MB.max > $OUT/huge 2>/dev/null
             H start {{id}}
