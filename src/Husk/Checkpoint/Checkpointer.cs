@@ -6,8 +6,8 @@ using Husk.Rootfs;
 namespace Husk.Checkpoint;
 
 /// <summary>
-/// `husk checkpoint`: dumps a running container with `criu dump` as runc does
-/// (libcontainer's Checkpoint): --tree the init, --root the rootfs, --manage-cgroups, the freezer
+/// `husk checkpoint`: dumps a running container through CRIU's RPC (<see cref="Criu.Serve"/>) as
+/// runc does (libcontainer's Checkpoint): the init's tree, the rootfs as root, managed cgroups, the freezer
 /// cgroup, every bind mount external (mnt[dest]:dest), masked files as /dev/null, devices by path,
 /// cgroup v1 binds, joined network/pid namespaces as external, and the stdio that leads outside
 /// the container as external files or pipes. The spec and <see cref="CheckpointState"/> go into
@@ -25,8 +25,6 @@ public static class Checkpointer
             if (status is not (ContainerStatus.Running or ContainerStatus.Paused))
                 throw new HuskException($"cannot checkpoint container \"{o.Id}\": it is {status}, not running");
             var spec = store.ReadConfig(o.Id) ?? throw new HuskException($"container \"{o.Id}\" has no config.json");
-            if (spec.Process?.Terminal == true)
-                throw new HuskException($"cannot checkpoint container \"{o.Id}\": it has a terminal, which Husk cannot hand over at restore yet (CRIU's orphan pts master needs its RPC interface)");
 
             var criu = Criu.LocateAndCheck(o.CriuBinary);
             if (o.PreDump || o.ParentPath != null)
@@ -51,49 +49,48 @@ public static class Checkpointer
                 Id = o.Id, Bundle = r.Bundle, Rootfs = r.Rootfs, Pid = r.Pid, CgroupPath = r.Cgroup?.Path ?? "",
                 CheckpointedAt = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ"),
             };
-            var args = new List<string> { o.PreDump ? "pre-dump" : "dump", "--tree", r.Pid.ToString(), "--images-dir", image,
-                "--work-dir", work, "--log-file", o.PreDump ? "predump.log" : "dump.log", "-v4", "--root", r.Rootfs };
-            args.AddRange(o.CommonArgs());
-            if (o.LeaveRunning && !o.PreDump) args.Add("--leave-running");
-            if (o.PreDump || o.ParentPath != null) args.Add("--track-mem");
-            if (o.ParentPath is { Length: > 0 } parent) { args.Add("--prev-images-dir"); args.Add(parent); }
-            if (o.LazyPages && o.PageServer is { } ps)
+            string logName = o.PreDump ? "predump.log" : "dump.log";
+            var opts = new Rpc.criu_opts
+            {
+                Pid = r.Pid, LogFile = logName, LogLevel = 4, Root = r.Rootfs, NotifyScripts = true,
+                // The terminal's master is held outside the container (by whoever got it from the
+                // console socket); CRIU dumps the slave alone, and restore makes a new pair.
+                OrphanPtsMaster = true,
+            };
+            o.ApplyTo(opts);
+            if (o.LeaveRunning && !o.PreDump) opts.LeaveRunning = true;
+            if (o.PreDump || o.ParentPath != null) opts.TrackMem = true;
+            if (o.ParentPath is { Length: > 0 } parent) opts.ParentImg = parent;
+            if (o.PageServer is { } ps)
             {
                 int colon = ps.LastIndexOf(':');
-                if (colon <= 0) throw new HuskException($"--page-server \"{ps}\": want ADDRESS:PORT");
-                args.AddRange(["--lazy-pages", "--address", ps[..colon], "--port", ps[(colon + 1)..]]);
-            }
-            else if (o.PageServer is { } ps2)
-            {
-                int colon = ps2.LastIndexOf(':');
-                if (colon <= 0) throw new HuskException($"--page-server \"{ps2}\": want ADDRESS:PORT");
-                args.AddRange(["--page-server", "--address", ps2[..colon], "--port", ps2[(colon + 1)..]]);
+                if (colon <= 0 || !int.TryParse(ps[(colon + 1)..], out int port)) throw new HuskException($"--page-server \"{ps}\": want ADDRESS:PORT");
+                opts.Ps = new Rpc.criu_page_server_info { Address = ps[..colon], Port = port };
+                // With the page server, --lazy-pages leaves the pages there for the restore side's `criu lazy-pages`.
+                if (o.LazyPages) opts.LazyPages = true;
             }
             if (r.Cgroup != null && CgroupManagers.Open(r.Cgroup).DirectoryOf("freezer") is { } freezer && Directory.Exists(freezer))
-            {
-                args.Add("--freeze-cgroup");
-                args.Add(freezer);
-            }
+                opts.FreezeCgroup = freezer;
             var external = new List<string>();
             AddExternalMounts(spec, r.Pid, state, external);
             AddExternalNamespaces(spec, state, external);
             AddExternalStdio(r.Pid, state, external);
-            foreach (var e in external.Distinct()) { args.Add("--external"); args.Add(e); }
+            opts.External.AddRange(external.Distinct());
 
             // husk-spec.json first: a dump that succeeds always has its spec beside it.
             CheckpointImage.Write(image, Spec.SpecJson.SerializeToUtf8(spec, indented: true), state);
-            string log = Path.Combine(work, o.PreDump ? "predump.log" : "dump.log"), output = Path.Combine(work, "criu-dump.out");
-            int st = criu.Run(args, [], output);
-            if (st != 0)
-                throw new HuskException($"criu {(o.PreDump ? "pre-dump" : "dump")} of container \"{o.Id}\" failed ({DescribeStatus(st)}): {Criu.LastError(log, output)} (log: {log})");
+            string log = Path.Combine(work, logName), output = Path.Combine(work, "criu-dump.out");
+            var type = o.PreDump ? Rpc.criu_req_type.PreDump : Rpc.criu_req_type.Dump;
+            var (resp, st) = criu.Serve(image, work, type, opts, [], output);
+            // After a pre-dump, swrk waits for the dump that would follow and exits with an error when
+            // the socket closes instead (runc ends it the same way): the response alone says whether it worked.
+            if (resp is not { Success: true } || (st != 0 && !o.PreDump))
+                throw new HuskException($"criu {(o.PreDump ? "pre-dump" : "dump")} of container \"{o.Id}\" failed ({Criu.Describe(resp, st)}): {Criu.LastError(log, output)} (log: {log})");
             destroy = !o.LeaveRunning && !o.PreDump;
         }
         // As runc: the checkpointed container is gone unless it was asked to keep running.
         if (destroy) Operations.Delete(store, o.Id, force: true);
     }
-
-    internal static string DescribeStatus(int status) =>
-        (status & 0x7f) == 0 ? $"exit status {(status >> 8) & 0xff}" : $"killed by signal {status & 0x7f}";
 
     static bool IsBind(Spec.Mount m) => m.Type == "bind" || m.Options.Any(x => x is "bind" or "rbind");
 

@@ -7,23 +7,24 @@ using Husk.Rootfs;
 
 namespace Husk.Checkpoint;
 
-/// <summary>What `husk restore` did: the comparison, and the container's init and exit code once restored.</summary>
+/// <summary>What `husk restore` did: the comparison, and the container's init (and terminal) once restored.</summary>
 public sealed class RestoreResult
 {
     public required SpecComparison Comparison { get; init; }
     public int Pid { get; init; }
-    /// <summary>Exit code of a restore in the foreground (the container's, 128+signal when killed).</summary>
-    public int ExitCode { get; init; }
+    /// <summary>The restored terminal's master when there was no --console-socket (the caller relays it), else -1.</summary>
+    public int ConsoleMaster { get; init; } = -1;
 }
 
 /// <summary>
 /// `husk restore`, as runc's Restore: compare the bundle's spec with the checkpointed one
 /// (<see cref="SpecComparer"/>; --dry-run stops there), make the state directory and the cgroup,
 /// bind the rootfs to &lt;state&gt;/criu-root (CRIU wants a mount point whose parent is not
-/// over-mounted), create the mount points, run `criu restore --restore-detached --restore-sibling`
-/// with the external mounts, namespaces and stdio mapped to their restore-time sources and
-/// --cgroup-root the new cgroup, then record the restored init (pid and start time). The result is
-/// a normal Husk container. Any failure removes everything made.
+/// over-mounted), create the mount points, have CRIU restore (<see cref="Criu.Serve"/>: detached,
+/// as a sibling of CRIU, i.e. our child) with the external mounts, namespaces and stdio mapped to
+/// their restore-time sources and the new cgroup as its cgroup root, send the new terminal's master
+/// to --console-socket, then record the restored init (pid and start time). The result is a normal
+/// Husk container. Any failure removes everything made.
 /// </summary>
 public static class Restorer
 {
@@ -42,8 +43,9 @@ public static class Restorer
         if (!comparison.Compatible) throw new HuskException(comparison.ErrorMessage());
 
         var rootfs = Creator.RootfsOf(spec, bundle);
-        if (spec.Process?.Terminal == true)
-            throw new HuskException("cannot restore a container with a terminal: Husk cannot hand the restored terminal to --console-socket yet");
+        bool terminal = spec.Process?.Terminal == true;
+        if (terminal && o.ConsoleSocket == null && o.Detach)
+            throw new HuskException("/process/terminal: a terminal needs --console-socket when the runtime does not stay attached");
         var criu = Criu.LocateAndCheck(o.CriuBinary);
         Directory.CreateDirectory(work);
 
@@ -53,8 +55,13 @@ public static class Restorer
         string criuRoot = Path.Combine(store.DirOf(o.Id), "criu-root");
         bool mounted = false;
         var openFds = new List<int>();
+        // The restored terminal's master goes to --console-socket, or without one (in the
+        // foreground) back to the caller to relay.
+        int console = -1, master = -1;
+        bool gotMaster = false;
         try
         {
+            if (terminal && o.ConsoleSocket != null) openFds.Add(console = Native.ConnectUnix(o.ConsoleSocket));
             store.WriteRecord(record);
             store.WriteConfig(o.Id, Spec.SpecJson.SerializeToUtf8(spec));
             cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
@@ -70,26 +77,37 @@ public static class Restorer
             Native.Check(Native.mount(rootfs, criuRoot, null, Native.MS_BIND | Native.MS_REC, null), $"bind mount {rootfs} to {criuRoot}");
             mounted = true;
 
-            string pidFile = Path.Combine(store.DirOf(o.Id), "criu-restore.pid");
-            var args = new List<string> { "restore", "--images-dir", image, "--work-dir", work, "--log-file", "restore.log", "-v4",
-                "--root", criuRoot, "--restore-detached", "--restore-sibling", "--pidfile", pidFile, "--evasive-devices" };
-            args.AddRange(o.CommonArgs());
-            if (o.LazyPages) args.Add("--lazy-pages");
-            if (o.ManageCgroupsMode != "ignore") AddCgroupRoot(cgroup, args);
+            var opts = new Rpc.criu_opts
+            {
+                LogFile = "restore.log", LogLevel = 4, Root = criuRoot, RstSibling = true, EvasiveDevices = true, NotifyScripts = true,
+                // A terminal's slave was dumped without its master: CRIU makes a new pty in the
+                // container's devpts and sends its master here (the "orphan-pts-master" notification).
+                OrphanPtsMaster = true,
+            };
+            o.ApplyTo(opts);
+            if (o.LazyPages) opts.LazyPages = true;
+            if (o.ManageCgroupsMode != "ignore") AddCgroupRoot(cgroup, opts);
             var external = new List<string>();
             var fds = new List<(int Source, int Target)>();
             AddExternalMounts(spec, cgroup, savedState, external);
-            AddNamespaces(spec, savedState, args, fds, openFds);
-            AddStdio(savedState, args, fds);
-            foreach (var e in external.Distinct()) { args.Add("--external"); args.Add(e); }
+            AddNamespaces(spec, savedState, opts, fds, openFds);
+            AddStdio(savedState, opts, fds);
+            opts.External.AddRange(external.Distinct());
 
             string log = Path.Combine(work, "restore.log"), output = Path.Combine(work, "criu-restore.out");
-            int st = criu.Run(args, fds, output);
-            if (st != 0)
-                throw new HuskException($"criu restore of container \"{o.Id}\" failed ({Checkpointer.DescribeStatus(st)}): {Criu.LastError(log, output)} (log: {log})");
-            if (!int.TryParse(File.Exists(pidFile) ? File.ReadAllText(pidFile).Trim() : "", out int pid) || pid <= 0)
-                throw new HuskException($"criu restore of container \"{o.Id}\" wrote no pid to {pidFile}");
-            File.Delete(pidFile);
+            var (resp, st) = criu.Serve(image, work, Rpc.criu_req_type.Restore, opts, fds, output, (script, fd) =>
+            {
+                if (script != "orphan-pts-master") return;
+                if (fd < 0) throw new HuskException("criu restore: the orphan-pts-master notification came without the pty master");
+                gotMaster = true;
+                if (console >= 0) Native.SendFd(console, "/dev/ptmx", fd);
+                else master = Native.Check(Native.fcntl(fd, Native.F_DUPFD_CLOEXEC, 3), "keep the restored terminal's master");
+            });
+            if (resp is not { Success: true } || st != 0)
+                throw new HuskException($"criu restore of container \"{o.Id}\" failed ({Criu.Describe(resp, st)}): {Criu.LastError(log, output)} (log: {log})");
+            int pid = resp.Restore?.Pid ?? 0;
+            if (pid <= 0) throw new HuskException($"criu restore of container \"{o.Id}\" answered no pid");
+            if (terminal && !gotMaster) throw new HuskException($"criu restore of container \"{o.Id}\" sent no master for the restored terminal");
             record.Pid = pid;
             record.PidStartTime = ProcFs.Stat(pid)?.StartTime ?? 0;
             store.WriteRecord(record);
@@ -100,6 +118,7 @@ public static class Restorer
         }
         catch (Exception)
         {
+            if (master >= 0) Native.close(master);
             Cleanup.KillInit(record.Pid, record.PidStartTime);
             try { cgroup?.Destroy(); } catch (HuskException e) { Log.Warn($"cleanup: {e.Message}"); }
             Unmount(criuRoot, ref mounted);
@@ -111,7 +130,7 @@ public static class Restorer
             foreach (var fd in openFds) Native.close(fd);
             Unmount(criuRoot, ref mounted);
         }
-        return new RestoreResult { Comparison = comparison, Pid = record.Pid };
+        return new RestoreResult { Comparison = comparison, Pid = record.Pid, ConsoleMaster = master };
     }
 
     static void Unmount(string criuRoot, ref bool mounted)
@@ -144,8 +163,8 @@ public static class Restorer
 
     static bool IsBind(Spec.Mount m) => m.Type == "bind" || m.Options.Any(x => x is "bind" or "rbind");
 
-    /// <summary>CRIU puts the restored tasks below --cgroup-root: the new container's cgroup, per hierarchy where they differ.</summary>
-    static void AddCgroupRoot(ICgroupManager cgroup, List<string> args)
+    /// <summary>CRIU puts the restored tasks below its cgroup root: the new container's cgroup, per hierarchy where they differ.</summary>
+    static void AddCgroupRoot(ICgroupManager cgroup, Rpc.criu_opts opts)
     {
         var host = CgroupHost.Current;
         string? first = null;
@@ -158,9 +177,9 @@ public static class Restorer
             if (first == null)
             {
                 first = rel;
-                args.AddRange(["--cgroup-root", rel]);
+                opts.CgRoot.Add(new Rpc.cgroup_root { Path = rel });
             }
-            else if (rel != first && !h.IsV2) args.AddRange(["--cgroup-root", $"{h.Name}:{rel}"]);
+            else if (rel != first && !h.IsV2) opts.CgRoot.Add(new Rpc.cgroup_root { Ctrl = h.Name, Path = rel });
         }
     }
 
@@ -190,8 +209,8 @@ public static class Restorer
         }
     }
 
-    /// <summary>Joined network/pid namespaces: an fd of the restore spec's path, handed to CRIU with --inherit-fd.</summary>
-    static void AddNamespaces(Spec.Spec spec, CheckpointState saved, List<string> args, List<(int, int)> fds, List<int> openFds)
+    /// <summary>Joined network/pid namespaces: an fd of the restore spec's path, handed to CRIU as an inherit_fd.</summary>
+    static void AddNamespaces(Spec.Spec spec, CheckpointState saved, Rpc.criu_opts opts, List<(int, int)> fds, List<int> openFds)
     {
         int next = 20;
         foreach (var (type, key) in saved.ExternalNamespaces)
@@ -202,19 +221,19 @@ public static class Restorer
             int fd = Native.Check(Native.open(path, Native.O_RDONLY | Native.O_CLOEXEC, 0), $"open {type} namespace {path}");
             openFds.Add(fd);
             fds.Add((fd, next));
-            args.AddRange(["--inherit-fd", $"fd[{next}]:{key}"]);
+            opts.InheritFd.Add(new Rpc.inherit_fd { Fd = next, Key = key });
             next++;
         }
     }
 
     /// <summary>fds 0-2 that led outside the container get this command's own 0-2 (as runc's inherit-fd of pipes).</summary>
-    static void AddStdio(CheckpointState saved, List<string> args, List<(int, int)> fds)
+    static void AddStdio(CheckpointState saved, Rpc.criu_opts opts, List<(int, int)> fds)
     {
         for (int fd = 0; fd < saved.Stdio.Count && fd <= 2; fd++)
         {
             if (saved.Stdio[fd] is not { Length: > 0 } key) continue;
             fds.Add((fd, 10 + fd));
-            args.AddRange(["--inherit-fd", $"fd[{10 + fd}]:{key}"]);
+            opts.InheritFd.Add(new Rpc.inherit_fd { Fd = 10 + fd, Key = key });
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Husk.E2E.Terminal;
 using Xunit;
 
 namespace Husk.E2E.Checkpoint;
@@ -95,6 +96,70 @@ public class CheckpointTests
         while (DateTime.UtcNow < deadline && Status(root, id) != "stopped") Thread.Sleep(20);
         Assert.Equal("stopped", Status(root, id));
         root.Run("delete", id).AssertSuccess();
+        Assert.Empty(root.ListIds());
+    }
+
+    [Fact]
+    public void A_container_with_a_terminal_is_restored_with_its_new_master_sent_to_the_new_console_socket()
+    {
+        HostFacts.Here.Require("criu.cgroups", "cgroups CRIU can restore");
+        using var root = new TestRoot();
+        using var bundle = new Bundle("sh");
+        bundle.Process["terminal"] = true;
+        bundle.Save();
+        var id = root.NewId("cktty");
+        var image = Path.Combine(bundle.Dir, "image");
+        using (var console = new ConsoleSocketListener())
+        {
+            root.Run("run", "-d", "--console-socket", console.Path, "--bundle", bundle.Dir, id).AssertSuccess();
+            using var master = console.Receive(out _);
+            // A shell variable: only the checkpointed shell's memory has it.
+            master.Write("v=kept-$((20+1)); echo before-$v\r");
+            master.WaitFor("before-kept-21");
+            Husk(root, "checkpoint", "--image-path", image, id).AssertSuccess();
+        }
+        root.Run("state", id).AssertFailure();
+
+        using var console2 = new ConsoleSocketListener();
+        Husk(root, "restore", "-d", "--console-socket", console2.Path, "--image-path", image, "--bundle", bundle.Dir, id).AssertSuccess();
+        Assert.Equal("running", Status(root, id));
+        using var restored = console2.Receive(out var name);
+        Assert.Equal("/dev/ptmx", name);
+        // What is typed reaches the same shell, on a terminal of the container's own devpts.
+        restored.Write("echo after-$v; tty; [ -t 0 ] && [ -t 1 ] && echo still-a-tty; ls /dev/pts\r");
+        restored.WaitFor("after-kept-21");
+        restored.WaitFor("still-a-tty");
+        Assert.Contains("/dev/pts/0", restored.Output);
+
+        // A restored terminal can be checkpointed and restored again.
+        var image2 = Path.Combine(bundle.Dir, "image2");
+        Husk(root, "checkpoint", "--image-path", image2, id).AssertSuccess();
+        using var console3 = new ConsoleSocketListener();
+        Husk(root, "restore", "-d", "--console-socket", console3.Path, "--image-path", image2, "--bundle", bundle.Dir, id).AssertSuccess();
+        using var again = console3.Receive(out _);
+        again.Write("echo again-$v\r");
+        again.WaitFor("again-kept-21");
+        root.Run("delete", "--force", id).AssertSuccess();
+    }
+
+    [Fact]
+    public void A_terminal_restored_detached_without_a_console_socket_is_one_line()
+    {
+        using var root = new TestRoot();
+        using var bundle = new Bundle("sh");
+        bundle.Process["terminal"] = true;
+        bundle.Save();
+        var id = root.NewId("cknocs");
+        var image = Path.Combine(bundle.Dir, "image");
+        using (var console = new ConsoleSocketListener())
+        {
+            root.Run("run", "-d", "--console-socket", console.Path, "--bundle", bundle.Dir, id).AssertSuccess();
+            using var master = console.Receive(out _);
+            Husk(root, "checkpoint", "--image-path", image, id).AssertSuccess();
+        }
+        var r = Husk(root, "restore", "-d", "--image-path", image, "--bundle", bundle.Dir, id).AssertFailure();
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+        Assert.Contains("--console-socket", r.Stderr);
         Assert.Empty(root.ListIds());
     }
 
