@@ -26,6 +26,13 @@ public static class Checkpointer
                 throw new HuskException($"cannot checkpoint container \"{o.Id}\": it is {status}, not running");
             var spec = store.ReadConfig(o.Id) ?? throw new HuskException($"container \"{o.Id}\" has no config.json");
 
+            // As runc: CRIU takes the parent relative to the image directory, so it must be relative and exist there.
+            if (o.ParentPath is { Length: > 0 } parentPath)
+            {
+                if (Path.IsPathRooted(parentPath)) throw new HuskException($"--parent-path {parentPath}: must be relative (to the image path)");
+                var realParent = Path.Combine(o.ImageDir, parentPath);
+                if (!Directory.Exists(realParent)) throw new HuskException($"invalid --parent-path {parentPath}: {realParent} is not a directory");
+            }
             var criu = Criu.LocateAndCheck(o.CriuBinary);
             if (o.PreDump || o.ParentPath != null)
             {

@@ -283,7 +283,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void Pre_dump_says_why_it_cannot_work_on_a_kernel_without_soft_dirty()
+    public void Pre_dump_says_why_it_cannot_work_on_a_kernel_without_soft_dirty_and_a_bad_parent_path_is_refused()
     {
         using var root = new TestRoot();
         using var bundle = CounterBundle();
@@ -298,6 +298,15 @@ public class CheckpointTests
             Assert.Single(r.Stderr.Trim().Split('\n'));
             Assert.Contains("--pre-dump needs memory change tracking (soft-dirty", r.Stderr);
         }
+        Assert.Equal("running", Status(root, id));
+
+        // As runc: the parent must be relative to the image path and exist there.
+        var image = Path.Combine(bundle.Dir, "image");
+        var absolute = Husk(root, "checkpoint", "--parent-path", Path.Combine(bundle.Dir, "parent"), "--image-path", image, id).AssertFailure();
+        Assert.Contains("--parent-path", absolute.Stderr);
+        Assert.Contains("must be relative", absolute.Stderr);
+        var missing = Husk(root, "checkpoint", "--parent-path", "../parent", "--image-path", image, id).AssertFailure();
+        Assert.Contains("invalid --parent-path ../parent", missing.Stderr);
         Assert.Equal("running", Status(root, id));
     }
 }
