@@ -65,6 +65,7 @@ public static class Checkpointer
                 OrphanPtsMaster = true,
             };
             o.ApplyTo(opts);
+            Criu.SetConfigFile(opts, spec);
             if (o.LeaveRunning && !o.PreDump) opts.LeaveRunning = true;
             if (o.PreDump || o.ParentPath != null) opts.TrackMem = true;
             if (o.ParentPath is { Length: > 0 } parent) opts.ParentImg = parent;

@@ -174,13 +174,27 @@ public sealed class Criu
         }
     }
 
+    /// <summary>The annotation that names a container's own CRIU configuration file (runc's).</summary>
+    public const string ConfigAnnotation = "org.criu.config";
+
+    /// <summary>
+    /// As runc: CRIU reads the configuration file the annotation org.criu.config names (none when
+    /// it is empty), else /etc/criu/runc.conf; its settings override those sent by RPC, and a file
+    /// that does not exist is ignored by CRIU.
+    /// </summary>
+    internal static void SetConfigFile(Rpc.criu_opts opts, Spec.Spec spec)
+    {
+        if (!spec.Annotations.TryGetValue(ConfigAnnotation, out var file)) opts.ConfigFile = "/etc/criu/runc.conf";
+        else if (file.Length > 0) opts.ConfigFile = file;
+    }
+
     /// <summary>Why a dump or restore through <see cref="Serve"/> failed, for the one-line error.</summary>
     internal static string Describe(Rpc.criu_resp? response, int status)
     {
         string exit = (status & 0x7f) == 0 ? $"exit status {(status >> 8) & 0xff}" : $"killed by signal {status & 0x7f}";
         if (response == null) return $"no answer, {exit}";
-        if (response.Success) return exit;
-        return response.HasCrErrmsg ? response.CrErrmsg : response.HasCrErrno && response.CrErrno != 0 ? $"errno {response.CrErrno}" : exit;
+        // Not cr_errmsg: it is CRIU's first error, often a harmless one (RLIMIT_NOFILE); LastError finds the last.
+        return !response.Success && response.CrErrno != 0 ? $"errno {response.CrErrno}" : exit;
     }
 
     static void Send(int sock, Rpc.criu_req request)

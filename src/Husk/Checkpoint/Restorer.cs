@@ -85,6 +85,7 @@ public static class Restorer
                 OrphanPtsMaster = true,
             };
             o.ApplyTo(opts);
+            Criu.SetConfigFile(opts, spec);
             if (o.LazyPages) opts.LazyPages = true;
             if (o.ManageCgroupsMode != "ignore") AddCgroupRoot(cgroup, opts);
             var external = new List<string>();
