@@ -80,7 +80,7 @@ public static class Checkpointer
             if (r.Cgroup != null && CgroupManagers.Open(r.Cgroup).DirectoryOf("freezer") is { } freezer && Directory.Exists(freezer))
                 opts.FreezeCgroup = freezer;
             var external = new List<string>();
-            AddExternalMounts(spec, r.Pid, state, external);
+            AddExternalMounts(spec, r.Pid, r.Rootfs, state, external);
             AddExternalNamespaces(spec, state, external);
             AddExternalStdio(r.Pid, state, external);
             opts.External.AddRange(external.Distinct());
@@ -102,12 +102,17 @@ public static class Checkpointer
 
     static bool IsBind(Spec.Mount m) => m.Type == "bind" || m.Options.Any(x => x is "bind" or "rbind");
 
-    /// <summary>runc's external mounts: binds, masked files (/dev/null), devices by path, cgroup v1 binds.</summary>
-    static void AddExternalMounts(Spec.Spec spec, int pid, CheckpointState state, List<string> external)
+    /// <summary>
+    /// runc's external mounts: binds, masked files (/dev/null), devices by path, cgroup v1 binds. A
+    /// bind or device destination is named where it really is: a symlink on the way (/conf -> /real/conf)
+    /// was followed inside the rootfs when it was mounted, and CRIU knows the mount by that path.
+    /// </summary>
+    static void AddExternalMounts(Spec.Spec spec, int pid, string rootfs, CheckpointState state, List<string> external)
     {
+        using var root = SafeRoot.Open(rootfs);
         foreach (var m in spec.Mounts.Where(IsBind))
         {
-            var dest = ContainerPath.Clean(m.Destination);
+            var dest = root.Resolved(m.Destination);
             external.Add($"mnt[{dest}]:{dest}");
         }
         foreach (var p in spec.Linux?.MaskedPaths ?? [])
@@ -124,7 +129,7 @@ public static class Checkpointer
         }
         foreach (var d in spec.Linux?.Devices ?? [])
         {
-            var path = ContainerPath.Clean(d.Path);
+            var path = root.Resolved(d.Path);
             external.Add($"mnt[{path}]:{path}");
         }
         // Without a cgroup namespace, the container's cgroup mount holds binds of its host cgroup directories.

@@ -90,7 +90,7 @@ public static class Restorer
             if (o.ManageCgroupsMode != "ignore") AddCgroupRoot(cgroup, opts);
             var external = new List<string>();
             var fds = new List<(int Source, int Target)>();
-            AddExternalMounts(spec, cgroup, savedState, external);
+            AddExternalMounts(spec, rootfs, cgroup, savedState, external);
             AddNamespaces(spec, savedState, opts, fds, openFds);
             AddStdio(savedState, opts, fds);
             opts.External.AddRange(external.Distinct());
@@ -144,21 +144,30 @@ public static class Restorer
 
     /// <summary>
     /// As runc's prepareCriuRestoreMounts: every mount point the container had must exist in the
-    /// rootfs, except below a tmpfs (CRIU restores a tmpfs with its contents).
+    /// rootfs, or inside a bind mount in its source, except below a tmpfs (CRIU restores a tmpfs
+    /// with its contents).
     /// </summary>
     static void PrepareMountPoints(Spec.Spec spec, string rootfs)
     {
         var tmpfs = spec.Mounts.Where(m => m.Type == "tmpfs").Select(m => ContainerPath.Clean(m.Destination)).ToList();
         using var root = SafeRoot.Open(rootfs);
+        // Earlier bind mounts of directories: a mount point inside one is in its source, not the rootfs
+        // (runc mounts each bind for a moment to reach it; looking it up in the source needs no mount).
+        var binds = new List<(string Destination, string Source)>();
         foreach (var m in spec.Mounts)
         {
             var dest = ContainerPath.Clean(m.Destination);
             if (tmpfs.Any(t => t != dest && ContainerPath.IsWithin(dest, t))) continue;
-            int probe = root.TryOpen(dest, Native.O_PATH);
+            var outer = binds.LastOrDefault(b => b.Destination != dest && ContainerPath.IsWithin(dest, b.Destination));
+            using var source = outer.Source != null ? SafeRoot.Open(outer.Source) : null;
+            var below = source ?? root;
+            var path = outer.Source != null ? ContainerPath.Join("/", Path.GetRelativePath(outer.Destination, dest)) : dest;
+            bool fileSource = IsBind(m) && m.Source is { Length: > 0 } src && File.Exists(src);
+            if (IsBind(m) && m.Source is { Length: > 0 } dir && Directory.Exists(dir)) binds.Add((dest, dir));
+            int probe = below.TryOpen(path, Native.O_PATH);
             if (probe >= 0) { Native.close(probe); continue; }
             string what = $"restore: create mount point {dest}";
-            bool fileSource = IsBind(m) && m.Source is { Length: > 0 } src && File.Exists(src);
-            Native.close(fileSource ? root.CreateFile(dest, what) : root.MkdirAll(dest, 0x1ed, what));
+            Native.close(fileSource ? below.CreateFile(path, what) : below.MkdirAll(path, 0x1ed, what));
         }
     }
 
@@ -184,18 +193,19 @@ public static class Restorer
         }
     }
 
-    /// <summary>The restore side of the checkpoint's external mounts: each key mapped to its source now.</summary>
-    static void AddExternalMounts(Spec.Spec spec, ICgroupManager cgroup, CheckpointState saved, List<string> external)
+    /// <summary>
+    /// The restore side of the checkpoint's external mounts: each key mapped to its source now (the
+    /// keys resolved in the rootfs as the checkpoint resolved them).
+    /// </summary>
+    static void AddExternalMounts(Spec.Spec spec, string rootfs, ICgroupManager cgroup, CheckpointState saved, List<string> external)
     {
+        using var root = SafeRoot.Open(rootfs);
         foreach (var m in spec.Mounts.Where(IsBind))
-        {
-            var dest = ContainerPath.Clean(m.Destination);
-            external.Add($"mnt[{dest}]:{m.Source}");   // absolute: Creator.LoadAndValidate resolved it
-        }
+            external.Add($"mnt[{root.Resolved(m.Destination)}]:{m.Source}");   // absolute: Creator.LoadAndValidate resolved it
         if (spec.Linux?.MaskedPaths.Count > 0) external.Add("mnt[/dev/null]:/dev/null");
         foreach (var d in spec.Linux?.Devices ?? [])
         {
-            var path = ContainerPath.Clean(d.Path);
+            var path = root.Resolved(d.Path);
             external.Add($"mnt[{path}]:{path}");
         }
         if (saved.CgroupBinds.Count == 0) return;

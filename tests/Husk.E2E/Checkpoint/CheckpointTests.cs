@@ -7,7 +7,8 @@ namespace Husk.E2E.Checkpoint;
 /// <summary>
 /// `husk checkpoint` / `husk restore` through CRIU (--criu from <see cref="CriuForTests"/>): a
 /// counter loop continues where it was checkpointed, --leave-running keeps it running, a restored
-/// container is a normal one (state, kill, delete, checkpoint again), and the restore-compatibility
+/// container is a normal one (state, kill, delete, checkpoint again), a shell on a terminal is
+/// restored with its new pty master sent to the new --console-socket, and the restore-compatibility
 /// check treats absent, null and empty alike while naming a real difference with both values.
 /// </summary>
 public class CheckpointTests
@@ -139,6 +140,37 @@ public class CheckpointTests
         using var again = console3.Receive(out _);
         again.Write("echo again-$v\r");
         again.WaitFor("again-kept-21");
+        root.Run("delete", "--force", id).AssertSuccess();
+    }
+
+    [Fact]
+    public void Binds_on_a_symlinked_destination_and_nested_in_another_bind_are_restored()
+    {
+        HostFacts.Here.Require("criu.cgroups", "cgroups CRIU can restore");
+        using var root = new TestRoot();
+        using var bundle = new Bundle("sleep", "1000");
+        // /conf is a symlink to /real/conf: the bind sits on /real/conf, which is what CRIU sees.
+        Directory.CreateDirectory(bundle.HostPath("/real/conf"));
+        File.CreateSymbolicLink(bundle.HostPath("/conf"), "/real/conf");
+        string outer = Path.Combine(bundle.Dir, "outer"), inner = Path.Combine(bundle.Dir, "inner"), conf = Path.Combine(bundle.Dir, "conf");
+        foreach (var d in new[] { outer, inner, conf }) Directory.CreateDirectory(d);
+        File.WriteAllText(Path.Combine(inner, "mark"), "nested-bind");
+        File.WriteAllText(Path.Combine(conf, "mark"), "symlinked-bind");
+        var mounts = bundle.Config["mounts"]!.AsArray();
+        foreach (var (source, dest) in new[] { (conf, "/conf"), (outer, "/test"), (inner, "/test/for/nested") })
+            mounts.Add(new JsonObject { ["type"] = "bind", ["source"] = source, ["destination"] = dest, ["options"] = new JsonArray("rbind", "rw") });
+        bundle.Save();
+        var id = root.NewId("ckbind");
+        var image = Path.Combine(bundle.Dir, "image");
+        root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
+        Husk(root, "checkpoint", "--image-path", image, id).AssertSuccess();
+        // The nested mount point was made in the outer bind's source; restore makes it again there.
+        Directory.Delete(Path.Combine(outer, "for"), recursive: true);
+
+        Husk(root, "restore", "-d", "--image-path", image, "--bundle", bundle.Dir, id).AssertSuccess();
+        Assert.Equal("running", Status(root, id));
+        var r = root.Run("exec", id, "cat", "/test/for/nested/mark", "/conf/mark").AssertSuccess();
+        Assert.Equal("nested-bindsymlinked-bind", r.Stdout.Trim());
         root.Run("delete", "--force", id).AssertSuccess();
     }
 
