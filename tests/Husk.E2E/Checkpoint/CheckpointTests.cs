@@ -175,8 +175,9 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void A_terminal_restored_detached_without_a_console_socket_is_one_line()
+    public void Without_a_console_socket_a_restored_terminal_is_refused_detached_and_relayed_in_the_foreground()
     {
+        HostFacts.Here.Require("criu.cgroups", "cgroups CRIU can restore");
         using var root = new TestRoot();
         using var bundle = new Bundle("sh");
         bundle.Process["terminal"] = true;
@@ -187,11 +188,22 @@ public class CheckpointTests
         {
             root.Run("run", "-d", "--console-socket", console.Path, "--bundle", bundle.Dir, id).AssertSuccess();
             using var master = console.Receive(out _);
+            master.Write("v=fg-$((3*4)); echo set-$v\r");
+            master.WaitFor("set-fg-12");
             Husk(root, "checkpoint", "--image-path", image, id).AssertSuccess();
         }
         var r = Husk(root, "restore", "-d", "--image-path", image, "--bundle", bundle.Dir, id).AssertFailure();
         Assert.Single(r.Stderr.Trim().Split('\n'));
         Assert.Contains("--console-socket", r.Stderr);
+        Assert.Empty(root.ListIds());
+
+        // In the foreground husk relays the new terminal itself, as `run -t` does, and returns the shell's exit code.
+        using var s = new PtySession(PtySession.CommandLine(HuskCli.BinaryPath, "--root", root.Path, "--criu", CriuForTests.Path,
+            "restore", "--image-path", image, "--bundle", bundle.Dir, id));
+        s.Type("echo restored-$v\r");
+        s.WaitFor("restored-fg-12");
+        s.Type("exit 7\r");
+        Assert.Equal(7, s.WaitForExit());
         Assert.Empty(root.ListIds());
     }
 
