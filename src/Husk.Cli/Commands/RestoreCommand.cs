@@ -41,9 +41,17 @@ public sealed class RestoreCommand : Command
             return result.Comparison.Compatible ? 0 : 1;
         }
         if (o.Detach) return 0;
-        // In the foreground: the restored init is our child (--restore-sibling); wait for it as `run` does.
-        int code = Cleanup.ExitCode(Runner.WaitForwardingSignals(result.Pid));
+        // In the foreground: the restored init is our child (CRIU restored it as its sibling); wait for
+        // it as `run` does, relaying its terminal when it has one and no --console-socket took it.
+        var relay = result.ConsoleMaster >= 0 ? TerminalRelay.Start(result.ConsoleMaster) : null;
+        int status;
+        try
+        {
+            status = Runner.WaitForwardingSignals(result.Pid);
+            relay?.Drain(TimeSpan.FromSeconds(2));
+        }
+        finally { relay?.Dispose(); }
         Operations.Delete(global.Store, o.Id, force: true);
-        return code;
+        return Cleanup.ExitCode(status);
     }
 }

@@ -7,8 +7,8 @@ using Husk.Spec;
 namespace Husk.Checkpoint;
 
 /// <summary>
-/// `husk checkpoint`: dumps a running container with `criu dump` as runc does
-/// (libcontainer's Checkpoint): --tree the init, --root the rootfs, --manage-cgroups, the freezer
+/// `husk checkpoint`: dumps a running container through CRIU's RPC (<see cref="Criu.Serve"/>) as
+/// runc does (libcontainer's Checkpoint): the init's tree, the rootfs as root, managed cgroups, the freezer
 /// cgroup, every bind mount external (mnt[dest]:dest), masked files as /dev/null, devices by path,
 /// cgroup v1 binds, joined network/pid namespaces as external, and the stdio that leads outside
 /// the container as external files or pipes. The spec and <see cref="CheckpointState"/> go into
@@ -26,9 +26,14 @@ public static class Checkpointer
             if (status is not (ContainerStatus.Running or ContainerStatus.Paused))
                 throw new HuskException($"cannot checkpoint container \"{o.Id}\": it is {status}, not running");
             var spec = store.ReadConfig(o.Id) ?? throw new HuskException($"container \"{o.Id}\" has no config.json");
-            if (spec.Process?.Terminal == true)
-                throw new HuskException($"cannot checkpoint container \"{o.Id}\": it has a terminal, which Husk cannot hand over at restore yet (CRIU's orphan pts master needs its RPC interface)");
 
+            // As runc: CRIU takes the parent relative to the image directory, so it must be relative and exist there.
+            if (o.ParentPath is { Length: > 0 } parentPath)
+            {
+                if (Path.IsPathRooted(parentPath)) throw new HuskException($"--parent-path {parentPath}: must be relative (to the image path)");
+                var realParent = Path.Combine(o.ImageDir, parentPath);
+                if (!Directory.Exists(realParent)) throw new HuskException($"invalid --parent-path {parentPath}: {realParent} is not a directory");
+            }
             var criu = Criu.LocateAndCheck(o.CriuBinary);
             if (o.PreDump || o.ParentPath != null)
             {
@@ -52,41 +57,44 @@ public static class Checkpointer
                 Id = o.Id, Bundle = r.Bundle, Rootfs = r.Rootfs, Pid = r.Pid, CgroupPath = r.Cgroup?.Path ?? "",
                 CheckpointedAt = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ"),
             };
-            var args = new List<string> { o.PreDump ? "pre-dump" : "dump", "--tree", r.Pid.ToString(), "--images-dir", image,
-                "--work-dir", work, "--log-file", o.PreDump ? "predump.log" : "dump.log", "-v4", "--root", r.Rootfs };
-            args.AddRange(o.CommonArgs());
-            if (o.LeaveRunning && !o.PreDump) args.Add("--leave-running");
-            if (o.PreDump || o.ParentPath != null) args.Add("--track-mem");
-            if (o.ParentPath is { Length: > 0 } parent) { args.Add("--prev-images-dir"); args.Add(parent); }
-            if (o.LazyPages && o.PageServer is { } ps)
+            string logName = o.PreDump ? "predump.log" : "dump.log";
+            var opts = new Rpc.criu_opts
+            {
+                Pid = r.Pid, LogFile = logName, LogLevel = 4, Root = r.Rootfs, NotifyScripts = true,
+                // The terminal's master is held outside the container (by whoever got it from the
+                // console socket); CRIU dumps the slave alone, and restore makes a new pair.
+                OrphanPtsMaster = true,
+            };
+            o.ApplyTo(opts);
+            Criu.SetConfigFile(opts, spec);
+            if (o.LeaveRunning && !o.PreDump) opts.LeaveRunning = true;
+            if (o.PreDump || o.ParentPath != null) opts.TrackMem = true;
+            if (o.ParentPath is { Length: > 0 } parent) opts.ParentImg = parent;
+            if (o.PageServer is { } ps)
             {
                 int colon = ps.LastIndexOf(':');
-                if (colon <= 0) throw new HuskException($"--page-server \"{ps}\": want ADDRESS:PORT");
-                args.AddRange(["--lazy-pages", "--address", ps[..colon], "--port", ps[(colon + 1)..]]);
-            }
-            else if (o.PageServer is { } ps2)
-            {
-                int colon = ps2.LastIndexOf(':');
-                if (colon <= 0) throw new HuskException($"--page-server \"{ps2}\": want ADDRESS:PORT");
-                args.AddRange(["--page-server", "--address", ps2[..colon], "--port", ps2[(colon + 1)..]]);
+                if (colon <= 0 || !int.TryParse(ps[(colon + 1)..], out int port)) throw new HuskException($"--page-server \"{ps}\": want ADDRESS:PORT");
+                opts.Ps = new Rpc.criu_page_server_info { Address = ps[..colon], Port = port };
+                // With the page server, --lazy-pages leaves the pages there for the restore side's `criu lazy-pages`.
+                if (o.LazyPages) opts.LazyPages = true;
             }
             if (r.Cgroup != null && CgroupManagers.Open(r.Cgroup).DirectoryOf("freezer") is { } freezer && Directory.Exists(freezer))
-            {
-                args.Add("--freeze-cgroup");
-                args.Add(freezer);
-            }
+                opts.FreezeCgroup = freezer;
             var external = new List<string>();
-            AddExternalMounts(spec, r.Pid, state, external);
+            AddExternalMounts(spec, r.Pid, r.Rootfs, state, external);
             AddExternalNamespaces(spec, state, external);
             AddExternalStdio(r.Pid, state, external);
-            foreach (var e in external.Distinct()) { args.Add("--external"); args.Add(e); }
+            opts.External.AddRange(external.Distinct());
 
             // husk-spec.json first: a dump that succeeds always has its spec beside it.
             CheckpointImage.Write(image, Spec.SpecJson.SerializeToUtf8(spec, indented: true), state);
-            string log = Path.Combine(work, o.PreDump ? "predump.log" : "dump.log"), output = Path.Combine(work, "criu-dump.out");
-            int st = criu.Run(args, [], output);
-            if (st != 0)
-                throw new HuskException($"criu {(o.PreDump ? "pre-dump" : "dump")} of container \"{o.Id}\" failed ({Signals.DescribeWaitStatus(st)}): {Criu.LastError(log, output)} (log: {log})");
+            string log = Path.Combine(work, logName), output = Path.Combine(work, "criu-dump.out");
+            var type = o.PreDump ? Rpc.criu_req_type.PreDump : Rpc.criu_req_type.Dump;
+            var (resp, st) = criu.Serve(image, work, type, opts, [], output);
+            // After a pre-dump, swrk waits for the dump that would follow and exits with an error when
+            // the socket closes instead (runc ends it the same way): the response alone says whether it worked.
+            if (resp is not { Success: true } || (st != 0 && !o.PreDump))
+                throw new HuskException($"criu {(o.PreDump ? "pre-dump" : "dump")} of container \"{o.Id}\" failed ({Criu.Describe(resp, st)}): {Criu.LastError(log, output)} (log: {log})");
             destroy = !o.LeaveRunning && !o.PreDump;
         }
         // As runc: the checkpointed container is gone unless it was asked to keep running.
@@ -95,12 +103,17 @@ public static class Checkpointer
 
     static bool IsBind(Spec.Mount m) => m.Type == "bind" || m.Options.Any(x => x is "bind" or "rbind");
 
-    /// <summary>runc's external mounts: binds, masked files (/dev/null), devices by path, cgroup v1 binds.</summary>
-    static void AddExternalMounts(Spec.Spec spec, int pid, CheckpointState state, List<string> external)
+    /// <summary>
+    /// runc's external mounts: binds, masked files (/dev/null), devices by path, cgroup v1 binds. A
+    /// bind or device destination is named where it really is: a symlink on the way (/conf -> /real/conf)
+    /// was followed inside the rootfs when it was mounted, and CRIU knows the mount by that path.
+    /// </summary>
+    static void AddExternalMounts(Spec.Spec spec, int pid, string rootfs, CheckpointState state, List<string> external)
     {
+        using var root = SafeRoot.Open(rootfs);
         foreach (var m in spec.Mounts.Where(IsBind))
         {
-            var dest = ContainerPath.Clean(m.Destination);
+            var dest = root.Resolved(m.Destination);
             external.Add($"mnt[{dest}]:{dest}");
         }
         foreach (var p in spec.Linux?.MaskedPaths ?? [])
@@ -117,7 +130,7 @@ public static class Checkpointer
         }
         foreach (var d in spec.Linux?.Devices ?? [])
         {
-            var path = ContainerPath.Clean(d.Path);
+            var path = root.Resolved(d.Path);
             external.Add($"mnt[{path}]:{path}");
         }
         // Without a cgroup namespace, the container's cgroup mount holds binds of its host cgroup directories.

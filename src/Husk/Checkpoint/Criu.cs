@@ -1,12 +1,19 @@
 using System.Collections;
+using Google.Protobuf;
 using Husk.Container;
 using Husk.Linux;
 
 namespace Husk.Checkpoint;
 
 /// <summary>
-/// CRIU as an external program (the CLI, as `criu dump` / `criu restore`): finding the binary
-/// (the global --criu, default "criu" on PATH), `criu check`, and running it with chosen fds.
+/// CRIU as an external program: finding the binary (the global --criu, default "criu" on PATH),
+/// `criu check` through its command line, and dump and restore through its RPC interface
+/// (`criu swrk`, <see cref="Serve"/>), as runc does. Only RPC has orphan_pts_master: it dumps a
+/// container whose terminal's master is outside it (the command line refuses the slave without its
+/// master, and the /dev/console bind of it, unless that option is set; --shell-job covers the first
+/// only), and at restore hands back the master of the new pty CRIU makes in the container's own
+/// devpts. The command line's `--external tty[..]` with `--inherit-fd` could only give the restored
+/// process a pty made before CRIU runs, outside the devpts instance CRIU restores for the container.
 /// Its own stdout/stderr go to a file beside its log, so Husk's errors stay one line; a failure
 /// is reported with the last "Error" line of CRIU's log.
 /// </summary>
@@ -55,7 +62,7 @@ public sealed class Criu
         {
             string output = System.IO.Path.Combine(tmp.FullName, "out");
             List<string> args = feature is null ? ["check"] : ["check", "--feature", feature];
-            int status = Run(args, [], output);
+            int status = Cleanup.Reap(Spawn(args, [], output));
             string text = File.Exists(output) ? File.ReadAllText(output) : "";
             var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             string detail = lines.LastOrDefault(l => l.Contains("Error")) ?? lines.LastOrDefault() ?? $"exit status {Cleanup.ExitCode(status)}";
@@ -65,11 +72,11 @@ public sealed class Criu
     }
 
     /// <summary>
-    /// Runs CRIU with <paramref name="args"/>; <paramref name="fds"/> are (fd here, fd in CRIU) pairs (keep
+    /// Starts CRIU with <paramref name="args"/>; <paramref name="fds"/> are (fd here, fd in CRIU) pairs (keep
     /// them above 2). CRIU's stdin is /dev/null, its stdout and stderr go to <paramref name="outputFile"/>.
-    /// Returns the wait status.
+    /// Returns its pid.
     /// </summary>
-    public int Run(IReadOnlyList<string> args, IReadOnlyList<(int Source, int Target)> fds, string outputFile)
+    int Spawn(IReadOnlyList<string> args, IReadOnlyList<(int Source, int Target)> fds, string outputFile)
     {
         int devNull = Native.Check(Native.open("/dev/null", Native.O_RDONLY | Native.O_CLOEXEC, 0), "open /dev/null");
         int output = Native.Check(Native.open(outputFile, Native.O_WRONLY | Native.O_CREAT | Native.O_TRUNC | Native.O_CLOEXEC, 0x180), $"open {outputFile}");
@@ -79,14 +86,120 @@ public sealed class Criu
             all.AddRange(fds);
             var env = new List<string>();
             foreach (DictionaryEntry e in Environment.GetEnvironmentVariables()) env.Add($"{e.Key}={e.Value}");
-            int pid = Spawner.Spawn(Path, [System.IO.Path.GetFileName(Path), .. args], env, all);
-            return Cleanup.Reap(pid);
+            return Spawner.Spawn(Path, [System.IO.Path.GetFileName(Path), .. args], env, all);
         }
         finally
         {
             Native.close(devNull);
             Native.close(output);
         }
+    }
+
+    /// <summary>The fd number of the RPC socket in `criu swrk`; <see cref="Serve"/>'s other fds go above it.</summary>
+    public const int SwrkSocketFd = 3;
+
+    /// <summary>
+    /// Serves one request through CRIU's RPC interface, as runc does: `criu swrk 3` with a
+    /// SOCK_SEQPACKET socket at fd 3 and <paramref name="fds"/> (fd here, fd in CRIU; above 3) for
+    /// its inherit_fd entries. CRIU reaches the image and work directories through this process's
+    /// /proc/PID/fd. Every notification CRIU sends while it works (the opts' notify_scripts) is
+    /// answered with success after <paramref name="onNotify"/> (script name, the fd sent with it or
+    /// -1, which the callback must not keep: it is closed after) returned; a callback that throws
+    /// answers failure, so CRIU aborts (a restore kills what it restored), and the exception goes on.
+    /// Returns the final response (null when CRIU closed the socket without one) and CRIU's wait status.
+    /// </summary>
+    internal (Rpc.criu_resp? Response, int Status) Serve(string imageDir, string workDir, Rpc.criu_req_type type, Rpc.criu_opts opts,
+        IReadOnlyList<(int Source, int Target)> fds, string outputFile, Action<string, int>? onNotify = null)
+    {
+        var open = new List<int>();
+        try
+        {
+            foreach (var dir in new[] { imageDir, workDir })
+                open.Add(Native.Check(Native.open(dir, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0), $"open {dir}"));
+            opts.ImagesDirFd = open[0];
+            opts.WorkDirFd = open[1];
+            int[] pair = new int[2];
+            unsafe
+            {
+                fixed (int* p = pair)
+                    Native.Check(Native.socketpair(Native.AF_UNIX, Native.SOCK_SEQPACKET | Native.SOCK_CLOEXEC, 0, p), "socketpair for criu swrk");
+            }
+            open.Add(pair[0]);
+            int pid;
+            try { pid = Spawn(["swrk", SwrkSocketFd.ToString()], [(pair[1], SwrkSocketFd), .. fds], outputFile); }
+            finally { Native.close(pair[1]); }
+            Rpc.criu_resp? response;
+            Exception? failed;
+            int status;
+            try { (response, failed) = Converse(pair[0], new Rpc.criu_req { Type = type, Opts = opts }, onNotify); }
+            finally
+            {
+                // Closing our end ends swrk's request loop: it exits once it has answered.
+                Native.close(pair[0]);
+                open.Remove(pair[0]);
+                status = Cleanup.Reap(pid);
+            }
+            if (failed != null) throw failed;
+            return (response, status);
+        }
+        finally
+        {
+            foreach (var fd in open) Native.close(fd);
+        }
+    }
+
+    /// <summary>Sends the request, answers the notifications, returns the final response and the callback's exception.</summary>
+    static (Rpc.criu_resp? Response, Exception? Failed) Converse(int sock, Rpc.criu_req request, Action<string, int>? onNotify)
+    {
+        Send(sock, request);
+        // CRIU's messages are small; one that filled this may have been cut (SOCK_SEQPACKET).
+        var buffer = new byte[64 * 1024];
+        while (true)
+        {
+            var (n, fd) = Native.RecvMessage(sock, buffer, "receive from criu swrk");
+            if (n == 0) return (null, null);
+            var resp = n < buffer.Length ? Rpc.criu_resp.Parser.ParseFrom(buffer, 0, n) : null;
+            if (resp is not { Type: Rpc.criu_req_type.Notify, Success: true })
+            {
+                if (fd >= 0) Native.close(fd);
+                if (resp == null) throw new HuskException($"criu swrk sent a message of {n} bytes or more, larger than expected");
+                return (resp, null);
+            }
+            Exception? failed = null;
+            try { onNotify?.Invoke(resp.Notify?.Script ?? "", fd); }
+            catch (Exception e) { failed = e; }
+            finally { if (fd >= 0) Native.close(fd); }
+            Send(sock, new Rpc.criu_req { Type = Rpc.criu_req_type.Notify, NotifySuccess = failed == null });
+            if (failed != null) return (null, failed);
+        }
+    }
+
+    /// <summary>The annotation that names a container's own CRIU configuration file (runc's).</summary>
+    public const string ConfigAnnotation = "org.criu.config";
+
+    /// <summary>
+    /// As runc: CRIU reads the configuration file the annotation org.criu.config names (none when
+    /// it is empty), else /etc/criu/runc.conf; its settings override those sent by RPC, and a file
+    /// that does not exist is ignored by CRIU.
+    /// </summary>
+    internal static void SetConfigFile(Rpc.criu_opts opts, Spec.Spec spec)
+    {
+        if (!spec.Annotations.TryGetValue(ConfigAnnotation, out var file)) opts.ConfigFile = "/etc/criu/runc.conf";
+        else if (file.Length > 0) opts.ConfigFile = file;
+    }
+
+    /// <summary>Why a dump or restore through <see cref="Serve"/> failed, for the one-line error.</summary>
+    internal static string Describe(Rpc.criu_resp? response, int status)
+    {
+        string exit = Signals.DescribeWaitStatus(status);
+        if (response == null) return $"no answer, {exit}";
+        // Not cr_errmsg: it is CRIU's first error, often a harmless one (RLIMIT_NOFILE); LastError finds the last.
+        return !response.Success && response.CrErrno != 0 ? $"errno {response.CrErrno}" : exit;
+    }
+
+    static void Send(int sock, Rpc.criu_req request)
+    {
+        Native.WriteAll(sock, request.ToByteArray(), "send a request to criu swrk");
     }
 
     /// <summary>The most useful line of a failed run: the last "Error" of the log, else of the output file.</summary>

@@ -34,30 +34,33 @@ public class CriuFlags
     internal string ImageDir => Path.GetFullPath(ImagePath ?? "checkpoint");
     internal string WorkDir => WorkPath is { Length: > 0 } w ? Path.GetFullPath(w) : ImageDir;
 
-    /// <summary>The CRIU command-line options common to dump and restore.</summary>
-    internal List<string> CommonArgs()
+    /// <summary>Sets the CRIU options common to dump and restore.</summary>
+    internal void ApplyTo(Rpc.criu_opts opts)
     {
-        var a = new List<string>();
+        opts.ManageCgroups = true;
         if (ManageCgroupsMode is { Length: > 0 } mode)
-        {
-            if (mode is not ("soft" or "full" or "strict" or "ignore"))
-                throw new HuskException($"--manage-cgroups-mode \"{mode}\": use soft, full, strict or ignore");
-            a.Add($"--manage-cgroups={mode}");
-        }
-        else a.Add("--manage-cgroups");
-        if (TcpEstablished) a.Add("--tcp-established");
-        if (ExtUnixSk) a.Add("--ext-unix-sk");
-        if (ShellJob) a.Add("--shell-job");
-        if (FileLocks) a.Add("--file-locks");
-        if (AutoDedup) a.Add("--auto-dedup");
+            opts.ManageCgroupsMode = mode switch
+            {
+                "soft" => Rpc.criu_cg_mode.Soft,
+                "full" => Rpc.criu_cg_mode.Full,
+                "strict" => Rpc.criu_cg_mode.Strict,
+                "ignore" => Rpc.criu_cg_mode.Ignore,
+                _ => throw new HuskException($"--manage-cgroups-mode \"{mode}\": use soft, full, strict or ignore"),
+            };
+        opts.TcpEstablished = TcpEstablished;
+        opts.ExtUnixSk = ExtUnixSk;
+        opts.ShellJob = ShellJob;
+        opts.FileLocks = FileLocks;
+        opts.AutoDedup = AutoDedup;
         foreach (var ns in EmptyNamespaces)
         {
             if (ns != "network") throw new HuskException($"--empty-ns \"{ns}\": only \"network\" is supported (as runc)");
-            a.Add("--empty-ns");
-            a.Add("net");
+            opts.EmptyNs = CloneNewNet;
         }
-        return a;
     }
+
+    /// <summary>CRIU's empty_ns takes clone flags; only the network namespace is allowed.</summary>
+    const uint CloneNewNet = 0x40000000;
 }
 
 /// <summary>`husk checkpoint` options.</summary>

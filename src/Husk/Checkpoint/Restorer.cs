@@ -7,23 +7,24 @@ using Husk.Rootfs;
 
 namespace Husk.Checkpoint;
 
-/// <summary>What `husk restore` did: the comparison, and the container's init and exit code once restored.</summary>
+/// <summary>What `husk restore` did: the comparison, and the container's init (and terminal) once restored.</summary>
 public sealed class RestoreResult
 {
     public required SpecComparison Comparison { get; init; }
     public int Pid { get; init; }
-    /// <summary>Exit code of a restore in the foreground (the container's, 128+signal when killed).</summary>
-    public int ExitCode { get; init; }
+    /// <summary>The restored terminal's master when there was no --console-socket (the caller relays it), else -1.</summary>
+    public int ConsoleMaster { get; init; } = -1;
 }
 
 /// <summary>
 /// `husk restore`, as runc's Restore: compare the bundle's spec with the checkpointed one
 /// (<see cref="SpecComparer"/>; --dry-run stops there), make the state directory and the cgroup,
 /// bind the rootfs to &lt;state&gt;/criu-root (CRIU wants a mount point whose parent is not
-/// over-mounted), create the mount points, run `criu restore --restore-detached --restore-sibling`
-/// with the external mounts, namespaces and stdio mapped to their restore-time sources and
-/// --cgroup-root the new cgroup, then record the restored init (pid and start time). The result is
-/// a normal Husk container. Any failure removes everything made.
+/// over-mounted), create the mount points, have CRIU restore (<see cref="Criu.Serve"/>: detached,
+/// as a sibling of CRIU, i.e. our child) with the external mounts, namespaces and stdio mapped to
+/// their restore-time sources and the new cgroup as its cgroup root, send the new terminal's master
+/// to --console-socket, then record the restored init (pid and start time). The result is a normal
+/// Husk container. Any failure removes everything made.
 /// </summary>
 public static class Restorer
 {
@@ -42,8 +43,9 @@ public static class Restorer
         if (!comparison.Compatible) throw new HuskException(comparison.ErrorMessage());
 
         var rootfs = Creator.RootfsOf(spec, bundle);
-        if (spec.Process?.Terminal == true)
-            throw new HuskException("cannot restore a container with a terminal: Husk cannot hand the restored terminal to --console-socket yet");
+        bool terminal = spec.Process?.Terminal == true;
+        if (terminal && o.ConsoleSocket == null && o.Detach)
+            throw new HuskException("/process/terminal: a terminal needs --console-socket when the runtime does not stay attached");
         var criu = Criu.LocateAndCheck(o.CriuBinary);
         Directory.CreateDirectory(work);
 
@@ -53,8 +55,13 @@ public static class Restorer
         string criuRoot = Path.Combine(store.DirOf(o.Id), "criu-root");
         bool mounted = false;
         var openFds = new List<int>();
+        // The restored terminal's master goes to --console-socket, or without one (in the
+        // foreground) back to the caller to relay.
+        int console = -1, master = -1;
+        bool gotMaster = false;
         try
         {
+            if (terminal && o.ConsoleSocket != null) openFds.Add(console = Native.ConnectUnix(o.ConsoleSocket));
             store.WriteRecord(record);
             store.WriteConfig(o.Id, Spec.SpecJson.SerializeToUtf8(spec));
             cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
@@ -70,26 +77,38 @@ public static class Restorer
             Native.Check(Native.mount(rootfs, criuRoot, null, Native.MS_BIND | Native.MS_REC, null), $"bind mount {rootfs} to {criuRoot}");
             mounted = true;
 
-            string pidFile = Path.Combine(store.DirOf(o.Id), "criu-restore.pid");
-            var args = new List<string> { "restore", "--images-dir", image, "--work-dir", work, "--log-file", "restore.log", "-v4",
-                "--root", criuRoot, "--restore-detached", "--restore-sibling", "--pidfile", pidFile, "--evasive-devices" };
-            args.AddRange(o.CommonArgs());
-            if (o.LazyPages) args.Add("--lazy-pages");
-            if (o.ManageCgroupsMode != "ignore") AddCgroupRoot(cgroup, args);
+            var opts = new Rpc.criu_opts
+            {
+                LogFile = "restore.log", LogLevel = 4, Root = criuRoot, RstSibling = true, EvasiveDevices = true, NotifyScripts = true,
+                // A terminal's slave was dumped without its master: CRIU makes a new pty in the
+                // container's devpts and sends its master here (the "orphan-pts-master" notification).
+                OrphanPtsMaster = true,
+            };
+            o.ApplyTo(opts);
+            Criu.SetConfigFile(opts, spec);
+            if (o.LazyPages) opts.LazyPages = true;
+            if (o.ManageCgroupsMode != "ignore") AddCgroupRoot(cgroup, opts);
             var external = new List<string>();
             var fds = new List<(int Source, int Target)>();
-            AddExternalMounts(spec, cgroup, savedState, external);
-            AddNamespaces(spec, savedState, args, fds, openFds);
-            AddStdio(savedState, args, fds);
-            foreach (var e in external.Distinct()) { args.Add("--external"); args.Add(e); }
+            AddExternalMounts(spec, rootfs, cgroup, savedState, external);
+            AddNamespaces(spec, savedState, opts, fds, openFds);
+            AddStdio(savedState, opts, fds);
+            opts.External.AddRange(external.Distinct());
 
             string log = Path.Combine(work, "restore.log"), output = Path.Combine(work, "criu-restore.out");
-            int st = criu.Run(args, fds, output);
-            if (st != 0)
-                throw new HuskException($"criu restore of container \"{o.Id}\" failed ({Signals.DescribeWaitStatus(st)}): {Criu.LastError(log, output)} (log: {log})");
-            if (!int.TryParse(File.Exists(pidFile) ? File.ReadAllText(pidFile).Trim() : "", out int pid) || pid <= 0)
-                throw new HuskException($"criu restore of container \"{o.Id}\" wrote no pid to {pidFile}");
-            File.Delete(pidFile);
+            var (resp, st) = criu.Serve(image, work, Rpc.criu_req_type.Restore, opts, fds, output, (script, fd) =>
+            {
+                if (script != "orphan-pts-master") return;
+                if (fd < 0) throw new HuskException("criu restore: the orphan-pts-master notification came without the pty master");
+                gotMaster = true;
+                if (console >= 0) Native.SendFd(console, "/dev/ptmx", fd, "send the restored terminal over the console socket");
+                else master = Native.Check(Native.fcntl(fd, Native.F_DUPFD_CLOEXEC, 3), "keep the restored terminal's master");
+            });
+            if (resp is not { Success: true } || st != 0)
+                throw new HuskException($"criu restore of container \"{o.Id}\" failed ({Criu.Describe(resp, st)}): {Criu.LastError(log, output)} (log: {log})");
+            int pid = resp.Restore?.Pid ?? 0;
+            if (pid <= 0) throw new HuskException($"criu restore of container \"{o.Id}\" answered no pid");
+            if (terminal && !gotMaster) throw new HuskException($"criu restore of container \"{o.Id}\" sent no master for the restored terminal");
             record.Pid = pid;
             record.PidStartTime = ProcFs.Stat(pid)?.StartTime ?? 0;
             store.WriteRecord(record);
@@ -100,6 +119,7 @@ public static class Restorer
         }
         catch (Exception)
         {
+            if (master >= 0) Native.close(master);
             Cleanup.KillInit(record.Pid, record.PidStartTime);
             try { cgroup?.Destroy(); } catch (HuskException e) { Log.Warn($"cleanup: {e.Message}"); }
             Unmount(criuRoot, ref mounted);
@@ -111,7 +131,7 @@ public static class Restorer
             foreach (var fd in openFds) Native.close(fd);
             Unmount(criuRoot, ref mounted);
         }
-        return new RestoreResult { Comparison = comparison, Pid = record.Pid };
+        return new RestoreResult { Comparison = comparison, Pid = record.Pid, ConsoleMaster = master };
     }
 
     static void Unmount(string criuRoot, ref bool mounted)
@@ -124,28 +144,37 @@ public static class Restorer
 
     /// <summary>
     /// As runc's prepareCriuRestoreMounts: every mount point the container had must exist in the
-    /// rootfs, except below a tmpfs (CRIU restores a tmpfs with its contents).
+    /// rootfs, or inside a bind mount in its source, except below a tmpfs (CRIU restores a tmpfs
+    /// with its contents).
     /// </summary>
     static void PrepareMountPoints(Spec.Spec spec, string rootfs)
     {
         var tmpfs = spec.Mounts.Where(m => m.Type == "tmpfs").Select(m => ContainerPath.Clean(m.Destination)).ToList();
         using var root = SafeRoot.Open(rootfs);
+        // Earlier bind mounts of directories: a mount point inside one is in its source, not the rootfs
+        // (runc mounts each bind for a moment to reach it; looking it up in the source needs no mount).
+        var binds = new List<(string Destination, string Source)>();
         foreach (var m in spec.Mounts)
         {
             var dest = ContainerPath.Clean(m.Destination);
             if (tmpfs.Any(t => t != dest && ContainerPath.IsWithin(dest, t))) continue;
-            int probe = root.TryOpen(dest, Native.O_PATH);
+            var outer = binds.LastOrDefault(b => b.Destination != dest && ContainerPath.IsWithin(dest, b.Destination));
+            using var source = outer.Source != null ? SafeRoot.Open(outer.Source) : null;
+            var below = source ?? root;
+            var path = outer.Source != null ? ContainerPath.Join("/", Path.GetRelativePath(outer.Destination, dest)) : dest;
+            bool fileSource = IsBind(m) && m.Source is { Length: > 0 } src && File.Exists(src);
+            if (IsBind(m) && m.Source is { Length: > 0 } dir && Directory.Exists(dir)) binds.Add((dest, dir));
+            int probe = below.TryOpen(path, Native.O_PATH);
             if (probe >= 0) { Native.close(probe); continue; }
             string what = $"restore: create mount point {dest}";
-            bool fileSource = IsBind(m) && m.Source is { Length: > 0 } src && File.Exists(src);
-            Native.close(fileSource ? root.CreateFile(dest, what) : root.MkdirAll(dest, 0x1ed, what));
+            Native.close(fileSource ? below.CreateFile(path, what) : below.MkdirAll(path, 0x1ed, what));
         }
     }
 
     static bool IsBind(Spec.Mount m) => m.Type == "bind" || m.Options.Any(x => x is "bind" or "rbind");
 
-    /// <summary>CRIU puts the restored tasks below --cgroup-root: the new container's cgroup, per hierarchy where they differ.</summary>
-    static void AddCgroupRoot(ICgroupManager cgroup, List<string> args)
+    /// <summary>CRIU puts the restored tasks below its cgroup root: the new container's cgroup, per hierarchy where they differ.</summary>
+    static void AddCgroupRoot(ICgroupManager cgroup, Rpc.criu_opts opts)
     {
         var host = CgroupHost.Current;
         string? first = null;
@@ -158,24 +187,25 @@ public static class Restorer
             if (first == null)
             {
                 first = rel;
-                args.AddRange(["--cgroup-root", rel]);
+                opts.CgRoot.Add(new Rpc.cgroup_root { Path = rel });
             }
-            else if (rel != first && !h.IsV2) args.AddRange(["--cgroup-root", $"{h.Name}:{rel}"]);
+            else if (rel != first && !h.IsV2) opts.CgRoot.Add(new Rpc.cgroup_root { Ctrl = h.Name, Path = rel });
         }
     }
 
-    /// <summary>The restore side of the checkpoint's external mounts: each key mapped to its source now.</summary>
-    static void AddExternalMounts(Spec.Spec spec, ICgroupManager cgroup, CheckpointState saved, List<string> external)
+    /// <summary>
+    /// The restore side of the checkpoint's external mounts: each key mapped to its source now (the
+    /// keys resolved in the rootfs as the checkpoint resolved them).
+    /// </summary>
+    static void AddExternalMounts(Spec.Spec spec, string rootfs, ICgroupManager cgroup, CheckpointState saved, List<string> external)
     {
+        using var root = SafeRoot.Open(rootfs);
         foreach (var m in spec.Mounts.Where(IsBind))
-        {
-            var dest = ContainerPath.Clean(m.Destination);
-            external.Add($"mnt[{dest}]:{m.Source}");   // absolute: Creator.LoadAndValidate resolved it
-        }
+            external.Add($"mnt[{root.Resolved(m.Destination)}]:{m.Source}");   // absolute: Creator.LoadAndValidate resolved it
         if (spec.Linux?.MaskedPaths.Count > 0) external.Add("mnt[/dev/null]:/dev/null");
         foreach (var d in spec.Linux?.Devices ?? [])
         {
-            var path = ContainerPath.Clean(d.Path);
+            var path = root.Resolved(d.Path);
             external.Add($"mnt[{path}]:{path}");
         }
         if (saved.CgroupBinds.Count == 0) return;
@@ -190,8 +220,8 @@ public static class Restorer
         }
     }
 
-    /// <summary>Joined network/pid namespaces: an fd of the restore spec's path, handed to CRIU with --inherit-fd.</summary>
-    static void AddNamespaces(Spec.Spec spec, CheckpointState saved, List<string> args, List<(int, int)> fds, List<int> openFds)
+    /// <summary>Joined network/pid namespaces: an fd of the restore spec's path, handed to CRIU as an inherit_fd.</summary>
+    static void AddNamespaces(Spec.Spec spec, CheckpointState saved, Rpc.criu_opts opts, List<(int, int)> fds, List<int> openFds)
     {
         int next = 20;
         foreach (var (type, key) in saved.ExternalNamespaces)
@@ -202,19 +232,19 @@ public static class Restorer
             int fd = Native.Check(Native.open(path, Native.O_RDONLY | Native.O_CLOEXEC, 0), $"open {type} namespace {path}");
             openFds.Add(fd);
             fds.Add((fd, next));
-            args.AddRange(["--inherit-fd", $"fd[{next}]:{key}"]);
+            opts.InheritFd.Add(new Rpc.inherit_fd { Fd = next, Key = key });
             next++;
         }
     }
 
     /// <summary>fds 0-2 that led outside the container get this command's own 0-2 (as runc's inherit-fd of pipes).</summary>
-    static void AddStdio(CheckpointState saved, List<string> args, List<(int, int)> fds)
+    static void AddStdio(CheckpointState saved, Rpc.criu_opts opts, List<(int, int)> fds)
     {
         for (int fd = 0; fd < saved.Stdio.Count && fd <= 2; fd++)
         {
             if (saved.Stdio[fd] is not { Length: > 0 } key) continue;
             fds.Add((fd, 10 + fd));
-            args.AddRange(["--inherit-fd", $"fd[{10 + fd}]:{key}"]);
+            opts.InheritFd.Add(new Rpc.inherit_fd { Fd = 10 + fd, Key = key });
         }
     }
 }

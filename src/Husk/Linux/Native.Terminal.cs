@@ -94,6 +94,17 @@ public static unsafe partial class Native
     public static (int Fd, string Name) RecvFd(int sock, string what, string senderGone)
     {
         var data = new byte[4096];
+        var (n, fd) = RecvMessage(sock, data, what);
+        if (fd < 0) throw new HuskException(n == 0 ? senderGone : $"{what}: no fd in the message");
+        return (fd, Encoding.UTF8.GetString(data, 0, n));
+    }
+
+    /// <summary>
+    /// Receives one message into <paramref name="data"/> and the fd sent with it by SCM_RIGHTS, if any
+    /// (close-on-exec; -1 when none). Returns the message's length (0: the peer closed).
+    /// </summary>
+    public static (int Length, int Fd) RecvMessage(int sock, Span<byte> data, string what)
+    {
         var control = stackalloc byte[CmsgSpaceOneFd * 4];
         fixed (byte* d = data)
         {
@@ -102,9 +113,8 @@ public static unsafe partial class Native
             nint n;
             while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0)
                 if (Errno != EINTR) throw new KernelException(what, Errno);
-            if (msg.ControlLen < CmsgLenOneFd || *(int*)(control + 8) != SOL_SOCKET || *(int*)(control + 12) != SCM_RIGHTS)
-                throw new HuskException(n == 0 ? senderGone : $"{what}: no fd in the message");
-            return (*(int*)(control + CmsgHdrLen), Encoding.UTF8.GetString(data, 0, (int)n));
+            bool hasFd = msg.ControlLen >= CmsgLenOneFd && *(int*)(control + 8) == SOL_SOCKET && *(int*)(control + 12) == SCM_RIGHTS;
+            return ((int)n, hasFd ? *(int*)(control + CmsgHdrLen) : -1);
         }
     }
 

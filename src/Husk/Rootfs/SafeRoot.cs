@@ -48,6 +48,19 @@ internal sealed class SafeRoot : IDisposable
     public string? ContainerPathOf(int fd) =>
         FdPath(fd) is { } p ? ContainerPath.RelativeToRoot(p, HostPath) : null;
 
+    /// <summary>
+    /// Where <paramref name="path"/> leads below the root once its symlinks are followed inside it
+    /// (runc's SecureJoin): the container path a mount on it really sits on. The cleaned path itself
+    /// when it cannot be opened.
+    /// </summary>
+    public string Resolved(string path)
+    {
+        int fd = TryOpen(path, O_PATH);
+        if (fd < 0) return ContainerPath.Clean(path);
+        try { return ContainerPathOf(fd) ?? ContainerPath.Clean(path); }
+        finally { close(fd); }
+    }
+
     /// <summary>openat2 below the root; returns the fd or -errno. Retries the EAGAIN a concurrent rename can cause.</summary>
     public int TryOpen(string path, int flags, uint mode = 0)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Husk.E2E.Terminal;
 using Xunit;
 
 namespace Husk.E2E.Checkpoint;
@@ -6,7 +7,8 @@ namespace Husk.E2E.Checkpoint;
 /// <summary>
 /// `husk checkpoint` / `husk restore` through CRIU (--criu from <see cref="CriuForTests"/>): a
 /// counter loop continues where it was checkpointed, --leave-running keeps it running, a restored
-/// container is a normal one (state, kill, delete, checkpoint again), and the restore-compatibility
+/// container is a normal one (state, kill, delete, checkpoint again), a shell on a terminal is
+/// restored with its new pty master sent to the new --console-socket, and the restore-compatibility
 /// check treats absent, null and empty alike while naming a real difference with both values.
 /// </summary>
 public class CheckpointTests
@@ -95,6 +97,113 @@ public class CheckpointTests
         while (DateTime.UtcNow < deadline && Status(root, id) != "stopped") Thread.Sleep(20);
         Assert.Equal("stopped", Status(root, id));
         root.Run("delete", id).AssertSuccess();
+        Assert.Empty(root.ListIds());
+    }
+
+    [Fact]
+    public void A_container_with_a_terminal_is_restored_with_its_new_master_sent_to_the_new_console_socket()
+    {
+        HostFacts.Here.Require("criu.cgroups", "cgroups CRIU can restore");
+        using var root = new TestRoot();
+        using var bundle = new Bundle("sh");
+        bundle.Process["terminal"] = true;
+        bundle.Save();
+        var id = root.NewId("cktty");
+        var image = Path.Combine(bundle.Dir, "image");
+        using (var console = new ConsoleSocketListener())
+        {
+            root.Run("run", "-d", "--console-socket", console.Path, "--bundle", bundle.Dir, id).AssertSuccess();
+            using var master = console.Receive(out _);
+            // A shell variable: only the checkpointed shell's memory has it.
+            master.Write("v=kept-$((20+1)); echo before-$v\r");
+            master.WaitFor("before-kept-21");
+            Husk(root, "checkpoint", "--image-path", image, id).AssertSuccess();
+        }
+        root.Run("state", id).AssertFailure();
+
+        using var console2 = new ConsoleSocketListener();
+        Husk(root, "restore", "-d", "--console-socket", console2.Path, "--image-path", image, "--bundle", bundle.Dir, id).AssertSuccess();
+        Assert.Equal("running", Status(root, id));
+        using var restored = console2.Receive(out var name);
+        Assert.Equal("/dev/ptmx", name);
+        // What is typed reaches the same shell, on a terminal of the container's own devpts.
+        restored.Write("echo after-$v; tty; [ -t 0 ] && [ -t 1 ] && echo still-a-tty; ls /dev/pts\r");
+        restored.WaitFor("after-kept-21");
+        restored.WaitFor("still-a-tty");
+        Assert.Contains("/dev/pts/0", restored.Output);
+
+        // A restored terminal can be checkpointed and restored again.
+        var image2 = Path.Combine(bundle.Dir, "image2");
+        Husk(root, "checkpoint", "--image-path", image2, id).AssertSuccess();
+        using var console3 = new ConsoleSocketListener();
+        Husk(root, "restore", "-d", "--console-socket", console3.Path, "--image-path", image2, "--bundle", bundle.Dir, id).AssertSuccess();
+        using var again = console3.Receive(out _);
+        again.Write("echo again-$v\r");
+        again.WaitFor("again-kept-21");
+        root.Run("delete", "--force", id).AssertSuccess();
+    }
+
+    [Fact]
+    public void Binds_on_a_symlinked_destination_and_nested_in_another_bind_are_restored()
+    {
+        HostFacts.Here.Require("criu.cgroups", "cgroups CRIU can restore");
+        using var root = new TestRoot();
+        using var bundle = new Bundle("sleep", "1000");
+        // /conf is a symlink to /real/conf: the bind sits on /real/conf, which is what CRIU sees.
+        Directory.CreateDirectory(bundle.HostPath("/real/conf"));
+        File.CreateSymbolicLink(bundle.HostPath("/conf"), "/real/conf");
+        string outer = Path.Combine(bundle.Dir, "outer"), inner = Path.Combine(bundle.Dir, "inner"), conf = Path.Combine(bundle.Dir, "conf");
+        foreach (var d in new[] { outer, inner, conf }) Directory.CreateDirectory(d);
+        File.WriteAllText(Path.Combine(inner, "mark"), "nested-bind");
+        File.WriteAllText(Path.Combine(conf, "mark"), "symlinked-bind");
+        var mounts = bundle.Config["mounts"]!.AsArray();
+        foreach (var (source, dest) in new[] { (conf, "/conf"), (outer, "/test"), (inner, "/test/for/nested") })
+            mounts.Add(new JsonObject { ["type"] = "bind", ["source"] = source, ["destination"] = dest, ["options"] = new JsonArray("rbind", "rw") });
+        bundle.Save();
+        var id = root.NewId("ckbind");
+        var image = Path.Combine(bundle.Dir, "image");
+        root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
+        Husk(root, "checkpoint", "--image-path", image, id).AssertSuccess();
+        // The nested mount point was made in the outer bind's source; restore makes it again there.
+        Directory.Delete(Path.Combine(outer, "for"), recursive: true);
+
+        Husk(root, "restore", "-d", "--image-path", image, "--bundle", bundle.Dir, id).AssertSuccess();
+        Assert.Equal("running", Status(root, id));
+        var r = root.Run("exec", id, "cat", "/test/for/nested/mark", "/conf/mark").AssertSuccess();
+        Assert.Equal("nested-bindsymlinked-bind", r.Stdout.Trim());
+        root.Run("delete", "--force", id).AssertSuccess();
+    }
+
+    [Fact]
+    public void Without_a_console_socket_a_restored_terminal_is_refused_detached_and_relayed_in_the_foreground()
+    {
+        HostFacts.Here.Require("criu.cgroups", "cgroups CRIU can restore");
+        using var root = new TestRoot();
+        using var bundle = new Bundle("sh");
+        bundle.Process["terminal"] = true;
+        bundle.Save();
+        var id = root.NewId("cknocs");
+        var image = Path.Combine(bundle.Dir, "image");
+        using (var console = new ConsoleSocketListener())
+        {
+            root.Run("run", "-d", "--console-socket", console.Path, "--bundle", bundle.Dir, id).AssertSuccess();
+            using var master = console.Receive(out _);
+            master.Write("v=fg-$((3*4)); echo set-$v\r");
+            master.WaitFor("set-fg-12");
+            Husk(root, "checkpoint", "--image-path", image, id).AssertSuccess();
+        }
+        var r = Husk(root, "restore", "-d", "--image-path", image, "--bundle", bundle.Dir, id).AssertFailure();
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+        Assert.Contains("--console-socket", r.Stderr);
+        Assert.Empty(root.ListIds());
+
+        // In the foreground husk relays the new terminal itself, as `run -t` does, and returns the shell's exit code.
+        using var s = new PtySession(PtySession.CommandLine(HuskCli.BinaryPath, "--root", root.Path, "--criu", CriuForTests.Path,
+            "restore", "--image-path", image, "--bundle", bundle.Dir, id));
+        s.Type("echo restored-$v\r");
+        s.WaitFor("restored-fg-12");
+        s.Type("exit 7\r");
+        Assert.Equal(7, s.WaitForExit());
         Assert.Empty(root.ListIds());
     }
 
@@ -218,7 +327,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void Pre_dump_says_why_it_cannot_work_on_a_kernel_without_soft_dirty()
+    public void Pre_dump_says_why_it_cannot_work_on_a_kernel_without_soft_dirty_and_a_bad_parent_path_is_refused()
     {
         using var root = new TestRoot();
         using var bundle = CounterBundle();
@@ -233,6 +342,15 @@ public class CheckpointTests
             Assert.Single(r.Stderr.Trim().Split('\n'));
             Assert.Contains("--pre-dump needs memory change tracking (soft-dirty", r.Stderr);
         }
+        Assert.Equal("running", Status(root, id));
+
+        // As runc: the parent must be relative to the image path and exist there.
+        var image = Path.Combine(bundle.Dir, "image");
+        var absolute = Husk(root, "checkpoint", "--parent-path", Path.Combine(bundle.Dir, "parent"), "--image-path", image, id).AssertFailure();
+        Assert.Contains("--parent-path", absolute.Stderr);
+        Assert.Contains("must be relative", absolute.Stderr);
+        var missing = Husk(root, "checkpoint", "--parent-path", "../parent", "--image-path", image, id).AssertFailure();
+        Assert.Contains("invalid --parent-path ../parent", missing.Stderr);
         Assert.Equal("running", Status(root, id));
     }
 }
