@@ -28,7 +28,7 @@ public static class CdiSpecParser
         catch (FileNotFoundException) { throw new HuskException($"{path}: no such file"); }
         catch (DirectoryNotFoundException) { throw new HuskException($"{path}: no such file or directory"); }
         catch (UnauthorizedAccessException) { throw new HuskException($"{path}: permission denied"); }
-        catch (IOException e) { throw new HuskException($"{path}: cannot read: {DocReader.OneLine(e.Message)}"); }
+        catch (IOException e) { throw new HuskException($"{path}: cannot read: {ErrorText.OneLine(e.Message)}"); }
         return Parse(bytes, path, path.EndsWith(".json", StringComparison.Ordinal));
     }
 
@@ -125,7 +125,7 @@ public static class CdiSpecParser
         foreach (var (key, value) in annotations)
         {
             total += key.Length + value.Length;
-            var kp = $"{p}/{Pointer.Escape(key)}";
+            var kp = $"{p}/{ErrorText.EscapePointer(key)}";
             int slash = key.LastIndexOf('/');
             var prefix = slash >= 0 ? key[..slash] : "";
             var name = slash >= 0 ? key[(slash + 1)..] : key;
@@ -213,7 +213,7 @@ public static class CdiSpecParser
             foreach (var (k, v) in map.Entries)
             {
                 if (Array.IndexOf(known, k) < 0)
-                    throw Error($"{path}/{Pointer.Escape(k)}", $"unknown field \"{k}\" (known: {string.Join(", ", known)})");
+                    throw Error($"{path}/{ErrorText.EscapePointer(k)}", $"unknown field \"{k}\" (known: {string.Join(", ", known)})");
                 result[k] = v;
             }
             return result;
@@ -293,7 +293,7 @@ public static class CdiSpecParser
             var result = new Dictionary<string, string>(StringComparer.Ordinal);
             if (IsNull(n)) return result;
             if (n is not DocMap map) throw Error(path, $"expected an object, got {Describe(n!)}");
-            foreach (var (k, v) in map.Entries) result[k] = Str(v, $"{path}/{Pointer.Escape(k)}") ?? "";
+            foreach (var (k, v) in map.Entries) result[k] = Str(v, $"{path}/{ErrorText.EscapePointer(k)}") ?? "";
             return result;
         }
 

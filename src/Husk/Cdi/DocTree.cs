@@ -67,11 +67,11 @@ internal static class DocReader
             var msg = e.Message;
             int cut = msg.IndexOf(" LineNumber:", StringComparison.Ordinal);
             if (cut > 0) msg = msg[..cut];
-            throw new HuskException($"{source}: invalid JSON at line {line}, column {col}: {OneLine(msg).TrimEnd('.')}");
+            throw new HuskException($"{source}: invalid JSON at line {line}, column {col}: {ErrorText.OneLine(msg).TrimEnd('.')}");
         }
         catch (ArgumentException e)
         {
-            throw new HuskException($"{source}: invalid JSON: {OneLine(e.Message)}");
+            throw new HuskException($"{source}: invalid JSON: {ErrorText.OneLine(e.Message)}");
         }
         using (doc)
         {
@@ -91,7 +91,7 @@ internal static class DocReader
                     var seen = new HashSet<string>(StringComparer.Ordinal);
                     foreach (var p in e.EnumerateObject())
                     {
-                        var childPath = $"{path}/{Pointer.Escape(p.Name)}";
+                        var childPath = $"{path}/{ErrorText.EscapePointer(p.Name)}";
                         if (!seen.Add(p.Name)) throw new HuskException($"{source}: {childPath}: duplicate key \"{p.Name}\"");
                         entries.Add(new(p.Name, FromJson(p.Value, source, childPath, ref count)));
                     }
@@ -132,7 +132,7 @@ internal static class DocReader
         }
         catch (YamlException e)
         {
-            var msg = OneLine(e.InnerException?.Message is { Length: > 0 } inner && e.Message.Contains("See inner", StringComparison.Ordinal)
+            var msg = ErrorText.OneLine(e.InnerException?.Message is { Length: > 0 } inner && e.Message.Contains("See inner", StringComparison.Ordinal)
                 ? inner : e.Message);
             // YamlDotNet's messages start with "(Line: 3, Col: 5, Idx: ...) - (...): ": keep ours.
             int dash = msg.IndexOf("): ", StringComparison.Ordinal);
@@ -141,7 +141,7 @@ internal static class DocReader
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
-            throw new HuskException($"{source}: invalid YAML: {OneLine(e.Message)}");
+            throw new HuskException($"{source}: invalid YAML: {ErrorText.OneLine(e.Message)}");
         }
         if (stream.Documents.Count == 0) throw new HuskException($"{source}: empty file, expected a CDI spec");
         if (stream.Documents.Count > 1) throw new HuskException($"{source}: {stream.Documents.Count} YAML documents, expected one CDI spec");
@@ -184,7 +184,7 @@ internal static class DocReader
                         if (k is not YamlScalarNode ks || ks.Value is null)
                             throw new HuskException($"{source}: {Pointer.Or(path)}: line {k.Start.Line}: a key must be a string");
                         var key = ks.Value;
-                        var childPath = $"{path}/{Pointer.Escape(key)}";
+                        var childPath = $"{path}/{ErrorText.EscapePointer(key)}";
                         if (!seen.Add(key)) throw new HuskException($"{source}: {childPath}: duplicate key \"{key}\"");
                         entries.Add(new(key, FromYaml(v, source, childPath, depth + 1, ref count)));
                     }
@@ -219,18 +219,11 @@ internal static class DocReader
             ? new DocScalar(null, ScalarKind.Null)
             : new DocScalar(s.Value, ScalarKind.Plain);
     }
-
-    internal static string OneLine(string s)
-    {
-        s = s.ReplaceLineEndings(" ").Trim();
-        return s.Length > 300 ? s[..300] + "..." : s;
-    }
 }
 
 /// <summary>JSON pointers (RFC 6901) for error messages.</summary>
 internal static class Pointer
 {
-    public static string Escape(string token) => token.Replace("~", "~0").Replace("/", "~1");
     /// <summary>"/" for the root, else the path.</summary>
     public static string Or(string path) => path.Length == 0 ? "/" : path;
     public static string Index(int i) => i.ToString(CultureInfo.InvariantCulture);

@@ -107,7 +107,7 @@ internal sealed class JsonMismatchException(string expected, ref Utf8JsonReader 
     {
         if (_tokensInnermostFirst.Count == 0) return "/";
         var sb = new StringBuilder();
-        for (int i = _tokensInnermostFirst.Count - 1; i >= 0; i--) sb.Append('/').Append(SpecJson.EscapePointer(_tokensInnermostFirst[i]));
+        for (int i = _tokensInnermostFirst.Count - 1; i >= 0; i--) sb.Append('/').Append(ErrorText.EscapePointer(_tokensInnermostFirst[i]));
         return sb.ToString();
     }
 
@@ -115,7 +115,7 @@ internal sealed class JsonMismatchException(string expected, ref Utf8JsonReader 
     {
         JsonTokenType.StartObject => "an object",
         JsonTokenType.StartArray => "an array",
-        JsonTokenType.String => ShortString(ref reader) is { } s ? $"the string {SpecJson.Quote(s)}" : "a string",
+        JsonTokenType.String => ShortString(ref reader) is { } s ? $"the string {ErrorText.Quote(s)}" : "a string",
         JsonTokenType.Number => reader.ValueSpan.Length <= 40 ? Encoding.UTF8.GetString(reader.ValueSpan) : "a number",
         JsonTokenType.True => "true",
         JsonTokenType.False => "false",
