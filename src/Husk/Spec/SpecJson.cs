@@ -75,11 +75,11 @@ public static class SpecJson
         Husk.Linux.SmallFile.ReadOrNull(path) ?? throw new HuskException($"{path}: no such file or directory");
 
     /// <summary>
-    /// Reads <paramref name="utf8"/> through <paramref name="shape"/> after checking it is valid
-    /// UTF-8, well-formed, at most 64 deep and free of duplicate keys. Throws
-    /// <see cref="HuskException"/> with one line: "{source}: {pointer}: {what}".
+    /// Reads <paramref name="utf8"/> through <paramref name="shape"/> (of this model or another: CDI
+    /// spec files) after checking it is valid UTF-8, well-formed, at most 64 deep and free of
+    /// duplicate keys. Throws <see cref="HuskException"/> with one line: "{source}: {pointer}: {what}".
     /// </summary>
-    private static T Deserialize<T>(ReadOnlySpan<byte> utf8, JsonShape<T> shape, string source) where T : class, new()
+    public static T Deserialize<T>(ReadOnlySpan<byte> utf8, JsonShape<T> shape, string source) where T : class, new()
     {
         if (utf8.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) utf8 = utf8[3..];
         Precheck(utf8, source);
