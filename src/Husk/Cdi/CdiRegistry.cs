@@ -101,7 +101,7 @@ public sealed class CdiRegistry
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            errors.Add(new CdiSpecError(dir, $"{dir}: cannot list: {DocReader.OneLine(e.Message)}"));
+            errors.Add(new CdiSpecError(dir, $"{dir}: cannot list: {ErrorText.OneLine(e.Message)}"));
             return [];
         }
         Array.Sort(files, StringComparer.Ordinal);

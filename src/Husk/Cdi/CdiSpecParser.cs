@@ -1,13 +1,15 @@
-using System.Globalization;
+using Husk.Spec;
+using Husk.Spec.Json;
 
 namespace Husk.Cdi;
 
 /// <summary>
-/// Reads CDI spec files (JSON or YAML, versions 0.3.0 to 0.8.0) into <see cref="CdiSpec"/> and
-/// validates them as the CDI project does: known version, the features the file uses allowed by
-/// that version, kind and device names, unique device names, at least one device, every device
-/// with some edits, valid env, device nodes, hooks, mounts and intelRdt. Unknown fields are
-/// errors (CDI reads strictly). Every error is one line: "FILE: /json/pointer: what".
+/// Reads CDI spec files (JSON or YAML, versions 0.3.0 to 0.8.0) into <see cref="CdiSpec"/> through
+/// its member tables, as config.json is read into the OCI model, and validates them as the CDI
+/// project does: known version, the features the file uses allowed by that version, kind and device
+/// names, unique device names, at least one device, every device with some edits, valid env, device
+/// nodes, hooks, mounts and intelRdt. Unknown fields are errors (CDI reads strictly). Every error is
+/// one line: "FILE: /json/pointer: what".
 /// </summary>
 public static class CdiSpecParser
 {
@@ -28,7 +30,7 @@ public static class CdiSpecParser
         catch (FileNotFoundException) { throw new HuskException($"{path}: no such file"); }
         catch (DirectoryNotFoundException) { throw new HuskException($"{path}: no such file or directory"); }
         catch (UnauthorizedAccessException) { throw new HuskException($"{path}: permission denied"); }
-        catch (IOException e) { throw new HuskException($"{path}: cannot read: {DocReader.OneLine(e.Message)}"); }
+        catch (IOException e) { throw new HuskException($"{path}: cannot read: {ErrorText.OneLine(e.Message)}"); }
         return Parse(bytes, path, path.EndsWith(".json", StringComparison.Ordinal));
     }
 
@@ -37,9 +39,7 @@ public static class CdiSpecParser
 
     public static CdiSpec Parse(byte[] bytes, string source, bool json)
     {
-        var root = DocReader.Read(bytes, source, json);
-        var r = new Mapper(source);
-        var spec = r.Spec(root);
+        var spec = json ? SpecJson.Deserialize(bytes, CdiSpec.Shape, source) : YamlAsJson.Read(bytes, CdiSpec.Shape, source);
         Validate(spec, source);
         return spec;
     }
@@ -125,7 +125,7 @@ public static class CdiSpecParser
         foreach (var (key, value) in annotations)
         {
             total += key.Length + value.Length;
-            var kp = $"{p}/{Pointer.Escape(key)}";
+            var kp = $"{p}/{ErrorText.EscapePointer(key)}";
             int slash = key.LastIndexOf('/');
             var prefix = slash >= 0 ? key[..slash] : "";
             var name = slash >= 0 ? key[(slash + 1)..] : key;
@@ -183,213 +183,5 @@ public static class CdiSpecParser
         var (vendor, cls) = QualifiedName.SplitKind(spec.Kind);
         if (vendor.Length > 0 && cls.Contains('.')) Need("0.6.0", "a '.' in the kind's class", "/kind");
         return best;
-    }
-
-    // ---- the hand-written mapper (no reflection) ----
-
-    sealed class Mapper(string source)
-    {
-        HuskException Error(string path, string what) => new($"{source}: {Pointer.Or(path)}: {what}");
-
-        static string Describe(DocNode n) => n switch
-        {
-            DocMap => "an object",
-            DocSeq => "a list",
-            DocScalar { Kind: ScalarKind.String } => "a string",
-            DocScalar { Kind: ScalarKind.Number } => "a number",
-            DocScalar { Kind: ScalarKind.Bool } => "a boolean",
-            DocScalar s => $"\"{s.Text}\"",
-            _ => "something else",
-        };
-
-        static bool IsNull(DocNode? n) => n is null or DocScalar { IsNull: true };
-
-        /// <summary>The fields of an object (null / absent = none); unknown names are errors.</summary>
-        Dictionary<string, DocNode> Fields(DocNode? n, string path, params string[] known)
-        {
-            var result = new Dictionary<string, DocNode>(StringComparer.Ordinal);
-            if (IsNull(n)) return result;
-            if (n is not DocMap map) throw Error(path, $"expected an object, got {Describe(n!)}");
-            foreach (var (k, v) in map.Entries)
-            {
-                if (Array.IndexOf(known, k) < 0)
-                    throw Error($"{path}/{Pointer.Escape(k)}", $"unknown field \"{k}\" (known: {string.Join(", ", known)})");
-                result[k] = v;
-            }
-            return result;
-        }
-
-        static DocNode? Get(Dictionary<string, DocNode> f, string name) => f.TryGetValue(name, out var v) ? v : null;
-
-        string? Str(DocNode? n, string path) => n switch
-        {
-            null or DocScalar { IsNull: true } => null,
-            DocScalar { Kind: ScalarKind.String or ScalarKind.Plain } s => s.Text,
-            _ => throw Error(path, $"expected a string, got {Describe(n)}"),
-        };
-
-        long? Int(DocNode? n, string path, long min, long max)
-        {
-            if (IsNull(n)) return null;
-            if (n is DocScalar { Kind: ScalarKind.Number or ScalarKind.Plain, Text: { } text } && ParseInt(text, n is DocScalar { Kind: ScalarKind.Plain }) is { } v)
-            {
-                if (v < min || v > max) throw Error(path, $"{v} is out of range ({min} to {max})");
-                return v;
-            }
-            throw Error(path, $"expected an integer, got {Describe(n!)}");
-        }
-
-        // JSON: decimal. YAML plain scalars also 0x.., 0o.. and YAML 1.1 octal 0.. (as Go's yaml reads them).
-        static long? ParseInt(string text, bool yaml)
-        {
-            var s = text.Replace("_", yaml ? "" : "_");
-            bool neg = s.StartsWith('-');
-            if (neg || s.StartsWith('+')) s = s[1..];
-            long value;
-            if (yaml && s.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
-            { if (!long.TryParse(s[2..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value)) return null; }
-            else if (yaml && s.StartsWith("0o", StringComparison.OrdinalIgnoreCase)) { if (!TryOctal(s[2..], out value)) return null; }
-            else if (yaml && s.Length > 1 && s[0] == '0') { if (!TryOctal(s[1..], out value)) return null; }
-            else if (s.Length == 0 || !s.All(char.IsAsciiDigit) || !long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out value)) return null;
-            return neg ? -value : value;
-        }
-
-        static bool TryOctal(string s, out long value)
-        {
-            value = 0;
-            if (s.Length == 0 || s.Length > 21) return false;
-            foreach (var c in s)
-            {
-                if (c is < '0' or > '7') return false;
-                value = value * 8 + (c - '0');
-            }
-            return true;
-        }
-
-        bool? Bool(DocNode? n, string path)
-        {
-            if (IsNull(n)) return null;
-            if (n is DocScalar { Kind: ScalarKind.Bool or ScalarKind.Plain, Text: { } t })
-            {
-                if (t is "true" or "True" or "TRUE" || (n is DocScalar { Kind: ScalarKind.Plain } && t is "yes" or "Yes" or "YES" or "on" or "On" or "ON")) return true;
-                if (t is "false" or "False" or "FALSE" || (n is DocScalar { Kind: ScalarKind.Plain } && t is "no" or "No" or "NO" or "off" or "Off" or "OFF")) return false;
-            }
-            throw Error(path, $"expected true or false, got {Describe(n!)}");
-        }
-
-        List<T> List<T>(DocNode? n, string path, Func<DocNode, string, T> item)
-        {
-            var result = new List<T>();
-            if (IsNull(n)) return result;
-            if (n is not DocSeq seq) throw Error(path, $"expected a list, got {Describe(n!)}");
-            for (int i = 0; i < seq.Items.Count; i++) result.Add(item(seq.Items[i], $"{path}/{i}"));
-            return result;
-        }
-
-        List<string> StrList(DocNode? n, string path) => List(n, path, (x, p) => Str(x, p) ?? "");
-
-        Dictionary<string, string> StrMap(DocNode? n, string path)
-        {
-            var result = new Dictionary<string, string>(StringComparer.Ordinal);
-            if (IsNull(n)) return result;
-            if (n is not DocMap map) throw Error(path, $"expected an object, got {Describe(n!)}");
-            foreach (var (k, v) in map.Entries) result[k] = Str(v, $"{path}/{Pointer.Escape(k)}") ?? "";
-            return result;
-        }
-
-        public CdiSpec Spec(DocNode root)
-        {
-            if (root is not DocMap) throw Error("", $"expected a CDI spec object, got {Describe(root)}");
-            var f = Fields(root, "", "cdiVersion", "kind", "annotations", "devices", "containerEdits");
-            return new CdiSpec
-            {
-                Version = Str(Get(f, "cdiVersion"), "/cdiVersion") ?? "",
-                Kind = Str(Get(f, "kind"), "/kind") ?? "",
-                Annotations = StrMap(Get(f, "annotations"), "/annotations"),
-                Devices = List(Get(f, "devices"), "/devices", Device),
-                ContainerEdits = Edits(Get(f, "containerEdits"), "/containerEdits"),
-            };
-        }
-
-        CdiDevice Device(DocNode n, string p)
-        {
-            var f = Fields(n, p, "name", "annotations", "containerEdits");
-            return new CdiDevice
-            {
-                Name = Str(Get(f, "name"), $"{p}/name") ?? "",
-                Annotations = StrMap(Get(f, "annotations"), $"{p}/annotations"),
-                ContainerEdits = Edits(Get(f, "containerEdits"), $"{p}/containerEdits"),
-            };
-        }
-
-        ContainerEdits Edits(DocNode? n, string p)
-        {
-            var f = Fields(n, p, "env", "deviceNodes", "hooks", "mounts", "intelRdt", "additionalGids");
-            var rdt = Get(f, "intelRdt");
-            return new ContainerEdits
-            {
-                Env = StrList(Get(f, "env"), $"{p}/env"),
-                DeviceNodes = List(Get(f, "deviceNodes"), $"{p}/deviceNodes", DeviceNode),
-                Hooks = List(Get(f, "hooks"), $"{p}/hooks", Hook),
-                Mounts = List(Get(f, "mounts"), $"{p}/mounts", Mount),
-                IntelRdt = IsNull(rdt) ? null : IntelRdt(rdt!, $"{p}/intelRdt"),
-                AdditionalGIDs = List(Get(f, "additionalGids"), $"{p}/additionalGids", (x, ip) => (uint)(Int(x, ip, 0, uint.MaxValue) ?? 0)),
-            };
-        }
-
-        CdiDeviceNode DeviceNode(DocNode n, string p)
-        {
-            var f = Fields(n, p, "path", "hostPath", "type", "major", "minor", "fileMode", "permissions", "uid", "gid");
-            return new CdiDeviceNode
-            {
-                Path = Str(Get(f, "path"), $"{p}/path") ?? "",
-                HostPath = Str(Get(f, "hostPath"), $"{p}/hostPath"),
-                Type = Str(Get(f, "type"), $"{p}/type"),
-                Major = Int(Get(f, "major"), $"{p}/major", long.MinValue, long.MaxValue) ?? 0,
-                Minor = Int(Get(f, "minor"), $"{p}/minor", long.MinValue, long.MaxValue) ?? 0,
-                FileMode = (uint?)Int(Get(f, "fileMode"), $"{p}/fileMode", 0, uint.MaxValue),
-                Permissions = Str(Get(f, "permissions"), $"{p}/permissions"),
-                UID = (uint?)Int(Get(f, "uid"), $"{p}/uid", 0, uint.MaxValue),
-                GID = (uint?)Int(Get(f, "gid"), $"{p}/gid", 0, uint.MaxValue),
-            };
-        }
-
-        CdiMount Mount(DocNode n, string p)
-        {
-            var f = Fields(n, p, "hostPath", "containerPath", "options", "type");
-            return new CdiMount
-            {
-                HostPath = Str(Get(f, "hostPath"), $"{p}/hostPath") ?? "",
-                ContainerPath = Str(Get(f, "containerPath"), $"{p}/containerPath") ?? "",
-                Options = StrList(Get(f, "options"), $"{p}/options"),
-                Type = Str(Get(f, "type"), $"{p}/type"),
-            };
-        }
-
-        CdiHook Hook(DocNode n, string p)
-        {
-            var f = Fields(n, p, "hookName", "path", "args", "env", "timeout");
-            return new CdiHook
-            {
-                HookName = Str(Get(f, "hookName"), $"{p}/hookName") ?? "",
-                Path = Str(Get(f, "path"), $"{p}/path") ?? "",
-                Args = StrList(Get(f, "args"), $"{p}/args"),
-                Env = StrList(Get(f, "env"), $"{p}/env"),
-                Timeout = (int?)Int(Get(f, "timeout"), $"{p}/timeout", int.MinValue, int.MaxValue),
-            };
-        }
-
-        CdiIntelRdt IntelRdt(DocNode n, string p)
-        {
-            var f = Fields(n, p, "closID", "l3CacheSchema", "memBwSchema", "enableCMT", "enableMBM");
-            return new CdiIntelRdt
-            {
-                ClosID = Str(Get(f, "closID"), $"{p}/closID"),
-                L3CacheSchema = Str(Get(f, "l3CacheSchema"), $"{p}/l3CacheSchema"),
-                MemBwSchema = Str(Get(f, "memBwSchema"), $"{p}/memBwSchema"),
-                EnableCMT = Bool(Get(f, "enableCMT"), $"{p}/enableCMT") ?? false,
-                EnableMBM = Bool(Get(f, "enableMBM"), $"{p}/enableMBM") ?? false,
-            };
-        }
     }
 }

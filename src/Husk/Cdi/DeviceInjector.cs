@@ -46,7 +46,7 @@ public static class DeviceInjector
                 var name = part.Trim();
                 if (name.Length == 0) continue;
                 if (QualifiedName.TryParse(name, out var error) is null)
-                    throw new HuskException($"/annotations/{Pointer.Escape(key)}: {error}");
+                    throw new HuskException($"/annotations/{ErrorText.EscapePointer(key)}: {error}");
                 if (seen.Add(name)) result.Add(name);
             }
         }

@@ -110,7 +110,7 @@ public sealed partial class StateStore(string root)
         }
         // A document that parses but is not this container's record ("null", "{}", another id) is corrupt too.
         if (record == null || record.Id != id)
-            throw new HuskException($"{path}: corrupt state file ({(record == null ? "null" : $"it names container {Spec.SpecJson.Quote(record.Id)}")}); `husk delete --force {id}` removes it");
+            throw new HuskException($"{path}: corrupt state file ({(record == null ? "null" : $"it names container {ErrorText.Quote(record.Id)}")}); `husk delete --force {id}` removes it");
         return record;
     }
 

@@ -75,11 +75,11 @@ public static class SpecJson
         Husk.Linux.SmallFile.ReadOrNull(path) ?? throw new HuskException($"{path}: no such file or directory");
 
     /// <summary>
-    /// Reads <paramref name="utf8"/> through <paramref name="shape"/> after checking it is valid
-    /// UTF-8, well-formed, at most 64 deep and free of duplicate keys. Throws
-    /// <see cref="HuskException"/> with one line: "{source}: {pointer}: {what}".
+    /// Reads <paramref name="utf8"/> through <paramref name="shape"/> (of this model or another: CDI
+    /// spec files) after checking it is valid UTF-8, well-formed, at most 64 deep and free of
+    /// duplicate keys. Throws <see cref="HuskException"/> with one line: "{source}: {pointer}: {what}".
     /// </summary>
-    private static T Deserialize<T>(ReadOnlySpan<byte> utf8, JsonShape<T> shape, string source) where T : class, new()
+    public static T Deserialize<T>(ReadOnlySpan<byte> utf8, JsonShape<T> shape, string source) where T : class, new()
     {
         if (utf8.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) utf8 = utf8[3..];
         Precheck(utf8, source);
@@ -94,12 +94,6 @@ public static class SpecJson
             throw new HuskException($"{source}: {e.Message}", e);
         }
         return value ?? throw new HuskException($"{source}: expected a JSON object, got null");
-    }
-
-    private static string OneLine(string s)
-    {
-        s = s.ReplaceLineEndings(" ").Trim();
-        return s.Length > 300 ? s[..300] + "..." : s;
     }
 
     // A single pass over the tokens: UTF-8, syntax, depth and duplicate keys, with JSON pointers.
@@ -145,7 +139,7 @@ public static class SpecJson
                             f.Name = name;
                             f.Names ??= new HashSet<string>(StringComparer.Ordinal);
                             if (!f.Names.Add(name))
-                                throw new HuskException($"{source}: {Pointer(frames)}: duplicate key \"{Short(name)}\"");
+                                throw new HuskException($"{source}: {Pointer(frames)}: duplicate key {ErrorText.Quote(name)}");
                             break;
                         }
                     case JsonTokenType.String:
@@ -166,7 +160,7 @@ public static class SpecJson
             if (cut > 0) msg = msg[..cut];
             if (msg.Contains("maximum configured depth", StringComparison.Ordinal))
                 msg = $"JSON nested deeper than {MaxDepth} levels";
-            throw new HuskException($"{source}: invalid JSON at line {line}, column {col}: {OneLine(msg).TrimEnd('.')}");
+            throw new HuskException($"{source}: invalid JSON at line {line}, column {col}: {ErrorText.OneLine(msg).TrimEnd('.')}");
         }
     }
 
@@ -199,46 +193,9 @@ public static class SpecJson
         foreach (var f in frames)
         {
             if (f.IsArray) { if (f.Index >= 0) sb.Append('/').Append(f.Index.ToString(CultureInfo.InvariantCulture)); }
-            else if (f.Name is not null) sb.Append('/').Append(EscapePointer(f.Name));
+            else if (f.Name is not null) sb.Append('/').Append(ErrorText.EscapePointer(f.Name));
         }
         return sb.Length == 0 ? "/" : sb.ToString();
-    }
-
-    /// <summary>Escapes one JSON pointer token (RFC 6901: "~" → "~0", "/" → "~1").</summary>
-    public static string EscapePointer(string token) => Short(token.Replace("~", "~0").Replace("/", "~1"));
-
-    private static string Short(string s) => Printable(s.Length > 80 ? s[..80] + "..." : s);
-
-    /// <summary>
-    /// A value as an error message may show it: in double quotes, at most <paramref name="max"/>
-    /// characters, with control characters, quotes and backslashes escaped as in JSON, so a
-    /// message stays one line whatever the user wrote.
-    /// </summary>
-    public static string Quote(string s, int max = 80) =>
-        "\"" + Printable(s.Length > max ? s[..max] : s, escapeQuotes: true) + (s.Length > max ? "...\"" : "\"");
-
-    private static string Printable(string s, bool escapeQuotes = false)
-    {
-        bool clean = true;
-        foreach (char c in s) if (char.IsControl(c) || c is '\u2028' or '\u2029' || (escapeQuotes && c is '"' or '\\')) { clean = false; break; }
-        if (clean) return s;
-        var sb = new StringBuilder(s.Length + 8);
-        foreach (char c in s)
-        {
-            switch (c)
-            {
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                case '"' when escapeQuotes: sb.Append("\\\""); break;
-                case '\\' when escapeQuotes: sb.Append("\\\\"); break;
-                default:
-                    if (char.IsControl(c) || c is '\u2028' or '\u2029') sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        return sb.ToString();
     }
 
     private static int FirstInvalidUtf8(ReadOnlySpan<byte> utf8)

@@ -77,8 +77,8 @@ public static class SpecValidator
         return v.Errors;
     }
 
-    private static string Esc(string token) => SpecJson.EscapePointer(token);
-    private static string Q(string s) => SpecJson.Quote(s);
+    private static string Esc(string token) => ErrorText.EscapePointer(token);
+    private static string Q(string s) => ErrorText.Quote(s);
     private static string I(int i) => i.ToString(CultureInfo.InvariantCulture);
 
     private sealed class Checker

@@ -206,10 +206,10 @@ public class CdiSpecParserTests
     [InlineData("""{"cdiVersion":"0.6.0","kind":"vendor.com/gpu","devices":[{"name":"d","containerEdits":{"deviceNodes":[{"path":"/dev/x","permissions":"rwx"}]}}]}""", "f.json: /devices/0/containerEdits/deviceNodes/0/permissions: invalid permissions")]
     [InlineData("""{"cdiVersion":"0.6.0","kind":"vendor.com/gpu","devices":[{"name":"d","containerEdits":{"deviceNodes":[{"path":"/dev/x","major":-1}]}}]}""", "f.json: /devices/0/containerEdits/deviceNodes/0: invalid (negative) device number")]
     [InlineData("""{"cdiVersion":"0.6.0","kind":"vendor.com/gpu","devices":[{"name":"d","containerEdits":{"mounts":[{"hostPath":"/x"}]}}]}""", "f.json: /devices/0/containerEdits/mounts/0/containerPath: a mount needs a containerPath")]
-    [InlineData("""{"cdiVersion":"0.6.0","kind":"vendor.com/gpu","devices":[{"name":"d","containerEdits":{"deviceNodes":[{"path":"/dev/x","major":"1"}]}}]}""", "f.json: /devices/0/containerEdits/deviceNodes/0/major: expected an integer, got a string")]
+    [InlineData("""{"cdiVersion":"0.6.0","kind":"vendor.com/gpu","devices":[{"name":"d","containerEdits":{"deviceNodes":[{"path":"/dev/x","major":"1"}]}}]}""", "f.json: /devices/0/containerEdits/deviceNodes/0/major: expected an integer (-9223372036854775808..9223372036854775807), got the string \"1\"")]
     [InlineData("""{"cdiVersion":"0.6.0","kind":"vendor.com/gpu","kind":"vendor.com/x","devices":[]}""", "f.json: /kind: duplicate key \"kind\"")]
     [InlineData("""{"cdiVersion":"0.6.0",""", "f.json: invalid JSON at line 1")]
-    [InlineData("[]", "f.json: /: expected a CDI spec object, got a list")]
+    [InlineData("[]", "f.json: /: expected an object, got an array")]
     [InlineData("  \n", "f.json: empty file")]
     public void Invalid_json_specs_fail_with_one_line_naming_the_field(string json, string expected)
     {
@@ -223,7 +223,7 @@ public class CdiSpecParserTests
     [InlineData("cdiVersion: 0.6.0\nkind: [unclosed\n", "f.yaml: invalid YAML at line ", "")]
     [InlineData("cdiVersion: 0.6.0\n---\ncdiVersion: 0.6.0\n", "f.yaml: 2 YAML documents", "")]
     [InlineData("cdiVersion: 0.6.0\nkind: vendor.com/gpu\ndevices:\n  - name: d\n    containerEdits:\n      deviceNodes:\n        - path: /dev/x\n          major: '1'\n", "f.yaml: /devices/0/containerEdits/deviceNodes/0/major: expected an integer", "")]
-    [InlineData("cdiVersion: 0.6.0\nkind: vendor.com/gpu\ndevices:\n  - name: d\n    containerEdits:\n      intelRdt:\n        enableCMT: maybe\n", "f.yaml: /devices/0/containerEdits/intelRdt/enableCMT: expected true or false", "")]
+    [InlineData("cdiVersion: 0.6.0\nkind: vendor.com/gpu\ndevices:\n  - name: d\n    containerEdits:\n      intelRdt:\n        enableCMT: maybe\n", "f.yaml: /devices/0/containerEdits/intelRdt/enableCMT: expected a boolean, got the string \"maybe\"", "")]
     public void Invalid_yaml_specs_fail_with_one_line(string yaml, string prefix, string contains)
     {
         var e = Assert.Throws<HuskException>(() => CdiSpecParser.Parse(yaml, "f.yaml", json: false));
@@ -245,7 +245,8 @@ public class CdiSpecParserTests
         Assert.Contains("nested deeper than 64", e.Message);
         var json = "{\"devices\":" + new string('[', n) + new string(']', n) + "}";
         e = Assert.Throws<HuskException>(() => CdiSpecParser.Parse(json, "f.json", json: true));
-        Assert.StartsWith("f.json: invalid JSON", e.Message);
+        Assert.StartsWith("f.json: /devices/0/0/0/", e.Message);
+        Assert.Contains("JSON nested deeper than 64", e.Message);
     }
 
     [Fact]
@@ -262,6 +263,40 @@ public class CdiSpecParserTests
     {
         var s = CdiSpecParser.Parse("cdiVersion: 0.6.0\nkind: vendor.com/gpu\ndevices:\n  - name: 0\n    containerEdits:\n      env: [A=1]\n", "f.yaml", false);
         Assert.Equal("0", s.Devices[0].Name);
+    }
+
+    [Fact]
+    public void Yaml_plain_scalars_take_the_kind_the_member_table_expects_there()
+    {
+        var s = CdiSpecParser.Parse("""
+            cdiVersion: 0.7.0
+            kind: vendor.com/gpu
+            devices:
+              - name: yes
+                containerEdits:
+                  deviceNodes:
+                    - {path: /dev/a, fileMode: 0o644, uid: 1_000, gid: 0x10, major: ~, minor: -0}
+                  intelRdt: {closID: 12, enableCMT: yes, enableMBM: Off}
+            """, "f.yaml", false);
+        var d = s.Devices[0];
+        Assert.Equal("yes", d.Name);
+        var n = d.ContainerEdits.DeviceNodes[0];
+        Assert.Equal((420u, 1000u, 16u, 0L, 0L), (n.FileMode, n.UID, n.GID, n.Major, n.Minor));
+        Assert.Equal(("12", true, false), (d.ContainerEdits.IntelRdt!.ClosID, d.ContainerEdits.IntelRdt.EnableCMT, d.ContainerEdits.IntelRdt.EnableMBM));
+
+        var e = Assert.Throws<HuskException>(() => CdiSpecParser.Parse(
+            "cdiVersion: 0.6.0\nkind: vendor.com/gpu\ndevices:\n  - name: d\n    containerEdits: {env: [A=1]}\n    extra: 1\n", "f.yaml", false));
+        Assert.StartsWith("f.yaml: /devices/0/extra: unknown field \"extra\" (known: name, annotations, containerEdits)", e.Message);
+        e = Assert.Throws<HuskException>(() => CdiSpecParser.Parse(
+            "cdiVersion: 0.6.0\nkind: vendor.com/gpu\ndevices:\n  - name: d\n    containerEdits: {additionalGids: [4294967296]}\n", "f.yaml", false));
+        Assert.StartsWith("f.yaml: /devices/0/containerEdits/additionalGids/0: expected an unsigned integer (0..4294967295), got 4294967296", e.Message);
+    }
+
+    [Fact]
+    public void Member_names_match_in_any_case_as_the_cdi_project_reads_them()
+    {
+        var s = CdiSpecParser.Parse("""{"CDIVersion":"0.6.0","Kind":"vendor.com/gpu","devices":[{"NAME":"d","containerEdits":{"Env":["A=1"]}}]}""", "f.json", true);
+        Assert.Equal(("0.6.0", "vendor.com/gpu", "d", "A=1"), (s.Version, s.Kind, s.Devices[0].Name, s.Devices[0].ContainerEdits.Env[0]));
     }
 
     [Fact]

@@ -131,7 +131,7 @@ public class AbsentNullEmptyTests
                     else if (child is JsonObject obj)
                     {
                         var first = obj.First();
-                        Walk(elem, first.Value, childPath + "/" + SpecJson.EscapePointer(first.Key), result, depth + 1);
+                        Walk(elem, first.Value, childPath + "/" + ErrorText.EscapePointer(first.Key), result, depth + 1);
                     }
                 }
             }

@@ -445,6 +445,7 @@ public class JsonCodecTests
         [(typeof(ContainerRecord), "created")] = nameof(ContainerRecord.CreateFinished),
         [(typeof(CgroupInfo), "dirs")] = nameof(CgroupInfo.Directories),
         [(typeof(CgroupInfo), "created")] = nameof(CgroupInfo.CreatedDirectories),
+        [(typeof(Husk.Cdi.CdiSpec), "cdiVersion")] = nameof(Husk.Cdi.CdiSpec.Version),
     };
 
     public static TheoryData<Type> ShapedTypes() =>

@@ -6,13 +6,32 @@ using System.Text.Json;
 namespace Husk.Spec.Json;
 
 /// <summary>
+/// What a codec reads, without its value type: what a document in a notation whose scalars carry no
+/// type (YAML) must become to be read through the codec (<see cref="YamlAsJson"/>).
+/// </summary>
+public abstract class JsonCodec
+{
+    /// <summary>What an untyped scalar here is read as, where its text allows.</summary>
+    internal virtual PlainScalar PlainScalar => PlainScalar.String;
+
+    /// <summary>The codec of the member or map entry <paramref name="name"/> of the objects this codec reads; null where there is none.</summary>
+    internal virtual JsonCodec? Member(string name) => null;
+
+    /// <summary>The codec of the items of the arrays this codec reads; null where it reads none.</summary>
+    internal virtual JsonCodec? Item => null;
+}
+
+/// <summary>What a codec reads an untyped scalar (a YAML plain scalar) as.</summary>
+internal enum PlainScalar { String, Integer, Boolean }
+
+/// <summary>
 /// Reads and writes one JSON value as a <typeparamref name="V"/> directly over
 /// <see cref="Utf8JsonReader"/> and <see cref="Utf8JsonWriter"/>. Unlike JsonSerializer it builds no
 /// metadata at first use (which costs milliseconds in every husk process) and uses no reflection.
 /// A JSON null reads as null for reference types too (a codec of <c>string</c> returns null): the
 /// model's setters decide what null becomes, as they did under JsonSerializer.
 /// </summary>
-public abstract class JsonCodec<V>
+public abstract class JsonCodec<V> : JsonCodec
 {
     /// <summary>What an error says was expected: "an unsigned integer (0..4294967295)".</summary>
     public abstract string Expected { get; }
@@ -85,29 +104,32 @@ public abstract class JsonCodec<V>
         return buffer.WrittenSpan.ToArray();
     }
 
-    private protected JsonException Mismatch(ref Utf8JsonReader reader) => new JsonMismatchException(Expected, ref reader);
+    private protected JsonException Mismatch(ref Utf8JsonReader reader) => JsonMismatchException.Expected(Expected, ref reader);
 }
 
 /// <summary>
-/// A value of the wrong kind, or a number out of range. Each enclosing array and object adds its
-/// index or member name on the way out, so the message names the value by its JSON pointer.
+/// A value of the wrong kind, a number out of range, or a member the model does not have (where a
+/// shape refuses those). Each enclosing array and object adds its index or member name on the way
+/// out, so the message names the value by its JSON pointer.
 /// </summary>
-internal sealed class JsonMismatchException(string expected, ref Utf8JsonReader reader) : JsonException
+internal sealed class JsonMismatchException(string what) : JsonException
 {
-    private readonly string _actual = Describe(ref reader);
     private readonly List<string> _tokensInnermostFirst = [];
+
+    public static JsonMismatchException Expected(string expected, ref Utf8JsonReader reader) =>
+        new($"expected {expected}, got {Describe(ref reader)}");
 
     public void Prepend(string token) => _tokensInnermostFirst.Add(token);
 
     public void Prepend(int index) => Prepend(index.ToString(CultureInfo.InvariantCulture));
 
-    public override string Message => $"{Pointer()}: expected {expected}, got {_actual}";
+    public override string Message => $"{Pointer()}: {what}";
 
     private string Pointer()
     {
         if (_tokensInnermostFirst.Count == 0) return "/";
         var sb = new StringBuilder();
-        for (int i = _tokensInnermostFirst.Count - 1; i >= 0; i--) sb.Append('/').Append(SpecJson.EscapePointer(_tokensInnermostFirst[i]));
+        for (int i = _tokensInnermostFirst.Count - 1; i >= 0; i--) sb.Append('/').Append(ErrorText.EscapePointer(_tokensInnermostFirst[i]));
         return sb.ToString();
     }
 
@@ -115,7 +137,7 @@ internal sealed class JsonMismatchException(string expected, ref Utf8JsonReader 
     {
         JsonTokenType.StartObject => "an object",
         JsonTokenType.StartArray => "an array",
-        JsonTokenType.String => ShortString(ref reader) is { } s ? $"the string {SpecJson.Quote(s)}" : "a string",
+        JsonTokenType.String => ShortString(ref reader) is { } s ? $"the string {ErrorText.Quote(s)}" : "a string",
         JsonTokenType.Number => reader.ValueSpan.Length <= 40 ? Encoding.UTF8.GetString(reader.ValueSpan) : "a number",
         JsonTokenType.True => "true",
         JsonTokenType.False => "false",

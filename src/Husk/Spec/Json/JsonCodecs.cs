@@ -28,6 +28,12 @@ public static class JsonCodecs
     public static readonly JsonCodec<ushort?> NullableUInt16 = new NullableCodec<ushort>(UInt16);
 
     /// <summary>
+    /// <paramref name="inner"/>, reading a JSON null as the zero value, as Go leaves a value it decodes
+    /// null into (the CDI project's files; the OCI model refuses such nulls, as JsonSerializer did).
+    /// </summary>
+    public static JsonCodec<V> NullAsZero<V>(JsonCodec<V> inner) where V : struct => new NullAsZeroCodec<V>(inner);
+
+    /// <summary>
     /// A JSON array. With <paramref name="absentNullEmpty"/> (the OCI model's rule) null reads as an
     /// empty list, null items as zero values, and an empty list is omitted; without it null stays
     /// null, items stay as read and an empty list is written.
@@ -72,6 +78,7 @@ public static class JsonCodecs
     {
         public override string Expected => "a boolean";
         public override string Plural => "booleans";
+        internal override PlainScalar PlainScalar => PlainScalar.Boolean;
 
         public override bool Read(ref Utf8JsonReader reader) => reader.TokenType switch
         {
@@ -91,6 +98,7 @@ public static class JsonCodecs
     {
         public override string Expected { get; } = WithArticle(noun);
         public override string Plural { get; } = noun.Insert(noun.IndexOf(" (", StringComparison.Ordinal), "s");
+        internal override PlainScalar PlainScalar => PlainScalar.Integer;
 
         public override V Read(ref Utf8JsonReader reader) =>
             reader.TokenType == JsonTokenType.Number && tryRead(ref reader, out V value) ? value : throw Mismatch(ref reader);
@@ -102,6 +110,7 @@ public static class JsonCodecs
     {
         public override string Expected => inner.Expected;
         public override string Plural => inner.Plural;
+        internal override PlainScalar PlainScalar => inner.PlainScalar;
 
         public override V? Read(ref Utf8JsonReader reader) =>
             reader.TokenType == JsonTokenType.Null ? null : inner.Read(ref reader);
@@ -113,10 +122,23 @@ public static class JsonCodecs
         }
     }
 
+    private sealed class NullAsZeroCodec<V>(JsonCodec<V> inner) : JsonCodec<V> where V : struct
+    {
+        public override string Expected => inner.Expected;
+        public override string Plural => inner.Plural;
+        internal override PlainScalar PlainScalar => inner.PlainScalar;
+
+        public override V Read(ref Utf8JsonReader reader) =>
+            reader.TokenType == JsonTokenType.Null ? default : inner.Read(ref reader);
+
+        public override void Write(Utf8JsonWriter writer, V value) => inner.Write(writer, value);
+    }
+
     private sealed class ListCodec<V>(JsonCodec<V> item, bool absentNullEmpty) : JsonCodec<List<V>>
     {
         public override string Expected => "an array of " + item.Plural;
         public override string Plural => "arrays of " + item.Plural;
+        internal override JsonCodec Item => item;
 
         public override List<V> Read(ref Utf8JsonReader reader)
         {
@@ -151,6 +173,7 @@ public static class JsonCodecs
     {
         public override string Expected => "an object of " + item.Plural;
         public override string Plural => "objects of " + item.Plural;
+        internal override JsonCodec Member(string name) => item;
 
         public override Dictionary<string, V> Read(ref Utf8JsonReader reader)
         {

@@ -15,6 +15,7 @@ public abstract class JsonMember<T> : IJsonMember
     public string Name { get; }
     internal byte[] Utf8Name { get; }
     public abstract Type ValueType { get; }
+    internal abstract JsonCodec Codec { get; }
 
     /// <summary>
     /// Reads the member's value (the reader is on its first token) and sets it; <paramref name="again"/>
@@ -67,6 +68,7 @@ public readonly struct JsonMembers<T>
 internal sealed class JsonMember<T, V>(string name, Func<T, V?> get, Action<T, V> set, JsonCodec<V> codec, bool omitDefault) : JsonMember<T>(name)
 {
     public override Type ValueType => typeof(V);
+    internal override JsonCodec Codec => codec;
 
     internal override void Read(ref Utf8JsonReader reader, T owner, bool again) =>
         set(owner, again ? codec.ReadInto(ref reader, get(owner)!) : codec.Read(ref reader));

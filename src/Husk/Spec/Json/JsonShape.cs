@@ -4,17 +4,24 @@ namespace Husk.Spec.Json;
 
 /// <summary>
 /// A model class as a JSON object: its one table of members, in declaration order (the order they
-/// are written in). Reading ignores unknown members and matches names as Go's encoding/json does
-/// (runc reads config.json and `update -r` with it): the exact name, else the name in any case; a
-/// member named twice that way merges as Go merges it (<see cref="JsonCodec{V}.ReadInto"/>). A JSON
-/// null reads as null (an empty object inside a collection, as Go reads it).
+/// are written in). Reading matches names as Go's encoding/json does (runc reads config.json and
+/// `update -r` with it, the CDI project its spec files): the exact name, else the name in any case; a
+/// member named twice that way merges as Go merges it (<see cref="JsonCodec{V}.ReadInto"/>). Unknown
+/// members are ignored, or refused where the shape says so (CDI reads strictly, as Go's
+/// DisallowUnknownFields). A JSON null reads as null (an empty object inside a collection, as Go reads it).
 /// </summary>
 public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new()
 {
     private readonly JsonMember<T>[] _members;
+    private readonly bool _refusesUnknown;
 
     /// <param name="members">Builds the table: <c>m => [m.String("ociVersion", s => s.OCIVersion, (s, v) => s.OCIVersion = v), ...]</c>.</param>
-    public JsonShape(Func<JsonMembers<T>, JsonMember<T>[]> members) => _members = members(default);
+    /// <param name="refusesUnknown">Whether a member not in the table is an error rather than skipped.</param>
+    public JsonShape(Func<JsonMembers<T>, JsonMember<T>[]> members, bool refusesUnknown = false)
+    {
+        _members = members(default);
+        _refusesUnknown = refusesUnknown;
+    }
 
     public IReadOnlyList<IJsonMember> Members => _members;
 
@@ -38,6 +45,7 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             int k = Find(ref reader, ref next);
+            if (k < 0 && _refusesUnknown) throw Unknown(reader.GetString()!);
             reader.Read();
             if (k < 0) { reader.Skip(); continue; }
             var member = _members[k];
@@ -48,7 +56,16 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
         return value;
     }
 
+    private JsonMismatchException Unknown(string name)
+    {
+        var e = new JsonMismatchException($"unknown field {ErrorText.Quote(name)} (known: {string.Join(", ", _members.Select(m => m.Name))})");
+        e.Prepend(name);
+        return e;
+    }
+
     public override T ReadItem(ref Utf8JsonReader reader) => Read(ref reader) ?? new T();
+
+    internal override JsonCodec? Member(string name) => IndexOf(name) is int k and >= 0 ? _members[k].Codec : null;
 
     public override void Write(Utf8JsonWriter writer, T value)
     {
@@ -87,9 +104,21 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
                 return k;
             }
         }
-        string key = reader.GetString()!;
+        return FoldedIndexOf(reader.GetString()!);
+    }
+
+    // The index of the member named exactly name, else in other case; -1 when none is.
+    private int IndexOf(string name)
+    {
         for (int k = 0; k < _members.Length; k++)
-            if (GoFoldEquals(key, _members[k].Name)) return k;
+            if (_members[k].Name == name) return k;
+        return FoldedIndexOf(name);
+    }
+
+    private int FoldedIndexOf(string name)
+    {
+        for (int k = 0; k < _members.Length; k++)
+            if (GoFoldEquals(name, _members[k].Name)) return k;
         return -1;
     }
 
