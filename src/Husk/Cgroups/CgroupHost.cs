@@ -156,8 +156,17 @@ public static class CgroupHost
         return new HostInfo(layout, hierarchies, v2Controllers == null ? [] : SplitWords(v2Controllers));
     }
 
+    // Another mount of the same hierarchy elsewhere (CRIU's restore mounts every hierarchy in a
+    // "cgroup yard" under /tmp, and a mount namespace made meanwhile keeps copies of them) must never
+    // replace the one at the standard place, whatever the order of mountinfo's lines.
     static bool Better(CgroupHierarchy candidate, CgroupHierarchy current)
-        => candidate.Root == "/" && current.Root != "/";
+    {
+        if ((candidate.Root == "/") != (current.Root == "/")) return candidate.Root == "/";
+        return PlaceRank(candidate) < PlaceRank(current);
+    }
+
+    static int PlaceRank(CgroupHierarchy h) => h.IsV2 ? V2Rank(h)
+        : h.Mountpoint.StartsWith(DefaultV2Mount + "/", StringComparison.Ordinal) ? 0 : 1;
 
     static int V2Rank(CgroupHierarchy h) => h.Mountpoint switch
     {

@@ -121,6 +121,27 @@ public class CgroupHostTests
         Assert.Single(host.Hierarchies);
     }
 
+    // CRIU's restore mounts each hierarchy again in its cgroup yard; a mount namespace made meanwhile
+    // (a pure-v2 view: /sys/fs/cgroup unmounted, cgroup2 mounted there) lists those copies first.
+    const string YardMounts = """
+        70 60 0:60 / /tmp/.criu.cgyard.Ab12 rw,relatime - tmpfs none rw
+        71 70 0:32 / /tmp/.criu.cgyard.Ab12/memory rw,relatime - cgroup none rw,memory
+        72 70 0:36 / /tmp/.criu.cgyard.Ab12/pids rw,relatime - cgroup none rw,pids
+        73 70 0:38 / /tmp/.criu.cgyard.Ab12/unified rw,relatime - cgroup2 none rw
+        """;
+
+    [Fact]
+    public void Copies_of_hierarchies_mounted_elsewhere_never_replace_the_standard_ones()
+    {
+        var view = CgroupHost.Parse(YardMounts + "\n80 22 0:38 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n", HybridSelfCgroup, "hugetlb");
+        Assert.Equal(CgroupLayout.V2, view.Layout);
+        Assert.Equal("/sys/fs/cgroup", Assert.Single(view.Hierarchies).Mountpoint);
+
+        var hybrid = CgroupHost.Parse(YardMounts + "\n" + HybridMountinfo, HybridSelfCgroup, "");
+        Assert.Equal(CgroupLayout.Hybrid, hybrid.Layout);
+        Assert.All(hybrid.Hierarchies, h => Assert.StartsWith("/sys/fs/cgroup/", h.Mountpoint));
+    }
+
     [Fact]
     public void No_cgroup_mount_is_a_one_line_error()
     {
