@@ -37,11 +37,18 @@ public abstract class CgroupManagerBase : ICgroupManager
 
     protected CgroupDir Primary => Dirs[0];
 
-    public void Create() => Create(_ => true);
+    public void Create() => Create(static _ => true);
 
-    public void Create(bool cgroup2) => Create(d => d.Hierarchy.IsV2 == cgroup2);
+    public CgroupPlacement CreateForInit(bool rootless)
+    {
+        Create(CgroupPlacement.MadeBeforeStart(rootless));
+        return new CgroupPlacement(this, createWhileStarting: !rootless);
+    }
 
-    void Create(Func<CgroupDir, bool> which)
+    public CgroupPlacement NewProcessPlacement() => new(this, createWhileStarting: false);
+
+    /// <summary>Creates the directories <paramref name="which"/> selects; on failure removes what this call made and throws.</summary>
+    internal void Create(Func<CgroupDir, bool> which)
     {
         int before = _created.Count;
         try
@@ -80,26 +87,15 @@ public abstract class CgroupManagerBase : ICgroupManager
     /// <summary>Called for the mountpoint and then each level down to the container dir, after it exists.</summary>
     protected abstract void OnLevel(CgroupHierarchy h, string dir, bool isLeaf, bool created);
 
-    public void AddProcess(int pid) => AddProcess(pid, _ => true);
+    public void AddProcess(int pid) => AddProcess(pid, static _ => true);
 
-    public void AddProcessToCgroup2(int pid) => AddProcess(pid, d => d.Hierarchy.IsV2);
-
-    void AddProcess(int pid, Func<CgroupDir, bool> which)
+    /// <summary>Moves <paramref name="pid"/> into the directories <paramref name="which"/> selects.</summary>
+    internal void AddProcess(int pid, Func<CgroupDir, bool> which)
     {
         if (pid <= 0) throw new HuskException($"cgroup: invalid pid {pid}");
         foreach (var d in Dirs)
             if (which(d)) CgroupFs.Write(IOPath.Combine(d.Dir, CgroupFs.Procs), pid.ToString());
     }
-
-    public int OpenCgroup2Dir()
-    {
-        foreach (var d in Dirs)
-            if (d.Hierarchy.IsV2)
-                return Native.Check(Native.open(d.Dir, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0), $"cgroup: open {d.Dir}");
-        return -1;
-    }
-
-    public IReadOnlyList<string> V1TasksFiles() => Dirs.Where(d => !d.Hierarchy.IsV2).Select(d => IOPath.Combine(d.Dir, "tasks")).ToList();
 
     public IReadOnlyList<int> Pids() => CgroupFs.Pids([Primary.Dir], recursive: true);
 

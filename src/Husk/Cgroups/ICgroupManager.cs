@@ -20,24 +20,20 @@ public interface ICgroupManager
     /// <summary>Creates the directory in every hierarchy where it must exist. On failure, removes what it created and throws.</summary>
     void Create();
 
+    /// <summary>
+    /// Creates the cgroup for a container's init about to start, and says where the init goes. What the init
+    /// is started inside exists on return; what it moves itself into is made by
+    /// <see cref="CgroupPlacement.CreateWhileStarting"/> (the v1 hierarchies, while it starts), or, with
+    /// <paramref name="rootless"/>, here too (rootless, a cgroup is all or nothing). On failure, removes what it
+    /// created and throws.
+    /// </summary>
+    CgroupPlacement CreateForInit(bool rootless);
+
+    /// <summary>Where a new process goes in this existing cgroup (exec).</summary>
+    CgroupPlacement NewProcessPlacement();
+
     /// <summary>Moves <paramref name="pid"/> into the cgroup in every hierarchy.</summary>
     void AddProcess(int pid);
-
-    /// <summary>Moves <paramref name="pid"/> into the cgroup v2 hierarchy only (see <see cref="OpenCgroup2Dir"/>).</summary>
-    void AddProcessToCgroup2(int pid);
-
-    /// <summary>
-    /// The cgroup2 directory, opened for a process to be started inside it (clone3
-    /// CLONE_INTO_CGROUP: no move by pid, which waits for an RCU grace period); -1 when there is no
-    /// cgroup v2 hierarchy. The caller closes it.
-    /// </summary>
-    int OpenCgroup2Dir();
-
-    /// <summary>The `tasks` file of every v1 hierarchy: a single-threaded process writing "0" to it moves itself without that wait (nsexec.c).</summary>
-    IReadOnlyList<string> V1TasksFiles();
-
-    /// <summary>Creates the directories of only the cgroup v2 hierarchy (true) or only the v1 ones (false); see <see cref="Create()"/>.</summary>
-    void Create(bool cgroup2);
 
     /// <summary>The pids in the cgroup (and its sub-cgroups) of the primary hierarchy, sorted; empty when it does not exist.</summary>
     IReadOnlyList<int> Pids();
