@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.Json;
 using Husk.Linux;
 using Husk.Spec;
 using IOPath = System.IO.Path;
@@ -5,14 +7,14 @@ using IOPath = System.IO.Path;
 namespace Husk.Cgroups;
 
 /// <summary>The container's directory in one hierarchy.</summary>
-public sealed record CgroupDir(CgroupHierarchy Hierarchy, string Dir);
+internal sealed record CgroupDir(CgroupHierarchy Hierarchy, string Dir);
 
 /// <summary>
 /// What the v1 and v2 managers share: creating the directory chain (remembering what was created),
 /// joining, listing, and the destroy sequence. The subclasses add what differs per version:
 /// the per-level setup on create, how the remaining processes are killed, and the freezer.
 /// </summary>
-public abstract class CgroupManagerBase : ICgroupManager
+internal abstract class CgroupManagerBase : ICgroupManager
 {
     const int DestroyWaitMs = 2000;
 
@@ -183,9 +185,40 @@ public abstract class CgroupManagerBase : ICgroupManager
         return null;
     }
 
-    public abstract bool IsV2 { get; }
+    /// <summary>True for the cgroup v2 manager (resources go to the unified hierarchy).</summary>
+    internal abstract bool IsV2 { get; }
 
     public abstract string? DirectoryOf(string controller);
+
+    public long? MemoryUsage()
+    {
+        var dir = DirectoryOf("memory");
+        return dir != null && CgroupFs.TryRead(IOPath.Combine(dir, IsV2 ? "memory.current" : "memory.usage_in_bytes")) is { } text
+            && long.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long usage) ? usage : null;
+    }
+
+    public void WriteStats(Utf8JsonWriter w) => CgroupStats.Write(w, this);
+
+    public OomWatcher WatchOom() => new(this);
+
+    public IReadOnlyList<(string? Controllers, string Path)> CriuCgroupRoots()
+    {
+        var roots = new List<(string?, string)>();
+        string? first = null;
+        foreach (var d in Dirs)
+        {
+            string mount = d.Hierarchy.Mountpoint.TrimEnd('/');
+            if (!d.Dir.StartsWith(mount + "/", StringComparison.Ordinal)) continue;
+            string rel = d.Dir[mount.Length..];
+            if (first == null)
+            {
+                first = rel;
+                roots.Add((null, rel));
+            }
+            else if (rel != first && !d.Hierarchy.IsV2) roots.Add((d.Hierarchy.Name, rel));
+        }
+        return roots;
+    }
 
     /// <summary>The writes for <paramref name="r"/> in this cgroup version (throws for settings it cannot express).</summary>
     protected abstract List<CgroupWrite> Plan(LinuxResources r, List<string> warnings);

@@ -5,6 +5,7 @@ namespace Husk.Cgroups;
 /// <summary>
 /// A container's cgroup across the host's hierarchies (youki's libcgroups shape: one interface,
 /// a v1 and a v2 implementation; hybrid hosts use the v1 one, which also keeps the unified dir).
+/// What differs per version stays behind it: callers never ask which one they have.
 /// </summary>
 public interface ICgroupManager
 {
@@ -73,9 +74,6 @@ public interface ICgroupManager
     /// <summary>What a later process needs to find and destroy this cgroup (<see cref="CgroupManagers.Open"/>).</summary>
     CgroupInfo ToInfo();
 
-    /// <summary>True for the cgroup v2 manager (resources go to the unified hierarchy).</summary>
-    bool IsV2 { get; }
-
     /// <summary>
     /// The container's directory holding <paramref name="controller"/>'s files ("" = the v2 core files), or null
     /// when the host has no such controller here.
@@ -92,6 +90,21 @@ public interface ICgroupManager
     /// the host cannot honour throws a one-line error naming it.
     /// </summary>
     void ApplyResources(Husk.Spec.LinuxResources resources, IReadOnlyList<Husk.Spec.LinuxDevice>? devices, bool applyDevices);
+
+    /// <summary>The memory the cgroup uses now, in bytes; null when the host does not account it here.</summary>
+    long? MemoryUsage();
+
+    /// <summary>Writes the stats object `events` prints (<see cref="CgroupStats"/>).</summary>
+    void WriteStats(System.Text.Json.Utf8JsonWriter w);
+
+    /// <summary>Starts watching for OOM kills in the cgroup.</summary>
+    OomWatcher WatchOom();
+
+    /// <summary>
+    /// CRIU's cgroup roots that put restored tasks in this cgroup: its path below the primary hierarchy's
+    /// mount (no controllers: every hierarchy), then each v1 hierarchy's controllers and path where that differs.
+    /// </summary>
+    IReadOnlyList<(string? Controllers, string Path)> CriuCgroupRoots();
 }
 
 /// <summary>The serialisable description of a container's cgroup, kept in the container's state.</summary>

@@ -62,4 +62,14 @@ public class CgroupPlacementTests
         if (!rootless) Assert.Equal(dirs.Where(CgroupPlacement.IsSelfMoved), dirs.Where(d => !CgroupPlacement.MadeBeforeStart(rootless)(d)));
         Assert.All(DirsOf(V2, null), d => Assert.True(CgroupPlacement.MadeBeforeStart(rootless)(d)));
     }
+
+    [Fact]
+    public void Criu_cgroup_roots_name_the_v1_hierarchies_where_the_path_differs()
+    {
+        Assert.Equal([(null, "/k8s/abc")], CgroupManagers.ForContainer(Hybrid, "/k8s/abc", "abc").CriuCgroupRoots());
+        // Relative: below the caller's cgroup, which differs in the memory hierarchy only.
+        Assert.Equal([(null, "/pod/abc"), ("memory", "/process_api/bcc6b75d189d5762155d630cf77027a5/pod/abc")],
+            CgroupManagers.ForContainer(Hybrid, "pod/abc", "abc").CriuCgroupRoots());
+        Assert.Equal([(null, "/husk/abc")], CgroupManagers.ForContainer(V2, null, "abc").CriuCgroupRoots());
+    }
 }
