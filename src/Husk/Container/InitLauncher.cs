@@ -76,7 +76,7 @@ public sealed class InitLauncher : IDisposable
             try
             {
                 int dir = cgroup?.StartInsideFd ?? -1;
-                if (dir >= 0) inCgroup = Spawner.SpawnInCgroup2(exe.ExecPath, ["husk", "init"], env, fds, dir);
+                if (dir >= 0) inCgroup = Spawner.SpawnInCgroup(exe.ExecPath, ["husk", "init"], env, fds, dir);
                 int pid = inCgroup?.Pid ?? Spawner.Spawn(exe.ExecPath, ["husk", "init"], env, fds);
                 // The copy must stay until the child has exec'd it: posix_spawn waits for that, husk_spawn does not.
                 return new InitLauncher
