@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.Json;
 using Husk.Linux;
 using Husk.Spec;
 using IOPath = System.IO.Path;
@@ -5,14 +7,14 @@ using IOPath = System.IO.Path;
 namespace Husk.Cgroups;
 
 /// <summary>The container's directory in one hierarchy.</summary>
-public sealed record CgroupDir(CgroupHierarchy Hierarchy, string Dir);
+internal sealed record CgroupDir(CgroupHierarchy Hierarchy, string Dir);
 
 /// <summary>
 /// What the v1 and v2 managers share: creating the directory chain (remembering what was created),
 /// joining, listing, and the destroy sequence. The subclasses add what differs per version:
 /// the per-level setup on create, how the remaining processes are killed, and the freezer.
 /// </summary>
-public abstract class CgroupManagerBase : ICgroupManager
+internal abstract class CgroupManagerBase : ICgroupManager
 {
     const int DestroyWaitMs = 2000;
 
@@ -37,11 +39,18 @@ public abstract class CgroupManagerBase : ICgroupManager
 
     protected CgroupDir Primary => Dirs[0];
 
-    public void Create() => Create(_ => true);
+    public void Create() => Create(static _ => true);
 
-    public void Create(bool cgroup2) => Create(d => d.Hierarchy.IsV2 == cgroup2);
+    public CgroupPlacement CreateForInit(bool rootless)
+    {
+        Create(CgroupPlacement.MadeBeforeStart(rootless));
+        return new CgroupPlacement(this, createWhileStarting: !rootless);
+    }
 
-    void Create(Func<CgroupDir, bool> which)
+    public CgroupPlacement NewProcessPlacement() => new(this, createWhileStarting: false);
+
+    /// <summary>Creates the directories <paramref name="which"/> selects; on failure removes what this call made and throws.</summary>
+    internal void Create(Func<CgroupDir, bool> which)
     {
         int before = _created.Count;
         try
@@ -80,26 +89,15 @@ public abstract class CgroupManagerBase : ICgroupManager
     /// <summary>Called for the mountpoint and then each level down to the container dir, after it exists.</summary>
     protected abstract void OnLevel(CgroupHierarchy h, string dir, bool isLeaf, bool created);
 
-    public void AddProcess(int pid) => AddProcess(pid, _ => true);
+    public void AddProcess(int pid) => AddProcess(pid, static _ => true);
 
-    public void AddProcessToCgroup2(int pid) => AddProcess(pid, d => d.Hierarchy.IsV2);
-
-    void AddProcess(int pid, Func<CgroupDir, bool> which)
+    /// <summary>Moves <paramref name="pid"/> into the directories <paramref name="which"/> selects.</summary>
+    internal void AddProcess(int pid, Func<CgroupDir, bool> which)
     {
         if (pid <= 0) throw new HuskException($"cgroup: invalid pid {pid}");
         foreach (var d in Dirs)
             if (which(d)) CgroupFs.Write(IOPath.Combine(d.Dir, CgroupFs.Procs), pid.ToString());
     }
-
-    public int OpenCgroup2Dir()
-    {
-        foreach (var d in Dirs)
-            if (d.Hierarchy.IsV2)
-                return Native.Check(Native.open(d.Dir, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0), $"cgroup: open {d.Dir}");
-        return -1;
-    }
-
-    public IReadOnlyList<string> V1TasksFiles() => Dirs.Where(d => !d.Hierarchy.IsV2).Select(d => IOPath.Combine(d.Dir, "tasks")).ToList();
 
     public IReadOnlyList<int> Pids() => CgroupFs.Pids([Primary.Dir], recursive: true);
 
@@ -187,9 +185,40 @@ public abstract class CgroupManagerBase : ICgroupManager
         return null;
     }
 
-    public abstract bool IsV2 { get; }
+    /// <summary>True for the cgroup v2 manager (resources go to the unified hierarchy).</summary>
+    internal abstract bool IsV2 { get; }
 
     public abstract string? DirectoryOf(string controller);
+
+    public long? MemoryUsage()
+    {
+        var dir = DirectoryOf("memory");
+        return dir != null && CgroupFs.TryRead(IOPath.Combine(dir, IsV2 ? "memory.current" : "memory.usage_in_bytes")) is { } text
+            && long.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long usage) ? usage : null;
+    }
+
+    public void WriteStats(Utf8JsonWriter w) => CgroupStats.Write(w, this);
+
+    public OomWatcher WatchOom() => new(this);
+
+    public IReadOnlyList<(string? Controllers, string Path)> CriuCgroupRoots()
+    {
+        var roots = new List<(string?, string)>();
+        string? first = null;
+        foreach (var d in Dirs)
+        {
+            string mount = d.Hierarchy.Mountpoint.TrimEnd('/');
+            if (!d.Dir.StartsWith(mount + "/", StringComparison.Ordinal)) continue;
+            string rel = d.Dir[mount.Length..];
+            if (first == null)
+            {
+                first = rel;
+                roots.Add((null, rel));
+            }
+            else if (rel != first && !d.Hierarchy.IsV2) roots.Add((d.Hierarchy.Name, rel));
+        }
+        return roots;
+    }
 
     /// <summary>The writes for <paramref name="r"/> in this cgroup version (throws for settings it cannot express).</summary>
     protected abstract List<CgroupWrite> Plan(LinuxResources r, List<string> warnings);

@@ -16,7 +16,7 @@ public static class CgroupStats
     const long UserHz = 100;
 
     /// <summary>Writes the stats object of <paramref name="m"/> to <paramref name="w"/>.</summary>
-    public static void Write(Utf8JsonWriter w, ICgroupManager m)
+    internal static void Write(Utf8JsonWriter w, CgroupManagerBase m)
     {
         w.WriteStartObject();
         if (m.IsV2) WriteV2(w, m); else WriteV1(w, m);
@@ -38,7 +38,7 @@ public static class CgroupStats
             if (m != null)
             {
                 w.WritePropertyName("data");
-                Write(w, m);
+                m.WriteStats(w);
             }
             w.WriteEndObject();
         }

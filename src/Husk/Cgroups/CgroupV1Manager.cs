@@ -8,7 +8,7 @@ namespace Husk.Cgroups;
 /// included) plus, on hybrid hosts, the directory in the unified v2 hierarchy, which holds the same
 /// processes. The freezer hierarchy freezes; without one, the unified dir's cgroup.freeze does.
 /// </summary>
-public sealed class CgroupV1Manager : CgroupManagerBase
+internal sealed class CgroupV1Manager : CgroupManagerBase
 {
     // The hierarchy whose cgroup.procs Pids() reads: the first mounted of these, else the first v1 one.
     static readonly string[] PrimaryPreference = ["pids", "devices", "memory", "freezer", "cpu"];
@@ -128,7 +128,7 @@ public sealed class CgroupV1Manager : CgroupManagerBase
         throw new HuskException("cgroup: cannot thaw: no freezer hierarchy is mounted");
     }
 
-    public override bool IsV2 => false;
+    internal override bool IsV2 => false;
 
     public override string? DirectoryOf(string controller)
     {

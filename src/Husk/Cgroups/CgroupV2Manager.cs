@@ -8,7 +8,7 @@ namespace Husk.Cgroups;
 /// available controller in cgroup.subtree_control of each ancestor (failures there are not errors:
 /// a controller that cannot be enabled fails later, when a resource that needs it is set).
 /// </summary>
-public sealed class CgroupV2Manager : CgroupManagerBase
+internal sealed class CgroupV2Manager : CgroupManagerBase
 {
     public CgroupV2Manager(string path, CgroupDir dir, IEnumerable<string>? created = null)
         : base(path, [dir], created) { }
@@ -73,7 +73,7 @@ public sealed class CgroupV2Manager : CgroupManagerBase
 
     public override bool IsFrozen() => CgroupFs.IsFrozenV2(Dir);
 
-    public override bool IsV2 => true;
+    internal override bool IsV2 => true;
 
     /// <summary>The controllers enabled for the container's cgroup (its cgroup.controllers).</summary>
     public IReadOnlyList<string> Controllers()

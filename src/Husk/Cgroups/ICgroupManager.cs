@@ -5,6 +5,7 @@ namespace Husk.Cgroups;
 /// <summary>
 /// A container's cgroup across the host's hierarchies (youki's libcgroups shape: one interface,
 /// a v1 and a v2 implementation; hybrid hosts use the v1 one, which also keeps the unified dir).
+/// What differs per version stays behind it: callers never ask which one they have.
 /// </summary>
 public interface ICgroupManager
 {
@@ -20,24 +21,20 @@ public interface ICgroupManager
     /// <summary>Creates the directory in every hierarchy where it must exist. On failure, removes what it created and throws.</summary>
     void Create();
 
+    /// <summary>
+    /// Creates the cgroup for a container's init about to start, and says where the init goes. What the init
+    /// is started inside exists on return; what it moves itself into is made by
+    /// <see cref="CgroupPlacement.CreateWhileStarting"/> (the v1 hierarchies, while it starts), or, with
+    /// <paramref name="rootless"/>, here too (rootless, a cgroup is all or nothing). On failure, removes what it
+    /// created and throws.
+    /// </summary>
+    CgroupPlacement CreateForInit(bool rootless);
+
+    /// <summary>Where a new process goes in this existing cgroup (exec).</summary>
+    CgroupPlacement NewProcessPlacement();
+
     /// <summary>Moves <paramref name="pid"/> into the cgroup in every hierarchy.</summary>
     void AddProcess(int pid);
-
-    /// <summary>Moves <paramref name="pid"/> into the cgroup v2 hierarchy only (see <see cref="OpenCgroup2Dir"/>).</summary>
-    void AddProcessToCgroup2(int pid);
-
-    /// <summary>
-    /// The cgroup2 directory, opened for a process to be started inside it (clone3
-    /// CLONE_INTO_CGROUP: no move by pid, which waits for an RCU grace period); -1 when there is no
-    /// cgroup v2 hierarchy. The caller closes it.
-    /// </summary>
-    int OpenCgroup2Dir();
-
-    /// <summary>The `tasks` file of every v1 hierarchy: a single-threaded process writing "0" to it moves itself without that wait (nsexec.c).</summary>
-    IReadOnlyList<string> V1TasksFiles();
-
-    /// <summary>Creates the directories of only the cgroup v2 hierarchy (true) or only the v1 ones (false); see <see cref="Create()"/>.</summary>
-    void Create(bool cgroup2);
 
     /// <summary>The pids in the cgroup (and its sub-cgroups) of the primary hierarchy, sorted; empty when it does not exist.</summary>
     IReadOnlyList<int> Pids();
@@ -77,9 +74,6 @@ public interface ICgroupManager
     /// <summary>What a later process needs to find and destroy this cgroup (<see cref="CgroupManagers.Open"/>).</summary>
     CgroupInfo ToInfo();
 
-    /// <summary>True for the cgroup v2 manager (resources go to the unified hierarchy).</summary>
-    bool IsV2 { get; }
-
     /// <summary>
     /// The container's directory holding <paramref name="controller"/>'s files ("" = the v2 core files), or null
     /// when the host has no such controller here.
@@ -96,6 +90,21 @@ public interface ICgroupManager
     /// the host cannot honour throws a one-line error naming it.
     /// </summary>
     void ApplyResources(Husk.Spec.LinuxResources resources, IReadOnlyList<Husk.Spec.LinuxDevice>? devices, bool applyDevices);
+
+    /// <summary>The memory the cgroup uses now, in bytes; null when the host does not account it here.</summary>
+    long? MemoryUsage();
+
+    /// <summary>Writes the stats object `events` prints (<see cref="CgroupStats"/>).</summary>
+    void WriteStats(System.Text.Json.Utf8JsonWriter w);
+
+    /// <summary>Starts watching for OOM kills in the cgroup.</summary>
+    OomWatcher WatchOom();
+
+    /// <summary>
+    /// CRIU's cgroup roots that put restored tasks in this cgroup: its path below the primary hierarchy's
+    /// mount (no controllers: every hierarchy), then each v1 hierarchy's controllers and path where that differs.
+    /// </summary>
+    IReadOnlyList<(string? Controllers, string Path)> CriuCgroupRoots();
 }
 
 /// <summary>The serialisable description of a container's cgroup, kept in the container's state.</summary>

@@ -14,7 +14,7 @@ public sealed unsafe class OomWatcher : IDisposable
     readonly string? _eventsFile;
     ulong _lastCount;
 
-    public OomWatcher(ICgroupManager m)
+    internal OomWatcher(CgroupManagerBase m)
     {
         var dir = m.DirectoryOf("memory");
         if (dir == null) return;

@@ -87,7 +87,10 @@ public static class Restorer
             o.ApplyTo(opts);
             Criu.SetConfigFile(opts, spec);
             if (o.LazyPages) opts.LazyPages = true;
-            if (o.ManageCgroupsMode != "ignore") AddCgroupRoot(cgroup, opts);
+            // CRIU puts the restored tasks below its cgroup root: the new container's cgroup.
+            if (o.ManageCgroupsMode != "ignore")
+                foreach (var (controllers, path) in cgroup.CriuCgroupRoots())
+                    opts.CgRoot.Add(controllers == null ? new Rpc.cgroup_root { Path = path } : new Rpc.cgroup_root { Ctrl = controllers, Path = path });
             var external = new List<string>();
             var fds = new List<(int Source, int Target)>();
             AddExternalMounts(spec, rootfs, cgroup, savedState, external);
@@ -172,26 +175,6 @@ public static class Restorer
     }
 
     static bool IsBind(Spec.Mount m) => m.Type == "bind" || m.Options.Any(x => x is "bind" or "rbind");
-
-    /// <summary>CRIU puts the restored tasks below its cgroup root: the new container's cgroup, per hierarchy where they differ.</summary>
-    static void AddCgroupRoot(ICgroupManager cgroup, Rpc.criu_opts opts)
-    {
-        var host = CgroupHost.Current;
-        string? first = null;
-        foreach (var dir in cgroup.Directories)
-        {
-            var h = host.Hierarchies.Where(h => dir.StartsWith(h.Mountpoint.TrimEnd('/') + "/", StringComparison.Ordinal))
-                .OrderByDescending(h => h.Mountpoint.Length).FirstOrDefault();
-            if (h == null) continue;
-            string rel = dir[h.Mountpoint.TrimEnd('/').Length..];
-            if (first == null)
-            {
-                first = rel;
-                opts.CgRoot.Add(new Rpc.cgroup_root { Path = rel });
-            }
-            else if (rel != first && !h.IsV2) opts.CgRoot.Add(new Rpc.cgroup_root { Ctrl = h.Name, Path = rel });
-        }
-    }
 
     /// <summary>
     /// The restore side of the checkpoint's external mounts: each key mapped to its source now (the

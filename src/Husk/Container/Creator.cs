@@ -86,13 +86,11 @@ public static class Creator
             record.Cgroup = cgroup.ToInfo();
             store.WriteRecord(record);
 
-            // Before the init starts: its cgroup v2 directory, which it is started inside (native/spawn.c).
-            // The v1 hierarchies (v1 and hybrid hosts) are made while it starts, and it moves itself
-            // into them before anything else (nsexec.c); rootless, where a cgroup is all or nothing,
-            // everything is made first.
+            // The cgroup decides what exists before the init starts (what it is started inside) and
+            // what is made while it starts (what it moves itself into); the launch passes the placement on.
             bool rootless = o.Rootless ?? Native.geteuid() != 0;
-            bool v1WhileStarting = cgroup is { IsV2: false } && !rootless;
-            cgroup = CreateCgroupOrSkipWhenRootless(cgroup, spec, v1WhileStarting ? true : null, rootless);
+            using var placement = CreateCgroupOrSkipWhenRootless(cgroup, spec, rootless);
+            if (placement is null) cgroup = null;
 
             var fifoPath = Path.Combine(store.DirOf(o.Id), StateStore.ExecFifo);
             Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
@@ -106,7 +104,7 @@ public static class Creator
             try
             {
                 idmapFds = Husk.Rootfs.IdmappedMounts.Create(spec);
-                launch = InitLauncher.Launch(preserveFds, fifoPath, console, idmapFds: idmapFds, cgroup: cgroup);
+                launch = InitLauncher.Launch(preserveFds, fifoPath, console, idmapFds: idmapFds, cgroup: placement);
             }
             finally
             {
@@ -123,9 +121,9 @@ public static class Creator
                         throw new HuskException($"container's cgroup {dir} was frozen while the container was created: its init cannot run");
                 };
 
-            // While the init execs and loads: the v1 hierarchies, and linux.resources and the device
+            // While the init execs and loads: the rest of the cgroup, and linux.resources and the device
             // rules, before the bootstrap lets anything of the container run.
-            if (v1WhileStarting) cgroup?.Create(cgroup2: false);
+            placement?.CreateWhileStarting();
             cgroup?.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
             // Parent directories it had to make are recorded too: delete removes them (its own are known already).
             if (cgroup is null || cgroup.CreatedDirectories.Except(cgroup.Directories).Any())
@@ -135,7 +133,7 @@ public static class Creator
             }
 
             var bootstrap = BuildBootstrap(spec, plan);
-            launch.JoinCgroup(cgroup, bootstrap);
+            launch.JoinCgroup(placement, bootstrap);
             launch.Channel.Send(InitMessage.Bootstrap, bootstrap.ToArray());
             store.WriteConfig(o.Id, configJson);
             int initPid = AwaitInitPid(launch, spec);
@@ -222,19 +220,16 @@ public static class Creator
     }
 
     /// <summary>
-    /// Creates the container's cgroup. Rootless (run by a non-root user, or --rootless true), a cgroup
-    /// tree that was not delegated to that user cannot be written: the container then runs without a cgroup of its
-    /// own (as runc's rootless mode), said in a debug line, and in a warning when linux.resources
-    /// asked for limits that are therefore not applied. Returns null when skipped.
+    /// Creates the container's cgroup for its init (<see cref="ICgroupManager.CreateForInit"/>). Rootless (run by
+    /// a non-root user, or --rootless true), a cgroup tree that was not delegated to that user cannot be written:
+    /// the container then runs without a cgroup of its own (as runc's rootless mode), said in a debug line, and
+    /// in a warning when linux.resources asked for limits that are therefore not applied. Returns null when skipped.
     /// </summary>
-    /// <param name="cgroup2">Only the v2 (true) or v1 (false) directories; null: all.</param>
-    static ICgroupManager? CreateCgroupOrSkipWhenRootless(ICgroupManager cgroup, Spec.Spec spec, bool? cgroup2, bool rootless)
+    static CgroupPlacement? CreateCgroupOrSkipWhenRootless(ICgroupManager cgroup, Spec.Spec spec, bool rootless)
     {
         try
         {
-            if (cgroup2 is { } v2) cgroup.Create(v2);
-            else cgroup.Create();
-            return cgroup;
+            return cgroup.CreateForInit(rootless);
         }
         catch (HuskException e) when (rootless)
         {

@@ -141,7 +141,8 @@ public static class Executor
             var cgroup = r.Cgroup != null ? CgroupManagers.Open(r.Cgroup) : null;
             if (subCgroups.Count > 0)
                 cgroup = (cgroup ?? throw new HuskException($"--cgroup: container \"{o.Id}\" has no cgroup")).Below(subCgroups);
-            using (var launch = InitLauncher.Launch(o.PreserveFds, null, consoleChild, exec: true, seccompListener: listener?.Fd ?? -1, cgroup: cgroup))
+            using var placement = cgroup?.NewProcessPlacement();
+            using (var launch = InitLauncher.Launch(o.PreserveFds, null, consoleChild, exec: true, seccompListener: listener?.Fd ?? -1, cgroup: placement))
             {
                 spawned = launch.SpawnedPid;
                 // Paused meanwhile, the process would never answer; with --ignore-paused it waits for the resume.
@@ -153,7 +154,7 @@ public static class Executor
                     };
                 if (consoleChild >= 0) { Native.close(consoleChild); consoleChild = -1; }
                 var b = new InitChannel.BootstrapBuilder();
-                launch.JoinCgroup(cgroup, b);
+                launch.JoinCgroup(placement, b);
                 b.AddUInt32(BootstrapRecord.CloneFlags, 0);
                 // The exec init starts inside the container's mount namespace: libseccomp must be
                 // loaded by nsexec.c from the host before it joins (never from the container's image).

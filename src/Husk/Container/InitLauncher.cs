@@ -13,8 +13,8 @@ public sealed class InitLauncher : IDisposable
 
     public required int SpawnedPid { get; init; }
     public required InitChannel Channel { get; init; }
-    /// <summary>Whether the init started inside the cgroup2 directory it was given; when not (no clone3), the caller moves it by pid.</summary>
-    public bool InCgroup2 { get; init; }
+    /// <summary>Whether the init started inside the cgroup directory it was given; when not (no clone3), <see cref="JoinCgroup"/> moves it by pid.</summary>
+    public bool StartedInCgroup { get; init; }
 
     /// <summary>Set to "exec" for `husk exec`: the init joins a running container (<see cref="ExecInit"/>).</summary>
     public const string InitModeEnv = "_HUSK_INITMODE";
@@ -24,9 +24,9 @@ public sealed class InitLauncher : IDisposable
     /// <param name="exec">Start the init in exec mode (joins a running container, no rootfs work).</param>
     /// <param name="idmapFds">Detached id-mapped mounts (spec mount index → fd) for the init to attach; they follow the console.</param>
     /// <param name="seccompListener">The pinned seccomp listener socket for `exec`, or -1; it comes last.</param>
-    /// <param name="cgroup">The container's cgroup: the init starts inside its v2 directory (see <see cref="InCgroup2"/>); null: none.</param>
+    /// <param name="cgroup">Where the init goes in the container's cgroup: it starts inside the directory given there (see <see cref="StartedInCgroup"/>); null: no cgroup.</param>
     public static InitLauncher Launch(int preserveFds, string? fifoPath, int consoleSocket = -1, bool exec = false,
-        IReadOnlyDictionary<int, int>? idmapFds = null, int seccompListener = -1, Husk.Cgroups.ICgroupManager? cgroup = null)
+        IReadOnlyDictionary<int, int>? idmapFds = null, int seccompListener = -1, Husk.Cgroups.CgroupPlacement? cgroup = null)
     {
         int fifo = fifoPath == null ? -1 : Native.Check(Native.open(fifoPath, Native.O_RDWR | Native.O_CLOEXEC, 0), $"open {fifoPath}");
         int[] pair = new int[2];
@@ -72,24 +72,20 @@ public sealed class InitLauncher : IDisposable
             // its /proc/PID/exe cannot be used to overwrite the binary on the host.
             var exe = SealedExe.Create();
             Log.Debug($"{exe.Kind} copy of husk for the init: {exe.CopyMilliseconds:0.00} ms");
-            (int Pid, int StatusFd)? inCgroup2 = null;
+            (int Pid, int StatusFd)? inCgroup = null;
             try
             {
-                int dir = cgroup?.OpenCgroup2Dir() ?? -1;
-                if (dir >= 0)
-                {
-                    try { inCgroup2 = Spawner.SpawnInCgroup2(exe.ExecPath, ["husk", "init"], env, fds, dir); }
-                    finally { Native.close(dir); }
-                }
-                int pid = inCgroup2?.Pid ?? Spawner.Spawn(exe.ExecPath, ["husk", "init"], env, fds);
+                int dir = cgroup?.StartInsideFd ?? -1;
+                if (dir >= 0) inCgroup = Spawner.SpawnInCgroup(exe.ExecPath, ["husk", "init"], env, fds, dir);
+                int pid = inCgroup?.Pid ?? Spawner.Spawn(exe.ExecPath, ["husk", "init"], env, fds);
                 // The copy must stay until the child has exec'd it: posix_spawn waits for that, husk_spawn does not.
                 return new InitLauncher
                 {
-                    SpawnedPid = pid, Channel = new InitChannel(pair[0]), InCgroup2 = inCgroup2 != null,
-                    _execStatusFd = inCgroup2?.StatusFd ?? -1, _exe = inCgroup2 != null ? exe : null,
+                    SpawnedPid = pid, Channel = new InitChannel(pair[0]), StartedInCgroup = inCgroup != null,
+                    _execStatusFd = inCgroup?.StatusFd ?? -1, _exe = inCgroup != null ? exe : null,
                 };
             }
-            finally { if (inCgroup2 == null) exe.Dispose(); }
+            finally { if (inCgroup == null) exe.Dispose(); }
         }
         catch
         {
@@ -106,16 +102,16 @@ public sealed class InitLauncher : IDisposable
     }
 
     /// <summary>
-    /// Puts the spawned process into <paramref name="cgroup"/> without a move by pid where it can:
-    /// bootstrap records for nsexec.c to move it into each v1 hierarchy itself, while it is still
-    /// single-threaded; the v2 directory it was started in, or (no clone3) it is moved there now.
+    /// Puts the spawned process where <paramref name="cgroup"/> says, without a move by pid where it can:
+    /// bootstrap records for nsexec.c to move it itself, while it is still single-threaded; the
+    /// directory it was started in, or (no clone3) it is moved there by pid now.
     /// </summary>
-    public void JoinCgroup(Husk.Cgroups.ICgroupManager? cgroup, InitChannel.BootstrapBuilder bootstrap)
+    public void JoinCgroup(Husk.Cgroups.CgroupPlacement? cgroup, InitChannel.BootstrapBuilder bootstrap)
     {
         AwaitExec();
         if (cgroup is null) return;
-        if (!InCgroup2) cgroup.AddProcessToCgroup2(SpawnedPid);
-        foreach (var tasks in cgroup.V1TasksFiles()) bootstrap.AddText(BootstrapRecord.CgroupTasks, tasks + "\0");
+        if (!StartedInCgroup) cgroup.MoveByPid(SpawnedPid);
+        foreach (var file in cgroup.SelfMoveFiles) bootstrap.AddText(BootstrapRecord.CgroupTasks, file + "\0");
     }
 
     int _execStatusFd = -1;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Husk.Cgroups;
 using Husk.Linux;
 using Husk.Spec;
@@ -64,10 +63,7 @@ public static class ResourceOperations
         if (changes.Memory is { Limit: long newLimit } && merged.Memory?.CheckBeforeUpdate == true && newLimit > 0)
         {
             // checkBeforeUpdate: refuse a limit below what the container uses now.
-            var dir = cgroup.DirectoryOf("memory");
-            string file = cgroup.IsV2 ? "memory.current" : "memory.usage_in_bytes";
-            if (dir != null && CgroupFs.TryRead(Path.Combine(dir, file)) is { } text
-                && long.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long usage) && usage > newLimit)
+            if (cgroup.MemoryUsage() is long usage && usage > newLimit)
                 throw new HuskException($"{ResourcePlan.Prefix}/memory/limit: {newLimit} is below the current usage {usage} (checkBeforeUpdate)");
         }
         cgroup.ApplyResources(toApply, spec.Linux.Devices, applyDevices: changes.Devices.Count > 0);
@@ -106,7 +102,7 @@ public static class ResourceOperations
         if (!store.Exists(id)) throw new HuskException($"container \"{id}\" does not exist");
         var (r, status, cgroup) = Open(store, id, "watch");
         if (status == ContainerStatus.Stopped) throw new HuskException($"container \"{id}\" is not running");
-        using var oom = new OomWatcher(cgroup);
+        using var oom = cgroup.WatchOom();
         long next = Environment.TickCount64 + (long)interval.TotalMilliseconds;
         while (true)
         {

@@ -67,7 +67,7 @@ public static unsafe partial class Native
         }
     }
 
-    /// <summary>native/spawn.c: posix_spawn's job plus starting the child inside its cgroup v2 (see <see cref="Spawner.SpawnInCgroup2"/>).</summary>
+    /// <summary>native/spawn.c: posix_spawn's job plus starting the child inside its cgroup v2 (see <see cref="Spawner.SpawnInCgroup"/>).</summary>
     [LibraryImport("husk_native")]
     public static partial int husk_spawn(byte* path, byte** argv, byte** envp, int* fdSrc, int* fdDst, int fdCount, int closeFrom,
         int cgroup2Fd, int* pid, int* statusFd, int* err);

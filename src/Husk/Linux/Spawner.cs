@@ -62,12 +62,12 @@ public static unsafe class Spawner
 
     /// <summary>
     /// As <see cref="Spawn"/>, but the child starts inside the cgroup2 directory <paramref name="cgroup2Dir"/>
-    /// (an open fd; native/spawn.c), without the move by pid that waits for an RCU grace period,
+    /// (an open fd, the only kind clone3's CLONE_INTO_CGROUP takes; native/spawn.c), without the move by pid that waits for an RCU grace period,
     /// and this returns before the child has exec'd: <see cref="AwaitExec"/> with the returned
     /// status fd says whether it did. Null where the kernel has no clone3 (before 5.7): the
     /// caller then uses <see cref="Spawn"/> and moves the process by pid.
     /// </summary>
-    public static (int Pid, int StatusFd)? SpawnInCgroup2(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env,
+    public static (int Pid, int StatusFd)? SpawnInCgroup(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env,
         IReadOnlyList<(int Source, int Target)> fds, int cgroup2Dir)
     {
         var (high, maxTarget) = MoveSourcesHigh(fds);
@@ -92,7 +92,7 @@ public static unsafe class Spawner
     }
 
     /// <summary>
-    /// Waits until the child of <see cref="SpawnInCgroup2"/> has exec'd <paramref name="path"/>
+    /// Waits until the child of <see cref="SpawnInCgroup"/> has exec'd <paramref name="path"/>
     /// (its status fd reaches end-of-file) and closes the fd; throws, after reaping it, when it failed.
     /// </summary>
     public static void AwaitExec(int statusFd, int pid, string path)

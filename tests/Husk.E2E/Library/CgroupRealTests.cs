@@ -209,18 +209,31 @@ public class CgroupRealTests
         try
         {
             // What create makes before the init starts: the cgroup2 directories only.
-            m.Create(cgroup2: true);
-            foreach (var d in dirs) Assert.Equal(d.Hierarchy.IsV2, Directory.Exists(d.Dir));
-            int cgroup2 = m.OpenCgroup2Dir();
-            Assert.Equal(host.Unified is not null, cgroup2 >= 0);
-            if (cgroup2 >= 0) Husk.Linux.Native.close(cgroup2);
-            Assert.Equal(dirs.Where(d => !d.Hierarchy.IsV2).Select(d => Path.Combine(d.Dir, "tasks")).Order(), m.V1TasksFiles().Order());
-            // The v1 step fails on the bogus hierarchy: what it made goes, the cgroup2 part stays.
-            Assert.Throws<HuskException>(() => m.Create(cgroup2: false));
-            foreach (var d in dirs) Assert.Equal(d.Hierarchy.IsV2, Directory.Exists(d.Dir));
-            Assert.All(v2, d => Assert.Contains(d, m.CreatedDirectories));
+            using (var placement = m.CreateForInit(rootless: false))
+            {
+                foreach (var d in dirs) Assert.Equal(d.Hierarchy.IsV2, Directory.Exists(d.Dir));
+                Assert.Equal(host.Unified is not null, placement.StartInsideFd >= 0);
+                Assert.Equal(dirs.Where(d => !d.Hierarchy.IsV2).Select(d => Path.Combine(d.Dir, "tasks")).Order(), placement.SelfMoveFiles.Order());
+                // The v1 step, while the init starts, fails on the bogus hierarchy: what it made goes, the cgroup2 part stays.
+                Assert.Throws<HuskException>(placement.CreateWhileStarting);
+                foreach (var d in dirs) Assert.Equal(d.Hierarchy.IsV2, Directory.Exists(d.Dir));
+                Assert.All(v2, d => Assert.Contains(d, m.CreatedDirectories));
+            }
         }
         finally { m.Destroy(); }
+        foreach (var h in host.Hierarchies)
+            Assert.False(Directory.Exists(h.Mountpoint.TrimEnd('/') + parent));
+    }
+
+    [Fact]
+    public void Rootless_creates_everything_before_the_start()
+    {
+        RequireRoot();
+        var host = CgroupHost.Detect();
+        string parent = "/" + RandomName();
+        var (m, _) = WithBogusHierarchy(host, parent);
+        Assert.Throws<HuskException>(() => m.CreateForInit(rootless: true));
+        Assert.Empty(m.CreatedDirectories);
         foreach (var h in host.Hierarchies)
             Assert.False(Directory.Exists(h.Mountpoint.TrimEnd('/') + parent));
     }
