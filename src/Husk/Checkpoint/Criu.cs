@@ -118,12 +118,7 @@ public sealed class Criu
                 open.Add(Native.Check(Native.open(dir, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0), $"open {dir}"));
             opts.ImagesDirFd = open[0];
             opts.WorkDirFd = open[1];
-            int[] pair = new int[2];
-            unsafe
-            {
-                fixed (int* p = pair)
-                    Native.Check(Native.socketpair(Native.AF_UNIX, Native.SOCK_SEQPACKET | Native.SOCK_CLOEXEC, 0, p), "socketpair for criu swrk");
-            }
+            int[] pair = Native.SocketPair(Native.SOCK_SEQPACKET, "socketpair for criu swrk");
             open.Add(pair[0]);
             int pid;
             try { pid = Spawn(["swrk", SwrkSocketFd.ToString()], [(pair[1], SwrkSocketFd), .. fds], outputFile); }

@@ -29,14 +29,10 @@ public sealed class InitLauncher : IDisposable
         IReadOnlyDictionary<int, int>? idmapFds = null, int seccompListener = -1, Husk.Cgroups.CgroupPlacement? cgroup = null)
     {
         int fifo = fifoPath == null ? -1 : Native.Check(Native.open(fifoPath, Native.O_RDWR | Native.O_CLOEXEC, 0), $"open {fifoPath}");
-        int[] pair = new int[2];
+        int[] pair = [-1, -1];
         try
         {
-            unsafe
-            {
-                fixed (int* p = pair)
-                    Native.Check(Native.socketpair(Native.AF_UNIX, Native.SOCK_STREAM | Native.SOCK_CLOEXEC, 0, p), "socketpair");
-            }
+            pair = Native.SocketPair(Native.SOCK_STREAM, "socketpair");
             int sockTarget = 3 + preserveFds, next = 4 + preserveFds;
             var fds = new List<(int, int)>();
             for (int i = 3; i < 3 + preserveFds; i++) fds.Add((i, i));
@@ -89,7 +85,7 @@ public sealed class InitLauncher : IDisposable
         }
         catch
         {
-            if (pair[0] > 0) Native.close(pair[0]);
+            if (pair[0] >= 0) Native.close(pair[0]);
             throw;
         }
         finally
@@ -97,7 +93,7 @@ public sealed class InitLauncher : IDisposable
             // Only the init may hold the fifo and its end of the socket: when it dies, `start`
             // sees a fifo without a reader and the socket reports end-of-file.
             if (fifo >= 0) Native.close(fifo);
-            if (pair[1] > 0) Native.close(pair[1]);
+            if (pair[1] >= 0) Native.close(pair[1]);
         }
     }
 

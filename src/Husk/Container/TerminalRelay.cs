@@ -21,9 +21,7 @@ public sealed unsafe class TerminalRelay : IDisposable
     /// <summary>A socket pair for the console: the init gets <c>Child</c>; <see cref="Receive"/> reads the master from <c>Parent</c>.</summary>
     public static (int Parent, int Child) NewConsoleSocketPair()
     {
-        int[] pair = new int[2];
-        fixed (int* p = pair)
-            Native.Check(Native.socketpair(Native.AF_UNIX, Native.SOCK_STREAM | Native.SOCK_CLOEXEC, 0, p), "socketpair for the console");
+        int[] pair = Native.SocketPair(Native.SOCK_STREAM, "socketpair for the console");
         return (pair[0], pair[1]);
     }
 

@@ -91,6 +91,14 @@ public static unsafe partial class Native
     public static partial int socketpair(int domain, int type, int protocol, int* sv);
 
     public const int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_SEQPACKET = 5, SOCK_CLOEXEC = 0x80000;
+
+    /// <summary>A connected close-on-exec AF_UNIX pair of <paramref name="type"/> (SOCK_STREAM, SOCK_SEQPACKET); errors name <paramref name="what"/>.</summary>
+    public static int[] SocketPair(int type, string what)
+    {
+        var pair = new int[2];
+        fixed (int* p = pair) Check(socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, p), what);
+        return pair;
+    }
     public const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
 
     [LibraryImport(Libc, SetLastError = true)]

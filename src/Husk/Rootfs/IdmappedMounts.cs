@@ -106,9 +106,7 @@ public static class IdmappedMounts
     /// </summary>
     static unsafe int UserNamespaceWith(IReadOnlyList<LinuxIDMapping> uid, IReadOnlyList<LinuxIDMapping> gid, string what)
     {
-        int[] pair = new int[2];
-        fixed (int* p = pair)
-            Check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), "socketpair");
+        int[] pair = SocketPair(SOCK_STREAM, "socketpair");
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC, 0);
         int pid = 0;
         try
