@@ -58,15 +58,8 @@ public static class Checkpointer
                 CheckpointedAt = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ"),
             };
             string logName = o.PreDump ? "predump.log" : "dump.log";
-            var opts = new Rpc.criu_opts
-            {
-                Pid = r.Pid, LogFile = logName, LogLevel = 4, Root = r.Rootfs, NotifyScripts = true,
-                // The terminal's master is held outside the container (by whoever got it from the
-                // console socket); CRIU dumps the slave alone, and restore makes a new pair.
-                OrphanPtsMaster = true,
-            };
-            o.ApplyTo(opts);
-            Criu.SetConfigFile(opts, spec);
+            var opts = o.Options(logName, r.Rootfs, spec);
+            opts.Pid = r.Pid;
             if (o.LeaveRunning && !o.PreDump) opts.LeaveRunning = true;
             if (o.PreDump || o.ParentPath != null) opts.TrackMem = true;
             if (o.ParentPath is { Length: > 0 } parent) opts.ParentImg = parent;
@@ -101,8 +94,6 @@ public static class Checkpointer
         if (destroy) Operations.Delete(store, o.Id, force: true);
     }
 
-    static bool IsBind(Spec.Mount m) => m.Type == "bind" || m.Options.Any(x => x is "bind" or "rbind");
-
     /// <summary>
     /// runc's external mounts: binds, masked files (/dev/null), devices by path, cgroup v1 binds. A
     /// bind or device destination is named where it really is: a symlink on the way (/conf -> /real/conf)
@@ -111,7 +102,7 @@ public static class Checkpointer
     static void AddExternalMounts(Spec.Spec spec, int pid, string rootfs, CheckpointState state, List<string> external)
     {
         using var root = SafeRoot.Open(rootfs);
-        foreach (var m in spec.Mounts.Where(IsBind))
+        foreach (var m in spec.Mounts.Where(m => m.IsBind))
         {
             var dest = root.Resolved(m.Destination);
             external.Add($"mnt[{dest}]:{dest}");

@@ -1,3 +1,5 @@
+using Husk.Spec;
+
 namespace Husk.Checkpoint;
 
 /// <summary>The CRIU flags `checkpoint` and `restore` share (runc's names).</summary>
@@ -34,9 +36,17 @@ public class CriuFlags
     internal string ImageDir => Path.GetFullPath(ImagePath ?? "checkpoint");
     internal string WorkDir => WorkPath is { Length: > 0 } w ? Path.GetFullPath(w) : ImageDir;
 
-    /// <summary>Sets the CRIU options common to dump and restore.</summary>
-    internal void ApplyTo(Rpc.criu_opts opts)
+    /// <summary>
+    /// The CRIU options common to dump and restore: its log (level 4) in the work directory, the
+    /// container's root, these flags and the container's CRIU configuration file
+    /// (<see cref="Criu.SetConfigFile"/>). Notifications are asked for, and orphan_pts_master: a
+    /// terminal's master is held outside the container (by whoever got it from the console socket),
+    /// so CRIU dumps the slave alone, and at restore makes a new pair and sends its master back.
+    /// </summary>
+    internal Rpc.criu_opts Options(string logFile, string root, Spec.Spec spec)
     {
+        var opts = new Rpc.criu_opts { LogFile = logFile, LogLevel = 4, Root = root, NotifyScripts = true, OrphanPtsMaster = true };
+        Criu.SetConfigFile(opts, spec);
         opts.ManageCgroups = true;
         if (ManageCgroupsMode is { Length: > 0 } mode)
             opts.ManageCgroupsMode = mode switch
@@ -55,12 +65,10 @@ public class CriuFlags
         foreach (var ns in EmptyNamespaces)
         {
             if (ns != "network") throw new HuskException($"--empty-ns \"{ns}\": only \"network\" is supported (as runc)");
-            opts.EmptyNs = CloneNewNet;
+            opts.EmptyNs = NamespaceKinds.CLONE_NEWNET;   // CRIU's empty_ns takes clone flags
         }
+        return opts;
     }
-
-    /// <summary>CRIU's empty_ns takes clone flags; only the network namespace is allowed.</summary>
-    const uint CloneNewNet = 0x40000000;
 }
 
 /// <summary>`husk checkpoint` options.</summary>

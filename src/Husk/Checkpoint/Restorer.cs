@@ -77,15 +77,10 @@ public static class Restorer
             Native.Check(Native.mount(rootfs, criuRoot, null, Native.MS_BIND | Native.MS_REC, null), $"bind mount {rootfs} to {criuRoot}");
             mounted = true;
 
-            var opts = new Rpc.criu_opts
-            {
-                LogFile = "restore.log", LogLevel = 4, Root = criuRoot, RstSibling = true, EvasiveDevices = true, NotifyScripts = true,
-                // A terminal's slave was dumped without its master: CRIU makes a new pty in the
-                // container's devpts and sends its master here (the "orphan-pts-master" notification).
-                OrphanPtsMaster = true,
-            };
-            o.ApplyTo(opts);
-            Criu.SetConfigFile(opts, spec);
+            var opts = o.Options("restore.log", criuRoot, spec);
+            // A terminal's new master comes back in the "orphan-pts-master" notification.
+            opts.RstSibling = true;
+            opts.EvasiveDevices = true;
             if (o.LazyPages) opts.LazyPages = true;
             // CRIU puts the restored tasks below its cgroup root: the new container's cgroup.
             if (o.ManageCgroupsMode != "ignore")
@@ -165,16 +160,14 @@ public static class Restorer
             using var source = outer.Source != null ? SafeRoot.Open(outer.Source) : null;
             var below = source ?? root;
             var path = outer.Source != null ? ContainerPath.Join("/", Path.GetRelativePath(outer.Destination, dest)) : dest;
-            bool fileSource = IsBind(m) && m.Source is { Length: > 0 } src && File.Exists(src);
-            if (IsBind(m) && m.Source is { Length: > 0 } dir && Directory.Exists(dir)) binds.Add((dest, dir));
+            bool fileSource = m.IsBind && m.Source is { Length: > 0 } src && File.Exists(src);
+            if (m.IsBind && m.Source is { Length: > 0 } dir && Directory.Exists(dir)) binds.Add((dest, dir));
             int probe = below.TryOpen(path, Native.O_PATH);
             if (probe >= 0) { Native.close(probe); continue; }
             string what = $"restore: create mount point {dest}";
             Native.close(fileSource ? below.CreateFile(path, what) : below.MkdirAll(path, 0x1ed, what));
         }
     }
-
-    static bool IsBind(Spec.Mount m) => m.Type == "bind" || m.Options.Any(x => x is "bind" or "rbind");
 
     /// <summary>
     /// The restore side of the checkpoint's external mounts: each key mapped to its source now (the
@@ -183,7 +176,7 @@ public static class Restorer
     static void AddExternalMounts(Spec.Spec spec, string rootfs, ICgroupManager cgroup, CheckpointState saved, List<string> external)
     {
         using var root = SafeRoot.Open(rootfs);
-        foreach (var m in spec.Mounts.Where(IsBind))
+        foreach (var m in spec.Mounts.Where(m => m.IsBind))
             external.Add($"mnt[{root.Resolved(m.Destination)}]:{m.Source}");   // absolute: Creator.LoadAndValidate resolved it
         if (spec.Linux?.MaskedPaths.Count > 0) external.Add("mnt[/dev/null]:/dev/null");
         foreach (var d in spec.Linux?.Devices ?? [])

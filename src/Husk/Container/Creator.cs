@@ -257,7 +257,7 @@ public static class Creator
         if (!Directory.Exists(bundle)) throw new HuskException($"bundle {bundle}: no such directory");
         var spec = SpecJson.Load(Path.Combine(bundle, "config.json"));
         foreach (var m in spec.Mounts)
-            if (m.Source is { Length: > 0 } src && src[0] != '/' && !src.Contains('\0') && (m.Type == "bind" || m.Options.Contains("bind") || m.Options.Contains("rbind")))
+            if (m.Source is { Length: > 0 } src && src[0] != '/' && !src.Contains('\0') && m.IsBind)
                 m.Source = Path.GetFullPath(src, bundle);
         return spec;
     }

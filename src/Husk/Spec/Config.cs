@@ -203,6 +203,9 @@ public sealed class Mount
     public List<LinuxIDMapping> UIDMappings { get; set => field = value ?? []; } = [];
     public List<LinuxIDMapping> GIDMappings { get; set => field = value ?? []; } = [];
 
+    /// <summary>A bind mount: of type "bind", or with the option "bind" or "rbind" (runc's rule).</summary>
+    public bool IsBind => Type == "bind" || Options.Contains("bind") || Options.Contains("rbind");
+
     public static readonly JsonShape<Mount> Shape = new(m =>
     [
         m.String("destination", x => x.Destination, (x, v) => x.Destination = v),

@@ -225,7 +225,7 @@ public static class SpecValidator
         {
             Abs($"{path}/destination", m.Destination);
             var o = m.Options;
-            bool bind = m.Type == "bind" || o.Contains("bind") || o.Contains("rbind");
+            bool bind = m.IsBind;
             if (bind && string.IsNullOrEmpty(m.Source)) Err($"{path}/source", "a bind mount needs a source");
             if (!bind && string.IsNullOrEmpty(m.Type) && string.IsNullOrEmpty(m.Source))
                 Err($"{path}/type", "must be set for a mount that is not a bind mount");
