@@ -20,8 +20,8 @@ public sealed class CgroupPlacement : IDisposable
     internal CgroupPlacement(CgroupManagerBase cgroup, bool createWhileStarting)
     {
         _cgroup = cgroup;
-        _createWhileStarting = createWhileStarting && HasSelfMoved(cgroup.Dirs);
         SelfMoveFiles = SelfMoveFilesOf(cgroup.Dirs);
+        _createWhileStarting = createWhileStarting && SelfMoveFiles.Count > 0;
         var start = StartDirectoryOf(cgroup.Dirs);
         StartInsideFd = start == null ? -1
             : Native.Check(Native.open(start.Dir, Native.O_RDONLY | Native.O_DIRECTORY | Native.O_CLOEXEC, 0), $"cgroup: open {start.Dir}");
@@ -73,23 +73,11 @@ public sealed class CgroupPlacement : IDisposable
         return null;
     }
 
-    internal static bool HasSelfMoved(IReadOnlyList<CgroupDir> dirs)
+    internal static List<string> SelfMoveFilesOf(IReadOnlyList<CgroupDir> dirs)
     {
+        var files = new List<string>();
         foreach (var d in dirs)
-            if (IsSelfMoved(d)) return true;
-        return false;
-    }
-
-    internal static string[] SelfMoveFilesOf(IReadOnlyList<CgroupDir> dirs)
-    {
-        int n = 0;
-        foreach (var d in dirs)
-            if (IsSelfMoved(d)) n++;
-        if (n == 0) return [];
-        var files = new string[n];
-        n = 0;
-        foreach (var d in dirs)
-            if (IsSelfMoved(d)) files[n++] = IOPath.Combine(d.Dir, "tasks");
+            if (IsSelfMoved(d)) files.Add(IOPath.Combine(d.Dir, "tasks"));
         return files;
     }
 }

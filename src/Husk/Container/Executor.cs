@@ -224,7 +224,7 @@ public static class Executor
                 throw new HuskException($"--process {o.ProcessFile}: {e.Message}");
             }
             p = SpecJson.ParseProcess(json, o.ProcessFile);
-            p.Capabilities ??= Process.Shape.Copy(container).Capabilities;
+            p.Capabilities ??= container.Capabilities is { } caps ? LinuxCapabilities.Shape.Copy(caps) : null;
             if (p.Rlimits.Count == 0) p.Rlimits = [.. container.Rlimits];
             if (string.IsNullOrEmpty(p.ApparmorProfile)) p.ApparmorProfile = container.ApparmorProfile;
             if (string.IsNullOrEmpty(p.SelinuxLabel)) p.SelinuxLabel = container.SelinuxLabel;
