@@ -66,6 +66,8 @@ $(BIN): $(NATIVE_OBJ) $(SOURCES) .build/sources.list
 	@# One build at a time: concurrent publishes into the same obj/ directories break each other.
 	flock .build/build.lock $(DOTNET) publish src/Husk.Cli/Husk.Cli.csproj --nologo -c $(CONFIG) -o $(PUBLISH_DIR) -v minimal
 	@cp $(PUBLISH_DIR)/husk $@.tmp.$$$$ && chmod 0755 $@.tmp.$$$$ && mv -f $@.tmp.$$$$ $@
+	@# husk-vm: the same binary, for a runtime entry that can only name a binary; it defaults to VM isolation.
+	@ln -sfn husk $(dir $@)husk-vm
 	@echo "built $@"
 
 build: $(BIN)

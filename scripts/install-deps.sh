@@ -13,6 +13,8 @@ PACKAGES=(busybox-static libseccomp2 libseccomp-dev iptables criu runc crun hype
 PACKAGES+=(containerd podman conmon uidmap bsdutils)
 # Used by the end-to-end tests: ip netns (iproute2), ps (procps), useradd (passwd), nsenter/unshare (util-linux).
 PACKAGES+=(iproute2 procps passwd util-linux)
+# VM isolation (io.husk.isolation=vm): QEMU (microvm) and, in qemu-system-common, virtiofsd.
+PACKAGES+=(qemu-system-x86 qemu-system-common)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -25,8 +27,9 @@ for tool in gcc dotnet; do
     command -v "$tool" >/dev/null 2>&1 || echo "install-deps: warning: '$tool' not found in PATH" >&2
 done
 
+HERE=$(cd "$(dirname "$0")" && pwd)
 if ((${#missing[@]} == 0)); then
-    exit 0
+    exec "$HERE/vm-assets.sh"
 fi
 
 SUDO=()
@@ -44,3 +47,5 @@ export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq >/dev/null
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"
+# The guest kernel for VM isolation, from the kernel package, into Husk's own directory.
+exec "${SUDO[@]}" "$HERE/vm-assets.sh"

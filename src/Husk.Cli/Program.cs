@@ -34,6 +34,8 @@ namespace Husk.Cli
 
         public static int Main(string[] argv)
         {
+            // In a VM of Husk's VM isolation, the guest kernel starts this binary as its init.
+            if (Husk.Vm.GuestInit.IsGuestPid1) return Husk.Vm.GuestInit.Run();
             try
             {
                 var global = ArgParser.Parse(argv, GlobalFlags, out int consumed);

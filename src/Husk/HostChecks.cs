@@ -34,11 +34,19 @@ public static class HostChecks
         return results;
     }
 
-    /// <summary>Hardware virtualization: /dev/kvm present or not.</summary>
+    /// <summary>
+    /// Hardware virtualization (/dev/kvm) and VM isolation: the guest kernel, QEMU and virtiofsd,
+    /// and which accelerator a VM would get.
+    /// </summary>
     static IEnumerable<CheckResult> Virtualization()
     {
-        yield return File.Exists("/dev/kvm")
-            ? new CheckResult("kvm", CheckResult.Ok, "/dev/kvm present: hardware virtualization is available")
-            : new CheckResult("kvm", CheckResult.Warn, "no /dev/kvm: no hardware virtualization on this host (a virtual machine could only be emulated)");
+        var vm = Vm.GuestAssets.Find();
+        yield return vm.Kvm
+            ? new CheckResult("kvm", CheckResult.Ok, "/dev/kvm can be opened: hardware virtualization is available")
+            : new CheckResult("kvm", CheckResult.Warn, "no usable /dev/kvm: no hardware virtualization on this host (VMs are emulated with TCG, much slower)");
+        yield return vm.Missing is { Count: > 0 } missing
+            ? new CheckResult("vm", CheckResult.Warn, $"VM isolation ({Vm.VmIsolation.Annotation}=vm) is not available: {string.Join("; ", missing)}")
+            : new CheckResult("vm", CheckResult.Ok,
+                $"VM isolation ({Vm.VmIsolation.Annotation}=vm) available: guest kernel {vm.Release} in {vm.Directory}, {vm.Qemu} with {vm.Accelerator.ToUpperInvariant()}, {vm.Virtiofsd}; so far only `husk run` in the foreground, without binds, joined namespaces or devices");
     }
 }

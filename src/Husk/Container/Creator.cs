@@ -54,6 +54,7 @@ public static class Creator
     {
         var bundle = Path.GetFullPath(o.Bundle);
         var spec = loaded ?? Load(bundle);
+        if (Husk.Vm.VmIsolation.Selected(spec)) Husk.Vm.VmRunner.RefuseCreate();
         // CDI devices from cdi.k8s.io/* annotations and VFIO annotations, before validation and
         // before anything is made (Husk.Cdi); record.Annotations below copies the result.
         Cdi.DeviceInjector.Apply(spec, o.CdiSpecDirs);

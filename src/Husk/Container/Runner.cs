@@ -16,6 +16,7 @@ public static class Runner
         }
         // The spec is read once, for all of create, start and delete.
         var spec = Creator.Load(Path.GetFullPath(o.Bundle));
+        if (Husk.Vm.VmIsolation.Selected(spec)) return Husk.Vm.VmRunner.Run(o, spec, detach);
         // process.terminal in the foreground without --console-socket: the init sends the pty
         // master to us and we relay it (TerminalRelay), as runc does.
         int consoleParent = -1;
@@ -76,7 +77,7 @@ public static class Runner
             registrations.Add(PosixSignalRegistration.Create(sig, ctx =>
             {
                 ctx.Cancel = true;
-                Native.kill(initPid, SignalNumber(ctx.Signal));
+                Native.kill(initPid, Signals.Number(ctx.Signal));
             }));
         }
         try
@@ -101,10 +102,4 @@ public static class Runner
             foreach (var r in registrations) r.Dispose();
         }
     }
-
-    static int SignalNumber(PosixSignal s) => s switch
-    {
-        PosixSignal.SIGHUP => 1, PosixSignal.SIGINT => 2, PosixSignal.SIGQUIT => 3, PosixSignal.SIGTERM => 15,
-        _ => (int)s,
-    };
 }

@@ -162,6 +162,24 @@ public static unsafe partial class Native
         }
     }
 
+    /// <summary>One read(2) into <paramref name="buf"/>, retried on EINTR: the count, 0 at end of file, -1 on another error.</summary>
+    public static int ReadSome(int fd, Span<byte> buf)
+    {
+        fixed (byte* p = buf)
+        {
+            while (true)
+            {
+                nint n = read(fd, p, buf.Length);
+                if (n >= 0 || Errno != EINTR) return (int)n;
+            }
+        }
+    }
+
+    public const int SHUT_WR = 1;
+
+    [LibraryImport(Libc, SetLastError = true)]
+    public static partial int shutdown(int fd, int how);
+
     /// <summary>Reads exactly <paramref name="buf"/>.Length bytes; returns false on EOF before any byte.</summary>
     public static bool ReadExact(int fd, Span<byte> buf, string what)
     {

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Husk.Linux;
 
 /// <summary>
@@ -29,6 +31,14 @@ public static class Signals
         for (int n = 1; n < Table.Length; n++) numbers[Table[n].Name] = n;
         return numbers;
     }
+
+    /// <summary>The Linux number of a signal .NET names (PosixSignal's own values are negative for these).</summary>
+    public static int Number(PosixSignal s) => s switch
+    {
+        PosixSignal.SIGHUP => 1, PosixSignal.SIGINT => 2,
+        PosixSignal.SIGQUIT => 3, PosixSignal.SIGTERM => 15,
+        _ => (int)s,
+    };
 
     /// <summary>
     /// A waitpid status as Go's exec.ExitError says it, with the signal's name added:

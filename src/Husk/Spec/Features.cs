@@ -36,6 +36,8 @@ public sealed class Features
             // CDI device injection from cdi.k8s.io/* annotations, and VFIO classification.
             ["org.husk.cdi.versions"] = global::Husk.Cdi.CdiSpecParser.VersionRange,
             ["org.husk.cdi.vfio"] = global::Husk.Cdi.Vfio.AnnotationPrefix + "<N>",
+            // How containers can be isolated here (io.husk.isolation): "vm" only where its assets are found.
+            [global::Husk.Vm.VmIsolation.Annotation] = global::Husk.Vm.GuestAssets.Find().Missing.Count == 0 ? "container,vm" : "container",
             // As runc: the libseccomp version the runtime uses.
             ["io.github.seccomp.libseccomp.version"] = global::Husk.Seccomp.SeccompSupport.Version,
         },

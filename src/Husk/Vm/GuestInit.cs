@@ -1,0 +1,178 @@
+using System.Buffers.Binary;
+using System.Text;
+using Husk.Container;
+using Husk.Linux;
+
+namespace Husk.Vm;
+
+/// <summary>
+/// Husk as a VM guest's PID 1 (the kernel runs the initramfs's /init, which is this binary):
+/// mounts /proc, /sys, /dev and cgroup2, loads the virtio and virtio-fs modules, mounts the
+/// container's rootfs shared by the host, reads the container's id and config.json from the
+/// control port, and runs the container with Husk's usual create/start path (namespaces,
+/// mounts, seccomp, capabilities, rlimits: the same defences again, inside the guest). The
+/// workload's stdio are the stdio/stderr ports; its exit code goes back on the control port,
+/// then the guest powers off.
+/// </summary>
+public static class GuestInit
+{
+    public const string RootfsTag = "rootfs", RootfsMount = "/rootfs", BundleDirectory = "/bundle";
+
+    /// <summary>The kernel starts the initramfs's /init as PID 1 with argv[0] "/init"; nothing else does.</summary>
+    public static bool IsGuestPid1 =>
+        Environment.ProcessId == 1 && Environment.GetCommandLineArgs() is [ "/init", ..];
+
+    public static int Run()
+    {
+        int control = -1;
+        try
+        {
+            MountBasics();
+            LoadModules();
+            SwitchRoot();
+            var ports = WaitForPorts(QemuCommand.Ports);
+            control = Native.Check(Native.open(ports[QemuCommand.ControlPort], Native.O_RDWR | Native.O_CLOEXEC, 0), "open control port");
+            string id = Encoding.UTF8.GetString(VmControl.ReadFrame(control) ?? throw new HuskException("no container id from the host"));
+            byte[] config = VmControl.ReadFrame(control) ?? throw new HuskException("no config.json from the host");
+            Native.Check(Native.mount(RootfsTag, RootfsMount, "virtiofs", 0, null), $"mount virtio-fs {RootfsTag}");
+            File.WriteAllBytes(Path.Combine(BundleDirectory, "config.json"), config);
+            RedirectStdio(ports);
+            // Signals the host's husk received, for the workload: to this process, whose `run` forwards them.
+            new Thread(() => RelaySignals(control)) { IsBackground = true }.Start();
+            int code = Runner.Run(new StateStore("/run/husk"), new CreateOptions { Id = id, Bundle = BundleDirectory }, detach: false, keep: false);
+            VmControl.WriteLine(control, $"exit {code}");
+        }
+        catch (Exception e)
+        {
+            var message = e is HuskException ? e.Message : $"guest init: {e.GetType().Name}: {e.Message}";
+            if (control >= 0) try { VmControl.WriteLine(control, $"error {message.ReplaceLineEndings(" ")}"); } catch (HuskException) { }
+            Console.Error.WriteLine($"husk guest: {message}");
+        }
+        PowerOff();
+        return 1;
+    }
+
+    static void MountBasics()
+    {
+        Native.Check(Native.mount("proc", "/proc", "proc", Native.MS_NOSUID | Native.MS_NODEV | Native.MS_NOEXEC, null), "mount /proc");
+        Native.Check(Native.mount("sysfs", "/sys", "sysfs", Native.MS_NOSUID | Native.MS_NODEV | Native.MS_NOEXEC, null), "mount /sys");
+        Native.Check(Native.mount("devtmpfs", "/dev", "devtmpfs", Native.MS_NOSUID, null), "mount /dev");
+        Native.Check(Native.mount("cgroup2", "/sys/fs/cgroup", "cgroup2", Native.MS_NOSUID | Native.MS_NODEV | Native.MS_NOEXEC, null), "mount cgroup2");
+        Native.Check(Native.mount("tmpfs", "/run", "tmpfs", Native.MS_NOSUID | Native.MS_NODEV, "mode=755"), "mount /run");
+    }
+
+    /// <summary>
+    /// Moves to a tmpfs root, as switch_root does: the initramfs is the root mount itself, which
+    /// pivot_root cannot leave, and the container's create pivots into its rootfs as on a host.
+    /// The libraries the container's `husk init` loads come along; the mounts move.
+    /// </summary>
+    static void SwitchRoot()
+    {
+        const string newRoot = "/sysroot";
+        Directory.CreateDirectory(newRoot);
+        Native.Check(Native.mount("tmpfs", newRoot, "tmpfs", 0, "mode=755"), "mount the guest's root tmpfs");
+        foreach (var dir in Initramfs.RootDirectories) Directory.CreateDirectory(newRoot + "/" + dir);
+        foreach (var lib in Initramfs.LibraryPaths) File.Copy("/" + lib, newRoot + "/" + lib);
+        foreach (var mount in new[] { "/proc", "/sys", "/dev", "/run" })
+            Native.Check(Native.mount(mount, newRoot + mount, null, Native.MS_MOVE, null), $"move {mount}");
+        Native.Check(Native.chdir(newRoot), "chdir to the guest's root");
+        Native.Check(Native.mount(".", "/", null, Native.MS_MOVE, null), "move the guest's root");
+        Native.Check(Native.chroot("."), "chroot to the guest's root");
+        Native.Check(Native.chdir("/"), "chdir /");
+    }
+
+    /// <summary>The modules of the initramfs, in the order their names sort (Initramfs numbers them).</summary>
+    static void LoadModules()
+    {
+        foreach (var file in Directory.GetFiles(Initramfs.ModulesDirectory, "*.ko").Order(StringComparer.Ordinal))
+        {
+            int fd = Native.Check(Native.open(file, Native.O_RDONLY | Native.O_CLOEXEC, 0), $"open {file}");
+            try
+            {
+                if (Native.finit_module(fd) < 0 && Native.Errno != Native.EEXIST)
+                    throw new KernelException($"load module {Path.GetFileName(file)}", Native.Errno);
+            }
+            finally { Native.close(fd); }
+        }
+    }
+
+    /// <summary>The /dev nodes of the named virtio-serial ports, once the driver has made them all.</summary>
+    static Dictionary<string, string> WaitForPorts(string[] names)
+    {
+        var deadline = Environment.TickCount64 + 10_000;
+        while (true)
+        {
+            var found = new Dictionary<string, string>();
+            if (Directory.Exists("/sys/class/virtio-ports"))
+                foreach (var port in Directory.GetDirectories("/sys/class/virtio-ports"))
+                {
+                    var name = File.ReadAllText(Path.Combine(port, "name")).Trim();
+                    var node = Path.Combine("/dev", Path.GetFileName(port));
+                    if (names.Contains(name) && File.Exists(node)) found[name] = node;
+                }
+            if (found.Count == names.Length) return found;
+            if (Environment.TickCount64 > deadline)
+                throw new HuskException($"virtio-serial ports missing: {string.Join(", ", names.Except(found.Keys))}");
+            Thread.Sleep(5);
+        }
+    }
+
+    static void RedirectStdio(Dictionary<string, string> ports)
+    {
+        foreach (var (port, fd, flags) in new[] { (QemuCommand.StdinPort, 0, Native.O_RDONLY), (QemuCommand.StdoutPort, 1, Native.O_WRONLY), (QemuCommand.StderrPort, 2, Native.O_WRONLY) })
+        {
+            int opened = Native.Check(Native.open(ports[port], flags, 0), $"open {port}");
+            Native.Check(Native.dup2(opened, fd), $"dup2 {port}");
+            Native.close(opened);
+        }
+    }
+
+    /// <summary>
+    /// Frames "signal N" from the host: sent to this process (PID 1 takes only the signals it
+    /// handles, as `run` does). The port closes when the host's husk is gone (killed): nobody
+    /// waits for the workload then, and the guest powers off, which ends QEMU and virtiofsd.
+    /// </summary>
+    static void RelaySignals(int control)
+    {
+        try
+        {
+            while (VmControl.ReadFrame(control) is { } frame)
+                if (Encoding.UTF8.GetString(frame) is var text && text.StartsWith("signal ", StringComparison.Ordinal) && int.TryParse(text[7..], out int sig))
+                    Native.kill(1, sig);
+        }
+        catch (HuskException) { }
+        PowerOff();
+    }
+
+    static void PowerOff()
+    {
+        Native.sync();
+        Native.reboot(Native.RB_POWER_OFF);
+    }
+}
+
+/// <summary>The control port's framing between host and guest: length-prefixed frames host → guest, lines guest → host.</summary>
+public static class VmControl
+{
+    public static void WriteFrame(int fd, ReadOnlySpan<byte> payload)
+    {
+        Span<byte> len = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(len, (uint)payload.Length);
+        Native.WriteAll(fd, len, "VM control port");
+        Native.WriteAll(fd, payload, "VM control port");
+    }
+
+    /// <summary>The next frame; null at end of file.</summary>
+    public static byte[]? ReadFrame(int fd)
+    {
+        Span<byte> len = stackalloc byte[4];
+        if (!Native.ReadExact(fd, len, "VM control port")) return null;
+        uint n = BinaryPrimitives.ReadUInt32LittleEndian(len);
+        if (n > 16 << 20) throw new HuskException("VM control port: frame too large");
+        var payload = new byte[n];
+        if (n > 0 && !Native.ReadExact(fd, payload, "VM control port")) return null;
+        return payload;
+    }
+
+    public static void WriteLine(int fd, string line) => Native.WriteAll(fd, Encoding.UTF8.GetBytes(line + "\n"), "VM control port");
+}

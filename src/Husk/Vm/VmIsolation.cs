@@ -1,0 +1,28 @@
+namespace Husk.Vm;
+
+/// <summary>
+/// Whether a container runs in its own VM. The runc shim and conmon pass only runc's arguments,
+/// so the choice rides on the container (the annotation, as crun's run.oci.handler does) or on
+/// the name husk was started by (`husk-vm`, for a runtime entry that can only name a binary).
+/// </summary>
+public static class VmIsolation
+{
+    public const string Annotation = "io.husk.isolation";
+    public const string VmBinaryName = "husk-vm";
+
+    /// <summary>
+    /// The annotation's value, else the default of the name husk runs as. Unknown values are
+    /// refused. Never in the guest: there the container runs as on a host.
+    /// </summary>
+    public static bool Selected(Spec.Spec spec, string argv0) =>
+        !GuestInit.IsGuestPid1 && spec.Annotations.TryGetValue(Annotation, out var value)
+            ? value switch
+            {
+                "vm" => true,
+                "container" => false,
+                _ => throw new HuskException($"/annotations/{Annotation}: \"{value}\": use \"vm\" or \"container\""),
+            }
+            : Path.GetFileName(argv0) == VmBinaryName;
+
+    public static bool Selected(Spec.Spec spec) => Selected(spec, Environment.GetCommandLineArgs()[0]);
+}
