@@ -187,6 +187,8 @@ if [[ -d $P ]]; then
     done
 fi
 
+[[ -f $OUT/vm.md ]] && cat "$OUT/vm.md"
+
 if [[ -f $BENCH_DIR/analysis.md ]]; then
     cat "$BENCH_DIR/analysis.md"
 fi

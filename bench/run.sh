@@ -46,6 +46,9 @@ for view in ${BENCH_VIEWS:-host v2}; do
     esac
 done
 
+log "VM isolation"
+"$BENCH_DIR/vm.sh" || log "vm.sh failed; continuing"
+
 if [[ ${PROFILE:-1} == 1 ]]; then
     log "profiling husk run"
     "$BT" reap -- "$BENCH_DIR/profile.sh" host || log "profile.sh host failed; continuing"
