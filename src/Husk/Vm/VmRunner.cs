@@ -24,7 +24,9 @@ public static class VmRunner
         if (detach) RefuseCreate();
         RefuseUnsupported(spec);
         var assets = GuestAssets.Find().Require();
+        // virtiofsd shares a directory, not a symbolic link to one.
         var rootfs = Creator.RootfsOf(spec, Path.GetFullPath(o.Bundle));
+        if (new DirectoryInfo(rootfs).ResolveLinkTarget(returnFinalTarget: true) is { } target) rootfs = target.FullName;
         var initrd = Initramfs.For(assets);
 
         var dir = Path.Combine(Initramfs.CacheDirectory, o.Id);
