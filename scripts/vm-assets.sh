@@ -12,9 +12,10 @@ set -euo pipefail
 
 DIR=${HUSK_VM_DIR:-/var/lib/husk/vm}
 # Load order matters: each module needs the ones before it.
-MODULES=(virtio_ring virtio virtio_mmio virtio_console fuse virtiofs)
+# virtio_balloon: free page reporting gives the host back the guest memory the guest frees.
+MODULES=(virtio_ring virtio virtio_mmio virtio_console virtio_balloon fuse virtiofs)
 
-if [[ -s "$DIR/release" && -f "$DIR/vmlinuz" && -f "$DIR/modules/order" ]]; then
+if [[ -s "$DIR/release" && -f "$DIR/vmlinuz" && "$(cat "$DIR/modules/order" 2>/dev/null)" == "$(printf '%s\n' "${MODULES[@]}")" ]]; then
     exit 0
 fi
 

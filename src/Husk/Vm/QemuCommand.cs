@@ -59,6 +59,8 @@ public static class QemuCommand
             "-chardev", $"socket,id=fs,path={p.FsSocket}",
             "-device", $"vhost-user-fs-device,chardev=fs,tag={GuestInit.RootfsTag}",
             "-device", "virtio-serial-device",
+            // The guest reports the memory it frees, and QEMU gives it back to the host.
+            "-device", "virtio-balloon-device,free-page-reporting=on",
         };
         for (int i = 0; i < p.Ports.Count; i++)
         {
