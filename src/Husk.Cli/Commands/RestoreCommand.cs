@@ -47,7 +47,7 @@ public sealed class RestoreCommand : Command
         int status;
         try
         {
-            status = Runner.WaitForwardingSignals(result.Pid);
+            status = Foreground.WaitForwardingSignals(result.Pid);
             relay?.Drain(TimeSpan.FromSeconds(2));
         }
         finally { relay?.Dispose(); }

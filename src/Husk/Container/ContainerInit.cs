@@ -1,9 +1,7 @@
 using System.Text;
-using System.Text.Json;
 using Husk.Init;
 using Husk.Linux;
 using Husk.Rootfs;
-using Husk.Spec;
 
 namespace Husk.Container;
 
@@ -20,28 +18,28 @@ public static class ContainerInit
         int fifoFd = InitLauncher.InheritedFd(InitLauncher.FifoFdEnv);
         using var channel = new InitChannel(InitLauncher.InheritedFd(InitLauncher.InitPipeEnv));
         // The parent is gone or confused when this fails; it reports what happened.
-        if (InitLauncher.ReceiveSetup(channel, InitOptions.Shape) is not { } setup) return 1;
-        var (spec, options) = setup;
+        if (InitLauncher.ReceiveConfig(channel) is not { } config) return 1;
 
-        var process = spec.Process!;
+        var process = config.Process;
         Husk.Seccomp.SeccompListener? seccompListener = null;
         try
         {
-            // The bind sources create opened (BindSources) follow the options at once: taken before
+            // The bind sources create opened (BindSources) follow the config at once: taken before
             // anything here can fail, so create never sends them to an init that exited with an error.
-            var bindSources = BindSources.Receive(channel, options.BindSources);
+            var bindSources = BindSources.Receive(channel, config.BindSources);
             // As runc's nsexec: the init leads its own session (CRIU cannot checkpoint a container
             // whose session leader is outside its pid namespace).
             Native.EnsureSessionLeader();
             // First, as runc: do not share the caller's session keyring (unless --no-new-keyring).
-            if (!options.NoNewKeyring) ProcessSetup.JoinSessionKeyring(options.Id, options.UserNamespace);
+            if (!config.NoNewKeyring) ProcessSetup.JoinSessionKeyring(config.Id, config.UserNamespace);
             // While the host's files are in reach: load libseccomp (from the host, never from the
             // container's image) and connect to the seccomp agent.
-            seccompListener = Husk.Seccomp.SeccompFilter.Prepare(spec.Linux?.Seccomp);
-            RootfsBuilder.Prepare(spec, options.Rootfs,
+            seccompListener = Husk.Seccomp.SeccompFilter.Prepare(config.Seccomp);
+            var rootfsSpec = config.RootfsSpec();
+            RootfsBuilder.Prepare(rootfsSpec, config.Rootfs,
                 new RootfsOptions
                 {
-                    NoPivot = options.NoPivot, InUserNamespace = options.UserNamespace,
+                    NoPivot = config.NoPivot, InUserNamespace = config.UserNamespace,
                     IdmappedMountFds = Husk.Rootfs.IdmappedMounts.FromEnvironment(),
                     BindSourceFds = bindSources,
                     // As runc: a missing cwd is created (0755) in the new root, before it may turn read-only.
@@ -51,25 +49,23 @@ public static class ContainerInit
                 {
                     channel.Send(InitMessage.RunCreateRuntimeHooks, ReadOnlySpan<byte>.Empty);
                     channel.Expect(InitMessage.HooksDone, "while createRuntime hooks ran");
-                    if (spec.Hooks is { } hooks) HookRunner.Run(hooks.CreateContainer, options.StateJson, "createContainer");
+                    if (config.CreateContainerHooks.Count > 0)
+                        HookRunner.Run(config.CreateContainerHooks, config.StateJson(ContainerStatus.Creating), "createContainer");
                 });
             // process.terminal: the pty is made here, from the container's own /dev/ptmx (after
             // pivot_root), and its master sent over the console socket (ContainerConsole).
             if (process.Terminal) ContainerConsole.Setup(ContainerConsole.InheritedSocket(), process.ConsoleSize, process.User.UID);
 
-            var namespaces = NamespacePlan.From(spec);
-            if (namespaces.Creates(NamespaceKind.Uts) || namespaces.JoinsExisting(NamespaceKind.Uts))
-            {
-                if (!string.IsNullOrEmpty(spec.Hostname)) ProcessSetup.SetHostname(spec.Hostname);
-                if (!string.IsNullOrEmpty(spec.Domainname)) ProcessSetup.SetDomainname(spec.Domainname);
-            }
-            if (spec.Linux is { } linux)
+            // Set only in a UTS namespace of the container's own (InitConfig.ForCreate decided).
+            if (config.Hostname is { } hostname) ProcessSetup.SetHostname(hostname);
+            if (config.Domainname is { } domainname) ProcessSetup.SetDomainname(domainname);
+            if (config.Linux is { } linux)
             {
                 ProcessSetup.ApplySysctl(linux.Sysctl);
                 RootfsBuilder.ApplyReadonlyPaths(linux.ReadonlyPaths);
                 RootfsBuilder.ApplyMaskedPaths(linux.MaskedPaths);
             }
-            RootfsBuilder.ApplyRootPropagation(spec);
+            RootfsBuilder.ApplyRootPropagation(rootfsSpec);
             ProcessSetup.ApplyRlimits(process.Rlimits);
             // Fail at create, not after start, when the program cannot be found (as runc does).
             ProcessSetup.ResolveExecutable(process.Args[0], process.Env, process.Cwd);
@@ -86,17 +82,17 @@ public static class ContainerInit
         try
         {
             WaitForStart(fifoFd);
-            var seccomp = spec.Linux?.Seccomp;
-            string seccompState = seccomp is null ? "" : WithStatus(options.StateJson, "running");
+            var seccomp = config.Seccomp;
+            string seccompState = seccomp is null ? "" : config.StateJson(ContainerStatus.Running);
             // The startContainer hooks run last, as the container's user with its capabilities and
             // filter (runc's standard init): they come from the image.
             Action? startContainerHooks = null;
-            if (spec.Hooks is { StartContainer.Count: > 0 } hooks)
+            if (config.StartContainerHooks.Count > 0)
             {
-                string hookState = WithStatus(options.StateJson, "created");
-                startContainerHooks = () => HookRunner.Run(hooks.StartContainer, hookState, "startContainer");
+                string hookState = config.StateJson(ContainerStatus.Created);
+                startContainerHooks = () => HookRunner.Run(config.StartContainerHooks, hookState, "startContainer");
             }
-            ProcessSetup.BecomeProcess(process, options.PreserveFds,
+            ProcessSetup.BecomeProcess(process, config.PreserveFds,
                 seccomp is null ? null : () => Husk.Seccomp.SeccompFilter.Install(seccomp, seccompState, 0, seccompListener),
                 startContainerHooks);
             return 127; // BecomeProcess only returns by throwing
@@ -144,13 +140,4 @@ public static class ContainerInit
         try { Native.WriteAll(fifoFd, Encoding.UTF8.GetBytes(message.ReplaceLineEndings(" ") + "\n"), "exec fifo"); }
         catch (HuskException) { }
     }
-
-    /// <summary>The state JSON with another status (startContainer hooks get "created", as in runc).</summary>
-    static string WithStatus(string stateJson, string status)
-    {
-        var state = SpecJson.ParseState(stateJson);
-        state.Status = status;
-        return SpecJson.Serialize(state);
-    }
-
 }

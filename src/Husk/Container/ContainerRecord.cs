@@ -48,30 +48,3 @@ public sealed class ContainerRecord
         m.Map("annotations", r => r.Annotations, (r, v) => r.Annotations = v, JsonCodecs.String, absentNullEmpty: false),
     ]);
 }
-
-/// <summary>Options `husk create` sends the init besides the spec.</summary>
-public sealed class InitOptions
-{
-    public string Id { get; set; } = "";
-    public string Rootfs { get; set; } = "";
-    public bool NoPivot { get; set; }
-    public bool UserNamespace { get; set; }
-    public int PreserveFds { get; set; }
-    public bool NoNewKeyring { get; set; }
-    /// <summary>How many bind mount sources `create` opened for the init; they follow the options (<see cref="Husk.Rootfs.BindSources"/>).</summary>
-    public int BindSources { get; set; }
-    /// <summary>The state JSON (status creating) given to createContainer hooks on stdin.</summary>
-    public string StateJson { get; set; } = "";
-
-    public static readonly JsonShape<InitOptions> Shape = new(m =>
-    [
-        m.String("id", o => o.Id, (o, v) => o.Id = v),
-        m.String("rootfs", o => o.Rootfs, (o, v) => o.Rootfs = v),
-        m.Value("noPivot", o => o.NoPivot, (o, v) => o.NoPivot = v, JsonCodecs.Boolean),
-        m.Value("userNamespace", o => o.UserNamespace, (o, v) => o.UserNamespace = v, JsonCodecs.Boolean),
-        m.Value("preserveFds", o => o.PreserveFds, (o, v) => o.PreserveFds = v, JsonCodecs.Int32),
-        m.Value("noNewKeyring", o => o.NoNewKeyring, (o, v) => o.NoNewKeyring = v, JsonCodecs.Boolean),
-        m.Value("bindSources", o => o.BindSources, (o, v) => o.BindSources = v, JsonCodecs.Int32),
-        m.String("stateJson", o => o.StateJson, (o, v) => o.StateJson = v),
-    ]);
-}

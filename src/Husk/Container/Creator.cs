@@ -1,8 +1,7 @@
 using System.Text;
-using System.Text.Json;
 using Husk.Cgroups;
+using Husk.Container.Launch;
 using Husk.Linux;
-using Husk.Rootfs;
 using Husk.Spec;
 
 namespace Husk.Container;
@@ -26,8 +25,6 @@ public sealed class CreateOptions
     public bool? Rootless { get; init; }
     /// <summary>CDI spec directories, lowest priority first; null: --cdi-spec-dirs, $HUSK_CDI_SPEC_DIRS or the defaults.</summary>
     public IReadOnlyList<string>? CdiSpecDirs { get; init; }
-    /// <summary>Called the moment the init reports ready, before the created state is written (`run` starts it then).</summary>
-    public Action? WhenReady { get; set; }
 }
 
 /// <summary>
@@ -50,7 +47,9 @@ public static class Creator
     }
 
     /// <param name="loaded">The bundle's spec when the caller has read it already (<see cref="Load"/>).</param>
-    public static ContainerRecord Create(StateStore store, CreateOptions o, Spec.Spec? loaded = null)
+    /// <param name="whenReady">Called the moment the init reports ready, before the created state is written (`run` starts it then).</param>
+    /// <returns>The container, no longer locked.</returns>
+    public static ContainerHandle Create(StateStore store, CreateOptions o, Spec.Spec? loaded = null, Action? whenReady = null)
     {
         var bundle = Path.GetFullPath(o.Bundle);
         var spec = loaded ?? Load(bundle);
@@ -65,12 +64,9 @@ public static class Creator
         var rootfs = RootfsOf(spec, bundle);
         if (spec.Process!.Terminal && o.ConsoleSocket == null && o.ConsoleSocketFd < 0)
             throw new HuskException("/process/terminal: a terminal needs --console-socket when the runtime does not stay attached");
-        if (o.PreserveFds < 0 || o.PreserveFds > 1000) throw new HuskException($"--preserve-fds {o.PreserveFds}: out of range");
         // Socket activation, as runc: LISTEN_FDS meant for us come first (3..), then --preserve-fds.
         int listenFds = ListenFds();
-        int preserveFds = listenFds + o.PreserveFds;
-        if (preserveFds > 0)
-            Native.CheckOpenAtStart(3, preserveFds, listenFds > 0 ? $"LISTEN_FDS={listenFds} and --preserve-fds {o.PreserveFds}" : $"--preserve-fds {o.PreserveFds}");
+        int preserveFds = InitLauncher.CheckPreserveFds(o.PreserveFds, listenFds);
         var plan = NamespacePlan.From(spec);
         RefuseRuntimeMountNamespace(plan);
         ICgroupManager? cgroup = CgroupManagers.ForContainer(spec.Linux?.CgroupsPath, o.Id);
@@ -78,14 +74,14 @@ public static class Creator
         if (spec.Linux?.Resources is { } resources) cgroup.CheckResources(resources);
         CheckExistingCgroup(cgroup);
 
-        using var dirLock = store.CreateDirectory(o.Id);
-        var record = ContainerRecord.New(o.Id, bundle, rootfs, spec);
-        int spawned = 0;
+        using var container = ContainerHandle.CreateNew(store, o.Id, bundle, rootfs, spec);
+        var record = container.Record;
+        CreateStrategy? launch = null;
         try
         {
             // The cgroup is recorded before it is created, so a create killed half-way can still be cleaned up.
             record.Cgroup = cgroup.ToInfo();
-            store.WriteRecord(record);
+            container.Save();
 
             // The cgroup decides what exists before the init starts (what it is started inside) and
             // what is made while it starts (what it moves itself into); the launch passes the placement on.
@@ -93,115 +89,26 @@ public static class Creator
             using var placement = CreateCgroupOrSkipWhenRootless(cgroup, spec, rootless);
             if (placement is null) cgroup = null;
 
-            var fifoPath = Path.Combine(store.DirOf(o.Id), StateStore.ExecFifo);
-            Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
             var configJson = SpecJson.SerializeToUtf8(spec);
             if (listenFds > 0) spec.Process.Env.AddRange([$"LISTEN_FDS={listenFds}", "LISTEN_PID=1"]);
-            int console = !spec.Process.Terminal ? -1
-                : o.ConsoleSocketFd >= 0 ? o.ConsoleSocketFd : Native.ConnectUnix(o.ConsoleSocket!);
-            InitLauncher launch;
-            // ID-mapped mounts are made here, on the host side, and attached by the init.
-            var idmapFds = new Dictionary<int, int>();
-            try
-            {
-                idmapFds = Husk.Rootfs.IdmappedMounts.Create(spec);
-                launch = InitLauncher.Launch(preserveFds, fifoPath, console, idmapFds: idmapFds, cgroup: placement);
-            }
-            finally
-            {
-                if (console >= 0 && console != o.ConsoleSocketFd) Native.close(console);
-                foreach (var fd in idmapFds.Values) Native.close(fd);
-            }
-            using var launchScope = launch;
-            spawned = launch.SpawnedPid;
-            // Frozen meanwhile (or under a frozen parent), the init would never answer: give up.
-            if (cgroup is { } started)
-                launch.Channel.WhileWaiting = () =>
-                {
-                    if (started.FrozenDirectory() is { } dir)
-                        throw new HuskException($"container's cgroup {dir} was frozen while the container was created: its init cannot run");
-                };
+            launch = new CreateStrategy(container, spec, plan, o, preserveFds, placement, cgroup, configJson);
+            int initPid = InitLaunch.Run(launch);
 
-            // While the init execs and loads: the rest of the cgroup, and linux.resources and the device
-            // rules, before the bootstrap lets anything of the container run.
-            placement?.CreateWhileStarting();
-            cgroup?.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
-            // Parent directories it had to make are recorded too: delete removes them (its own are known already).
-            if (cgroup is null || cgroup.CreatedDirectories.Except(cgroup.Directories).Any())
-            {
-                record.Cgroup = cgroup?.ToInfo();
-                store.WriteRecord(record);
-            }
-
-            var bootstrap = BuildBootstrap(spec, plan);
-            launch.JoinCgroup(placement, bootstrap);
-            launch.Channel.Send(InitMessage.Bootstrap, bootstrap.ToArray());
-            store.WriteConfig(o.Id, configJson);
-            int initPid = AwaitInitPid(launch, spec);
-            record.Pid = initPid;
-            record.PidStartTime = ProcFs.Stat(initPid)?.StartTime ?? 0;
-            // A create killed from here on leaves an init that delete must find: in the cgroup it
-            // started in (recorded already), or, without a cgroup, by its pid.
-            if (cgroup is null) store.WriteRecord(record);
-
-            var options = new InitOptions
-            {
-                Id = o.Id, Rootfs = rootfs, NoPivot = o.NoPivot, UserNamespace = plan.HasUserNamespace,
-                PreserveFds = preserveFds, NoNewKeyring = o.NoNewKeyring, StateJson = StateJson(record, spec, "creating"),
-            };
-            // In a user namespace the init reaches bind sources as the container's root: they are
-            // opened here, as the host's root, now that its mount namespace exists.
-            var bindSources = BindSources.Open(
-                BindSources.Plan(spec, plan, Native.geteuid() == 0, idmapFds.Keys), initPid);
-            try
-            {
-                options.BindSources = bindSources.Count;
-                launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(spec));
-                launch.Channel.Send(InitMessage.Options, InitOptions.Shape.WriteDocument(options));
-                BindSources.Send(launch.Channel, bindSources);
-            }
-            finally
-            {
-                foreach (var fd in bindSources.Values) Native.close(fd);
-            }
-
-            while (true)
-            {
-                var msg = launch.Channel.Receive() ?? throw new HuskException("container init exited before it was ready");
-                if (msg.Type == InitMessage.Error) throw new HuskException(Encoding.UTF8.GetString(msg.Payload));
-                if (msg.Type == InitMessage.Ready) break;
-                if (msg.Type != InitMessage.RunCreateRuntimeHooks) throw new HuskException($"container init sent unexpected {msg.Type}");
-                var hooks = spec.Hooks;
-                if (hooks != null)
-                {
-                    HookRunner.Run(hooks.Prestart, options.StateJson, "prestart");
-                    HookRunner.Run(hooks.CreateRuntime, options.StateJson, "createRuntime");
-                }
-                launch.Channel.Send(InitMessage.HooksDone, ReadOnlySpan<byte>.Empty);
-            }
-
-            o.WhenReady?.Invoke();
+            whenReady?.Invoke();
             if (o.PidFile != null) SmallFile.WriteAtomically(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(initPid.ToString()));
             record.CreateFinished = true;
-            store.WriteRecord(record);
-            return record;
+            container.Save();
+            return container;
         }
         catch (Exception)
         {
-            // A frozen (cgroup v1) init dies of SIGKILL only once thawed.
-            if (spawned > 0 && cgroup?.FrozenDirectory() != null)
-            {
-                try { cgroup.Thaw(); } catch (HuskException e) { Log.Warn($"cleanup: {e.Message}"); }
-            }
-            Cleanup.KillInit(record.Pid, record.PidStartTime);
-            // Not yet reaped while the init pid is unknown, so its pid cannot have been reused.
-            if (spawned > 0 && record.Pid == 0) Cleanup.KillAndReap(spawned);
+            launch?.Terminate();
             try { cgroup?.Destroy(); } catch (HuskException e) { Log.Warn($"cleanup: {e.Message}"); }
             // Runtime spec lifecycle: a create that fails once the container exists (a prestart,
             // createRuntime or createContainer hook, or any later step) destroys it and goes on to
             // the poststop hooks, as runc's destroy does. Their failures are only warnings.
-            if (spawned > 0 && spec.Hooks is { Poststop.Count: > 0 } hooks)
-                HookRunner.RunBestEffort(hooks.Poststop, StateJson(record, spec, ContainerStatus.Stopped), "poststop", Log.Warn);
+            if (launch is { Spawned: > 0 } && spec.Hooks is { Poststop.Count: > 0 } hooks)
+                HookRunner.RunBestEffort(hooks.Poststop, container.StateJson(spec, ContainerStatus.Stopped), "poststop", Log.Warn);
             store.RemoveDirectory(o.Id);
             throw;
         }
@@ -278,10 +185,6 @@ public static class Creator
         return rootfs;
     }
 
-    /// <summary>The OCI state given to hooks and printed by `state`.</summary>
-    public static string StateJson(ContainerRecord r, Spec.Spec? spec, string status) =>
-        SpecJson.Serialize(ContainerStatus.ToState(r, spec, status, r.Pid));
-
     /// <summary>
     /// Joining the runtime's own mount namespace would bind, pivot_root and remount the host's root:
     /// refused (the validator already requires a mount namespace, new or joined).
@@ -298,45 +201,6 @@ public static class Creator
             if (joined.DevMajor == own.DevMajor && joined.DevMinor == own.DevMinor
                 && *(ulong*)((byte*)&joined + 32) == *(ulong*)((byte*)&own + 32))
                 throw new HuskException($"/linux/namespaces: mount namespace {path} is the runtime's own (the host's); a container needs a mount namespace of its own");
-        }
-    }
-
-    static InitChannel.BootstrapBuilder BuildBootstrap(Spec.Spec spec, NamespacePlan plan)
-    {
-        var b = new InitChannel.BootstrapBuilder();
-        b.AddUInt32(BootstrapRecord.CloneFlags, plan.CloneFlags);
-        foreach (var (flag, path) in plan.Joins) b.AddNamespacePath(flag, path);
-        if (spec.Process?.OOMScoreAdj is int oom) b.AddText(BootstrapRecord.OomScoreAdj, oom.ToString());
-        if (plan.Creates(NamespaceKind.Time) && spec.Linux is { } linux && linux.TimeOffsets.Count > 0)
-        {
-            var sb = new StringBuilder();
-            foreach (var (clock, off) in linux.TimeOffsets) sb.Append($"{clock} {off.Secs} {off.Nanosecs}\n");
-            b.AddText(BootstrapRecord.TimeNamespaceOffsets, sb.ToString());
-        }
-        return b;
-    }
-
-    /// <summary>Serves nsexec.c until it reports the init's pid: writes uid/gid maps when it asks.</summary>
-    static int AwaitInitPid(InitLauncher launch, Spec.Spec spec)
-    {
-        while (true)
-        {
-            var msg = launch.Channel.Receive()
-                ?? throw new HuskException($"container init exited while entering namespaces ({Cleanup.DescribeExit(launch.SpawnedPid)})");
-            switch (msg.Type)
-            {
-                case InitMessage.Error: throw new HuskException(Encoding.UTF8.GetString(msg.Payload));
-                case InitMessage.UserMapRequest:
-                    UserNamespace.WriteMappings(InitChannel.ReadInt(msg.Payload), spec.Linux!);
-                    launch.Channel.Send(InitMessage.UserMapAck, ReadOnlySpan<byte>.Empty);
-                    break;
-                case InitMessage.ChildPid:
-                    int pid = InitChannel.ReadInt(msg.Payload);
-                    // With a new pid namespace the process we spawned forked the init and exits: reap it.
-                    if (pid != launch.SpawnedPid) Cleanup.Reap(launch.SpawnedPid);
-                    return pid;
-                default: throw new HuskException($"container init sent unexpected {msg.Type}");
-            }
         }
     }
 }

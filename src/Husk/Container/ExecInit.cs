@@ -1,7 +1,5 @@
-using System.Text.Json;
 using Husk.Init;
 using Husk.Linux;
-using Husk.Spec;
 
 namespace Husk.Container;
 
@@ -19,19 +17,18 @@ public static class ExecInit
     {
         using var channel = new InitChannel(InitLauncher.InheritedFd(InitLauncher.InitPipeEnv));
         // The parent is gone or confused when this fails; it reports what happened.
-        if (InitLauncher.ReceiveSetup(channel, ExecInitOptions.Shape) is not { } setup) return 1;
-        var (spec, options) = setup;
+        if (InitLauncher.ReceiveConfig(channel) is not { } config) return 1;
 
-        var process = spec.Process!;
+        var process = config.Process;
         try
         {
             // As runc's nsexec: lead a session (and so be able to take a controlling terminal).
             Native.EnsureSessionLeader();
-            if (!options.NoNewKeyring) ProcessSetup.JoinSessionKeyring(options.Id, options.UserNamespace);
+            if (!config.NoNewKeyring) ProcessSetup.JoinSessionKeyring(config.Id, config.UserNamespace);
             if (process.Terminal)
                 ContainerConsole.Setup(ContainerConsole.InheritedSocket(), process.ConsoleSize, process.User.UID);
             ProcessSetup.ApplyRlimits(process.Rlimits);
-            var seccomp = spec.Linux?.Seccomp;
+            var seccomp = config.Seccomp;
             var listener = Husk.Seccomp.SeccompListener.Inherited(seccomp);
             if (seccomp is not null && !LibSeccompPreloaded())
                 throw new HuskException("seccomp: libseccomp was not loaded from the host before joining the container");
@@ -41,8 +38,8 @@ public static class ExecInit
                 ProcessSetup.ProcessEnvironment(process.Env, process.User.UID), process.Cwd);
             channel.Send(InitMessage.Ready, ReadOnlySpan<byte>.Empty);
             // The rest in ContainerInit's order (runc's setns init).
-            ProcessSetup.BecomeProcess(process, options.PreserveFds,
-                seccomp is null ? null : () => Husk.Seccomp.SeccompFilter.Install(seccomp, options.StateJson, options.ProcessPid, listener));
+            ProcessSetup.BecomeProcess(process, config.PreserveFds,
+                seccomp is null ? null : () => Husk.Seccomp.SeccompFilter.Install(seccomp, config.StateJson(ContainerStatus.Running), config.ProcessPid, listener));
             return 127; // BecomeProcess only returns by throwing
         }
         catch (Exception e)

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Husk.Cgroups;
+using Husk.Container.Launch;
 using Husk.Linux;
 using Husk.Spec;
 using Husk.Spec.Json;
@@ -33,29 +34,6 @@ public sealed class ExecOptions
     public bool IgnorePaused { get; init; }
     /// <summary>--cgroup values, "[controller[,controller]:]path": existing sub-cgroups to run in.</summary>
     public IReadOnlyList<string> SubCgroups { get; init; } = [];
-}
-
-/// <summary>Options `husk exec` sends its exec init besides the spec (whose process is the one to run).</summary>
-public sealed class ExecInitOptions
-{
-    public string Id { get; set; } = "";
-    public bool UserNamespace { get; set; }
-    public int PreserveFds { get; set; }
-    public bool NoNewKeyring { get; set; }
-    /// <summary>The container's state (status running), for a seccomp listener.</summary>
-    public string StateJson { get; set; } = "";
-    /// <summary>The host pid of the process, for a seccomp listener.</summary>
-    public int ProcessPid { get; set; }
-
-    public static readonly JsonShape<ExecInitOptions> Shape = new(m =>
-    [
-        m.String("id", o => o.Id, (o, v) => o.Id = v),
-        m.Value("userNamespace", o => o.UserNamespace, (o, v) => o.UserNamespace = v, JsonCodecs.Boolean),
-        m.Value("preserveFds", o => o.PreserveFds, (o, v) => o.PreserveFds = v, JsonCodecs.Int32),
-        m.Value("noNewKeyring", o => o.NoNewKeyring, (o, v) => o.NoNewKeyring = v, JsonCodecs.Boolean),
-        m.String("stateJson", o => o.StateJson, (o, v) => o.StateJson = v),
-        m.Value("processPid", o => o.ProcessPid, (o, v) => o.ProcessPid = v, JsonCodecs.Int32),
-    ]);
 }
 
 /// <summary>
@@ -97,12 +75,11 @@ public static class Executor
         if (o.ProcessFile == null && o.Args.Count == 0) throw new HuskException(MissingCommand);
         StateStore.ValidateId(o.Id);
         if (!store.Exists(o.Id)) throw new HuskException($"container \"{o.Id}\" does not exist");
-        ContainerRecord r;
+        var container = ContainerHandle.Open(store, o.Id);
         Spec.Spec spec;
-        using (store.Lock(o.Id))
+        using (container)
         {
-            r = store.ReadRecord(o.Id) ?? throw new HuskException($"container \"{o.Id}\" has no state; delete it with --force");
-            var status = ContainerStatus.Of(store, r, createInProgress: false);
+            var status = container.Status();
             if (status == ContainerStatus.Stopped) throw new HuskException($"cannot exec in a stopped container \"{o.Id}\"");
             if (status == ContainerStatus.Paused && !o.IgnorePaused)
                 throw new HuskException($"cannot exec in a paused container \"{o.Id}\" (use --ignore-paused to override)");
@@ -111,94 +88,50 @@ public static class Executor
         var process = BuildProcess(spec, o);
         var subCgroups = ParseSubCgroups(o.SubCgroups);
         Husk.Seccomp.SeccompFilter.Check(spec.Linux?.Seccomp);
-        if (o.PreserveFds < 0 || o.PreserveFds > 1000) throw new HuskException($"--preserve-fds {o.PreserveFds}: out of range");
-        if (o.PreserveFds > 0) Native.CheckOpenAtStart(3, o.PreserveFds, $"--preserve-fds {o.PreserveFds}");
+        InitLauncher.CheckPreserveFds(o.PreserveFds, listenFds: 0);
         if (process.Terminal && o.ConsoleSocket == null && o.Detach)
             throw new HuskException("cannot allocate a terminal for a detached exec without --console-socket");
-
-        var execSpec = Husk.Spec.Spec.Shape.Copy(spec);
-        execSpec.Process = process;
-        // Refused now, in one line, what the init could not apply here (as create does).
-        Husk.Init.Lsm.CheckHost(execSpec);
-        var joins = Joins(spec, r.Pid);
+        // Refused now, in one line, what the init could not apply here (as create does): its labels are the process's.
+        Husk.Init.Lsm.CheckHost(new Spec.Spec { Process = process, Linux = spec.Linux });
+        var joins = ExecStrategy.Joins(spec, container.Record.Pid);
 
         // In the foreground the process is our child, or (forked into the pid namespace by nsexec's
         // intermediate process) reparented to us as a subreaper, so we can wait for its status.
         if (!o.Detach) Native.prctl(Native.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
-        int consoleParent = -1, consoleChild = -1, pid = 0, spawned = 0;
+        int pid;
+        ExecStrategy? launch = null;
         TerminalRelay? relay = null;
         // A notify listener is reached from here, the host: the exec init is in the container's mount namespace.
         using var listener = Husk.Seccomp.SeccompListener.Open(spec.Linux?.Seccomp);
         try
         {
-            if (process.Terminal)
-            {
-                if (o.ConsoleSocket != null) consoleChild = Native.ConnectUnix(o.ConsoleSocket);
-                else (consoleParent, consoleChild) = TerminalRelay.NewConsoleSocketPair();
-            }
             // The process starts inside the container's cgroup without a move by pid (InitLauncher.JoinCgroup).
-            var cgroup = r.Cgroup != null ? CgroupManagers.Open(r.Cgroup) : null;
+            var cgroup = container.Record.Cgroup != null ? CgroupManagers.Open(container.Record.Cgroup) : null;
             if (subCgroups.Count > 0)
                 cgroup = (cgroup ?? throw new HuskException($"--cgroup: container \"{o.Id}\" has no cgroup")).Below(subCgroups);
             using var placement = cgroup?.NewProcessPlacement();
-            using (var launch = InitLauncher.Launch(o.PreserveFds, null, consoleChild, exec: true, seccompListener: listener?.Fd ?? -1, cgroup: placement))
+            launch = new ExecStrategy(container, spec, process, o, joins, cgroup, placement, listener);
+            pid = InitLaunch.Run(launch);
+            if (launch.ConsoleParent >= 0)
             {
-                spawned = launch.SpawnedPid;
-                // Paused meanwhile, the process would never answer; with --ignore-paused it waits for the resume.
-                if (cgroup != null && !o.IgnorePaused)
-                    launch.Channel.WhileWaiting = () =>
-                    {
-                        if (cgroup.FrozenDirectory() is { } dir)
-                            throw new HuskException($"cannot exec in container \"{o.Id}\": its cgroup {dir} was frozen while the process started (paused?)");
-                    };
-                if (consoleChild >= 0) { Native.close(consoleChild); consoleChild = -1; }
-                var b = new InitChannel.BootstrapBuilder();
-                launch.JoinCgroup(placement, b);
-                b.AddUInt32(BootstrapRecord.CloneFlags, 0);
-                // The exec init starts inside the container's mount namespace: libseccomp must be
-                // loaded by nsexec.c from the host before it joins (never from the container's image).
-                if (spec.Linux?.Seccomp != null) b.AddText(BootstrapRecord.Preload, Native.LibSeccomp + "\0");
-                foreach (var (flag, path) in joins) b.AddNamespacePath(flag, path);
-                launch.Channel.Send(InitMessage.Bootstrap, b.ToArray());
-                pid = AwaitPid(launch);
-
-                var options = new ExecInitOptions
-                {
-                    Id = o.Id, PreserveFds = o.PreserveFds,
-                    UserNamespace = joins.Any(j => j.Flag == NamespaceKinds.CLONE_NEWUSER),
-                    StateJson = Creator.StateJson(r, spec, ContainerStatus.Running), ProcessPid = pid,
-                };
-                launch.Channel.Send(InitMessage.Spec, SpecJson.SerializeToUtf8(execSpec));
-                launch.Channel.Send(InitMessage.Options, ExecInitOptions.Shape.WriteDocument(options));
-                launch.Channel.Expect(InitMessage.Ready, "before the process was ready");
-                // The socket is close-on-exec: end-of-file now means the program runs.
-                var after = launch.Channel.Receive();
-                if (after is { Type: InitMessage.Error } err) throw new HuskException(Encoding.UTF8.GetString(err.Payload));
-                if (after != null) throw new HuskException($"exec init sent unexpected {after.Value.Type}");
-            }
-            if (consoleParent >= 0)
-            {
-                int master = TerminalRelay.Receive(consoleParent);
-                consoleParent = -1;
-                relay = TerminalRelay.Start(master);
+                int consoleParent = launch.ConsoleParent;
+                launch.ConsoleParent = -1;
+                relay = TerminalRelay.Start(TerminalRelay.Receive(consoleParent));
             }
             if (o.PidFile != null) SmallFile.WriteAtomically(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(pid.ToString()));
         }
         catch (Exception)
         {
             relay?.Dispose();
-            if (pid > 0) Cleanup.KillAndReap(pid);
-            if (spawned > 0 && spawned != pid) Cleanup.KillAndReap(spawned);
-            if (consoleParent >= 0) Native.close(consoleParent);
-            if (consoleChild >= 0) Native.close(consoleChild);
+            launch?.Terminate();
             throw;
         }
         if (o.Detach) return 0;
 
         try
         {
-            int status = Runner.WaitForwardingSignals(pid);
+            int status = Foreground.WaitForwardingSignals(pid);
             relay?.Drain(TimeSpan.FromSeconds(2));
             return Cleanup.ExitCode(status);
         }
@@ -291,47 +224,5 @@ public static class Executor
         if (parts.Length == 2 && !uint.TryParse(parts[1], out gid))
             throw new HuskException($"--user \"{text}\": expected uid[:gid] (numbers)");
         return (uid, gid);
-    }
-
-    /// <summary>
-    /// The namespaces to join: every type the container's spec lists, through the init's
-    /// /proc/PID/ns file (also for those the container itself joined by path), except those this
-    /// process is already in (setns into one's own user namespace fails).
-    /// </summary>
-    static List<(uint Flag, string Path)> Joins(Spec.Spec spec, int initPid)
-    {
-        var joins = new List<(uint, string)>();
-        foreach (var ns in spec.Linux?.Namespaces ?? [])
-        {
-            var kind = NamespaceKinds.Find(ns.Type) ?? throw new HuskException($"/linux/namespaces: unknown namespace type \"{ns.Type}\"");
-            var (flag, name) = (kind.CloneFlag, kind.ProcName);
-            var path = $"/proc/{initPid}/ns/{name}";
-            string? theirs = LinkOf(path);
-            if (theirs == null) throw new HuskException($"cannot exec: the container's {ns.Type} namespace ({path}) is gone");
-            if (theirs == LinkOf($"/proc/self/ns/{name}")) continue;
-            if (joins.Any(j => j.Item1 == flag)) continue;
-            joins.Add((flag, path));
-        }
-        return joins;
-    }
-
-    static string? LinkOf(string path)
-    {
-        try { return new FileInfo(path).LinkTarget; }
-        catch (IOException) { return null; }
-        catch (UnauthorizedAccessException) { return null; }
-    }
-
-    /// <summary>Serves nsexec.c until it reports the pid of the process in the container (no user maps to write: it joins).</summary>
-    static int AwaitPid(InitLauncher launch)
-    {
-        var msg = launch.Channel.Receive()
-            ?? throw new HuskException($"exec init exited while joining the container's namespaces ({Cleanup.DescribeExit(launch.SpawnedPid)})");
-        if (msg.Type == InitMessage.Error) throw new HuskException(Encoding.UTF8.GetString(msg.Payload));
-        if (msg.Type != InitMessage.ChildPid) throw new HuskException($"exec init sent unexpected {msg.Type}");
-        int pid = InitChannel.ReadInt(msg.Payload);
-        // Forked into the container's pid namespace: reap the intermediate process.
-        if (pid != launch.SpawnedPid) Cleanup.Reap(launch.SpawnedPid);
-        return pid;
     }
 }

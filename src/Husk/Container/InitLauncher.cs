@@ -98,16 +98,27 @@ public sealed class InitLauncher : IDisposable
     }
 
     /// <summary>
-    /// Puts the spawned process where <paramref name="cgroup"/> says, without a move by pid where it can:
-    /// bootstrap records for nsexec.c to move it itself, while it is still single-threaded; the
-    /// directory it was started in, or (no clone3) it is moved there by pid now.
+    /// The fds 3.. the init keeps: the <paramref name="listenFds"/> of socket activation, then the
+    /// <paramref name="requested"/> of --preserve-fds; each must have been open when husk started. Returns their count.
     /// </summary>
-    public void JoinCgroup(Husk.Cgroups.CgroupPlacement? cgroup, InitChannel.BootstrapBuilder bootstrap)
+    public static int CheckPreserveFds(int requested, int listenFds)
+    {
+        if (requested < 0 || requested > 1000) throw new HuskException($"--preserve-fds {requested}: out of range");
+        int total = listenFds + requested;
+        if (total > 0)
+            Native.CheckOpenAtStart(3, total, listenFds > 0 ? $"LISTEN_FDS={listenFds} and --preserve-fds {requested}" : $"--preserve-fds {requested}");
+        return total;
+    }
+
+    /// <summary>
+    /// Puts the spawned process where <paramref name="cgroup"/> says, without a move by pid where it can:
+    /// the directory it was started in, the v1 tasks files nsexec.c moves it into itself (its bootstrap
+    /// records), or (no clone3) it is moved there by pid now.
+    /// </summary>
+    public void JoinCgroup(Husk.Cgroups.CgroupPlacement? cgroup)
     {
         AwaitExec();
-        if (cgroup is null) return;
-        if (!StartedInCgroup) cgroup.MoveByPid(SpawnedPid);
-        foreach (var file in cgroup.SelfMoveFiles) bootstrap.AddText(BootstrapRecord.CgroupTasks, file + "\0");
+        if (cgroup is not null && !StartedInCgroup) cgroup.MoveByPid(SpawnedPid);
     }
 
     int _execStatusFd = -1;
@@ -146,19 +157,13 @@ public sealed class InitLauncher : IDisposable
             ? fd
             : throw new HuskException($"husk init is started by husk create or exec, not by hand ({name} is not set)");
 
-    /// <summary>
-    /// In the init: the first two messages, the spec and the options (read through <paramref name="optionsShape"/>);
-    /// null when the parent went away or sent something else (it reports what happened).
-    /// </summary>
-    public static (Spec.Spec Spec, T Options)? ReceiveSetup<T>(InitChannel channel, Spec.Json.JsonShape<T> optionsShape)
-        where T : class, new()
+    /// <summary>In the init: its config, the first message; null when the parent went away or sent something else (it reports what happened).</summary>
+    public static Husk.Container.Launch.InitConfig? ReceiveConfig(InitChannel channel)
     {
         try
         {
-            var spec = Spec.SpecJson.Parse(channel.Expect(InitMessage.Spec, "before receiving its spec"));
-            var options = optionsShape.ReadDocument(channel.Expect(InitMessage.Options, "before receiving its options"))
-                ?? throw new HuskException("init: empty options");
-            return (spec, options);
+            return Husk.Container.Launch.InitConfig.Shape.ReadDocument(channel.Expect(InitMessage.Config, "before receiving its config"))
+                ?? throw new HuskException("init: empty config");
         }
         catch (HuskException) { return null; }
     }

@@ -16,10 +16,8 @@ public enum InitMessage : uint
     UserMapAck = 3,
     ChildPid = 4,
     Error = 5,
-    /// <summary>parent → init: the spec (JSON) the init must build.</summary>
-    Spec = 10,
-    /// <summary>parent → init: <see cref="InitOptions"/> (JSON).</summary>
-    Options = 11,
+    /// <summary>parent → init: its <see cref="Husk.Container.Launch.InitConfig"/> (JSON).</summary>
+    Config = 10,
     /// <summary>init → parent: mounts are done; run the createRuntime (and prestart) hooks now.</summary>
     RunCreateRuntimeHooks = 12,
     /// <summary>parent → init: those hooks succeeded.</summary>

@@ -11,16 +11,15 @@ public static class Operations
     /// <param name="spec">The container's spec when the caller has it (`run`); else read from the state directory.</param>
     public static void Start(StateStore store, string id, Spec.Spec? spec = null)
     {
-        using var l = store.Lock(id);
-        var r = store.ReadRecord(id) ?? throw new HuskException($"container \"{id}\" has no state; delete it with --force");
-        var status = ContainerStatus.Of(store, r, createInProgress: false);
+        using var container = ContainerHandle.Open(store, id);
+        var status = container.Status();
         switch (status)
         {
             case ContainerStatus.Created: break;
             case ContainerStatus.Stopped: throw new HuskException($"cannot start container \"{id}\": it has stopped");
             default: throw new HuskException($"cannot start container \"{id}\": it is {status}, not created");
         }
-        CompleteStart(store, r, ReleaseInit(store, id), spec);
+        CompleteStart(container, ReleaseInit(store, id), spec);
     }
 
     /// <summary>
@@ -54,8 +53,9 @@ public static class Operations
     /// After <see cref="ReleaseInit"/>: waits until the init has exec'd the process, then runs the
     /// poststart hooks; closes <paramref name="fifoFd"/>.
     /// </summary>
-    public static void CompleteStart(StateStore store, ContainerRecord r, int fifoFd, Spec.Spec? spec)
+    public static void CompleteStart(ContainerHandle container, int fifoFd, Spec.Spec? spec)
     {
+        var r = container.Record;
         string? initError;
         var cgroup = r.Cgroup != null ? Cgroups.CgroupManagers.Open(r.Cgroup) : null;
         try { initError = AwaitExec(fifoFd, r.Id, cgroup); }
@@ -64,9 +64,9 @@ public static class Operations
         // program could not be set up): the container has stopped; poststart hooks do not run.
         if (initError != null) throw new HuskException($"cannot start container \"{r.Id}\": {initError}");
 
-        spec ??= store.ReadConfig(r.Id);
+        spec ??= container.Store.ReadConfig(r.Id);
         if (spec?.Hooks is { Poststart.Count: > 0 } hooks)
-            HookRunner.RunBestEffort(hooks.Poststart, Creator.StateJson(r, spec, ContainerStatus.Running), "poststart", Log.Warn);
+            HookRunner.RunBestEffort(hooks.Poststart, container.StateJson(spec, ContainerStatus.Running), "poststart", Log.Warn);
     }
 
     /// <summary>
@@ -192,7 +192,7 @@ public static class Operations
             cgroup?.Destroy();
             try { spec ??= store.ReadConfig(id); } catch (HuskException e) { Log.Warn($"delete {id}: {e.Message}"); }
             if (spec?.Hooks is { Poststop.Count: > 0 } hooks)
-                HookRunner.RunBestEffort(hooks.Poststop, Creator.StateJson(r, spec, ContainerStatus.Stopped), "poststop", Log.Warn);
+                HookRunner.RunBestEffort(hooks.Poststop, new ContainerHandle(store, r, l).StateJson(spec, ContainerStatus.Stopped), "poststop", Log.Warn);
         }
         // No record, or one that does not say where the cgroup is (corrupt, or from a create killed early).
         if (r?.Cgroup == null) DestroyWithoutRecord(store, id);

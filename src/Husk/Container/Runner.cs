@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Husk.Linux;
 
 namespace Husk.Container;
@@ -25,9 +24,9 @@ public static class Runner
         // Without a terminal to relay first, the init is started the moment it is ready, while
         // create still writes the container's state.
         int released = -1;
-        if (consoleParent < 0) o.WhenReady = () => released = Operations.ReleaseInit(store, o.Id);
-        ContainerRecord record;
-        try { record = Creator.Create(store, o, spec); }
+        Action? whenReady = consoleParent < 0 ? () => released = Operations.ReleaseInit(store, o.Id) : null;
+        ContainerHandle container;
+        try { container = Creator.Create(store, o, spec, whenReady); }
         catch
         {
             if (consoleParent >= 0) { Native.close(consoleParent); Native.close(o.ConsoleSocketFd); }
@@ -45,7 +44,7 @@ public static class Runner
                 consoleParent = -1;
                 relay = TerminalRelay.Start(master);
             }
-            if (released >= 0) Operations.CompleteStart(store, record, released, spec);
+            if (released >= 0) Operations.CompleteStart(container, released, spec);
             else Operations.Start(store, o.Id, spec);
         }
         catch (HuskException)
@@ -60,46 +59,11 @@ public static class Runner
         int status;
         try
         {
-            status = WaitForwardingSignals(record.Pid);
+            status = Foreground.WaitForwardingSignals(container.Record.Pid);
             relay?.Drain(TimeSpan.FromSeconds(2));
         }
         finally { relay?.Dispose(); }
         if (!keep) Operations.Delete(store, o.Id, force: true, spec);
         return Cleanup.ExitCode(status);
-    }
-
-    /// <summary>Waits for <paramref name="initPid"/> (reaping other children), forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT to it; returns its wait status.</summary>
-    public static unsafe int WaitForwardingSignals(int initPid)
-    {
-        var registrations = new List<PosixSignalRegistration>();
-        foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
-        {
-            registrations.Add(PosixSignalRegistration.Create(sig, ctx =>
-            {
-                ctx.Cancel = true;
-                Native.kill(initPid, Signals.Number(ctx.Signal));
-            }));
-        }
-        try
-        {
-            while (true)
-            {
-                int st;
-                int pid = Native.waitpid(-1, &st, Native.__WALL);
-                if (pid < 0)
-                {
-                    if (Native.Errno == Native.EINTR) continue;
-                    // ECHILD: not our child after all; wait until it is gone, its status unknown.
-                    while (ProcFs.IsAlive(initPid, 0)) Thread.Sleep(50);
-                    return 0;
-                }
-                if (pid == initPid) return st;
-                // Any other reparented orphan is simply reaped.
-            }
-        }
-        finally
-        {
-            foreach (var r in registrations) r.Dispose();
-        }
     }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Husk.Cgroups;
 using Husk.Container;
+using Husk.Container.Launch;
 using Husk.Corpus;
 using Husk.Spec;
 using Husk.Spec.Json;
@@ -425,17 +426,22 @@ public class JsonCodecTests
     }
 
     [Fact]
-    public void Init_options_round_trip()
+    public void Init_config_round_trip_omits_what_is_not_set()
     {
-        var o = new InitOptions { Id = "c", Rootfs = "/r", NoPivot = true, PreserveFds = 2, BindSources = 3, StateJson = "{\"a\":1}" };
-        var bytes = InitOptions.Shape.WriteDocument(o);
-        Assert.Equal("""{"id":"c","rootfs":"/r","noPivot":true,"userNamespace":false,"preserveFds":2,"noNewKeyring":false,"bindSources":3,"stateJson":"{\"a\":1}"}""",
+        var c = new InitConfig
+        {
+            Id = "c", Rootfs = "/r", NoPivot = true, PreserveFds = 2, BindSources = 3, Hostname = "h",
+            Process = new Process { Args = ["sh"], Cwd = "/" }, State = new State { ID = "c", Status = "creating" },
+        };
+        var bytes = InitConfig.Shape.WriteDocument(c);
+        Assert.Equal("""{"id":"c","preserveFds":2,"process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/"},"state":{"ociVersion":"","id":"c","pid":0,"status":"creating","bundle":"","rootfs":"","created":"","owner":""},"rootfs":"/r","noPivot":true,"bindSources":3,"hostname":"h"}""",
             Encoding.UTF8.GetString(bytes));
-        var back = InitOptions.Shape.ReadDocument(bytes)!;
-        Assert.Equal((o.Id, o.Rootfs, o.NoPivot, o.PreserveFds, o.BindSources, o.StateJson),
-            (back.Id, back.Rootfs, back.NoPivot, back.PreserveFds, back.BindSources, back.StateJson));
-        var e = new ExecInitOptions { Id = "c", ProcessPid = 7, UserNamespace = true };
-        Assert.Equal((7, true), (ExecInitOptions.Shape.ReadDocument(ExecInitOptions.Shape.WriteDocument(e))!.ProcessPid, e.UserNamespace));
+        var back = InitConfig.Shape.ReadDocument(bytes)!;
+        Assert.Equal((c.Id, c.Rootfs, c.NoPivot, c.PreserveFds, c.BindSources, c.Hostname, (string?)null, "sh"),
+            (back.Id, back.Rootfs, back.NoPivot, back.PreserveFds, back.BindSources, back.Hostname, back.Domainname, back.Process.Args[0]));
+        var e = new InitConfig { Id = "c", ProcessPid = 7, UserNamespace = true };
+        var eBack = InitConfig.Shape.ReadDocument(InitConfig.Shape.WriteDocument(e))!;
+        Assert.Equal((7, true), (eBack.ProcessPid, eBack.UserNamespace));
     }
 
     // ---- every shape matches its class ----
@@ -455,7 +461,7 @@ public class JsonCodecTests
     public void The_whole_model_has_shapes()
     {
         var shaped = typeof(SpecJson).Assembly.GetTypes().Where(t => AbsentNullEmptyTests.ShapeOf(t) is not null).ToHashSet();
-        foreach (var t in new[] { typeof(Husk.Spec.Spec), typeof(State), typeof(Features), typeof(ContainerRecord), typeof(InitOptions), typeof(ExecInitOptions), typeof(CgroupInfo), typeof(LinuxSeccompArg) })
+        foreach (var t in new[] { typeof(Husk.Spec.Spec), typeof(State), typeof(Features), typeof(ContainerRecord), typeof(InitConfig), typeof(CgroupInfo), typeof(LinuxSeccompArg) })
             Assert.Contains(t, shaped);
     }
 

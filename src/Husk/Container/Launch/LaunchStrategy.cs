@@ -1,0 +1,52 @@
+using Husk.Cgroups;
+using Husk.Spec;
+
+namespace Husk.Container.Launch;
+
+/// <summary>
+/// What differs between the ways a process is started into a container, which <see cref="InitLaunch"/>
+/// drives through the same steps (runc's parentProcess with initProcess and setnsProcess):
+/// <see cref="CreateStrategy"/> starts the container's init in new namespaces, <see cref="ExecStrategy"/>
+/// a process that joins a running one. Another kind of isolation (a VM) is another strategy.
+/// </summary>
+public abstract class LaunchStrategy
+{
+    /// <summary>The process <see cref="Spawn"/> started; 0 before.</summary>
+    public int Spawned { get; protected internal set; }
+    /// <summary>The process in the container (nsexec.c may fork it from <see cref="Spawned"/>); 0 until known.</summary>
+    public int Pid { get; protected internal set; }
+
+    /// <summary>How the started process is named in errors ("container init", "exec init").</summary>
+    public abstract string InitName { get; }
+    /// <summary>What it does in nsexec.c before its pid is known, for "exited while ..." errors.</summary>
+    public abstract string EnteringNamespaces { get; }
+    /// <summary>Where it goes in the container's cgroup; null: nowhere.</summary>
+    public abstract CgroupPlacement? Placement { get; }
+    /// <summary>Called while waiting for the process each second: throws when it can never answer (a frozen cgroup); null: waits.</summary>
+    public abstract Action? StallCheck { get; }
+    /// <summary>The linux section whose uid/gid maps are written when nsexec.c asks; null: it must not ask.</summary>
+    public virtual Spec.Linux? UserMaps => null;
+
+    /// <summary>Starts `husk init` with the fds this kind of process inherits.</summary>
+    public abstract InitLauncher Spawn();
+    /// <summary>While the spawned process execs and loads, before its bootstrap: what can be done meanwhile.</summary>
+    public virtual void BeforeBootstrap() { }
+    /// <summary>The bootstrap for nsexec.c, given the cgroup v1 tasks files it moves itself into (pure).</summary>
+    public abstract InitChannel.BootstrapBuilder Bootstrap(IReadOnlyList<string> cgroupTasks);
+    /// <summary>While nsexec.c enters the namespaces, before the process's pid is known.</summary>
+    public virtual void AfterBootstrap() { }
+    /// <summary>The process in the container is <see cref="Pid"/>: sends it its <see cref="InitConfig"/> (and what follows it).</summary>
+    public abstract void Configure(InitChannel channel);
+    /// <summary>Serves the init until it reports ready.</summary>
+    public abstract void AwaitReady(InitChannel channel);
+    /// <summary>After a failure, once: kills what was started (the caller undoes the rest).</summary>
+    public abstract void Terminate();
+
+    /// <summary>The records every strategy starts with: the cgroup v1 tasks files nsexec.c moves the process into.</summary>
+    protected static InitChannel.BootstrapBuilder CgroupRecords(IReadOnlyList<string> cgroupTasks)
+    {
+        var b = new InitChannel.BootstrapBuilder();
+        foreach (var file in cgroupTasks) b.AddText(BootstrapRecord.CgroupTasks, file + "\0");
+        return b;
+    }
+}
