@@ -83,13 +83,19 @@ public class QemuCommandTests
     public void The_rootfs_share_and_each_port_are_wired_to_their_sockets()
     {
         var args = QemuCommand.Arguments(Plan(kvm: false));
-        Assert.Equal("socket,id=fs,path=/run/x/fs.sock", After(args, "-chardev", 0));
-        Assert.Equal($"vhost-user-fs-device,chardev=fs,tag={GuestInit.RootfsTag}", After(args, "-device", 0));
-        Assert.Equal("socket,id=port0,fd=3", After(args, "-chardev", 1));
-        Assert.Equal($"virtserialport,chardev=port0,name={QemuCommand.ControlPort}", After(args, "-device", 2));
-        Assert.Equal("socket,id=port1,fd=4", After(args, "-chardev", 2));
-        Assert.Equal($"virtserialport,chardev=port1,name={QemuCommand.StdinPort}", After(args, "-device", 3));
+        var chardevs = Values(args, "-chardev");
+        var devices = Values(args, "-device");
+        Assert.Contains("socket,id=fs,path=/run/x/fs.sock", chardevs);
+        Assert.Contains($"vhost-user-fs-device,chardev=fs,tag={GuestInit.RootfsTag}", devices);
+        Assert.Contains("socket,id=port0,fd=3", chardevs);
+        Assert.Contains($"virtserialport,chardev=port0,name={QemuCommand.ControlPort}", devices);
+        Assert.Contains("socket,id=port1,fd=4", chardevs);
+        Assert.Contains($"virtserialport,chardev=port1,name={QemuCommand.StdinPort}", devices);
+        Assert.Contains("virtio-balloon-device,free-page-reporting=on", devices);
     }
+
+    static List<string> Values(IReadOnlyList<string> args, string flag) =>
+        [.. args.Select((a, i) => (a, i)).Where(x => x.a == flag).Select(x => args[x.i + 1])];
 }
 
 public class VmIsolationTests
