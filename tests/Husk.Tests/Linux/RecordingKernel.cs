@@ -52,7 +52,7 @@ public sealed unsafe class RecordingKernel : IKernel
 
     /// <summary>The recorded lines of these calls only (by name: "mount", "pivot_root", ...).</summary>
     public List<string> Only(params string[] names) =>
-        Calls.Where(c => names.Contains(c[..c.IndexOf('(')])).ToList();
+        Calls.Where(c => names.Contains(c.IndexOf('(') is var open and > 0 ? c[..open] : c)).ToList();
 
     /// <summary>Thrown by <see cref="Exit"/>: the process would have ended here.</summary>
     public sealed class ExitedException(int status) : Exception($"_exit({status})")
@@ -165,11 +165,11 @@ public sealed unsafe class RecordingKernel : IKernel
     public int MkdirAt(int dirfd, string path, uint mode) => Record($"mkdirat(<{PathOf(dirfd)}>, {path})");
     public int SymlinkAt(string target, int dirfd, string linkPath) => Record($"symlinkat({target}, <{PathOf(dirfd)}>, {linkPath})");
     public int UnlinkAt(int dirfd, string path, int flags) => Record($"unlinkat(<{PathOf(dirfd)}>, {path})");
-    public int MknodAt(int dirfd, string path, uint mode, ulong dev) => Record($"mknodat(<{PathOf(dirfd)}>, {path}, 0{Convert.ToString(mode, 8)})");
+    public int MknodAt(int dirfd, string path, uint mode, ulong dev) => Record($"mknodat(<{PathOf(dirfd)}>, {path}, {Octal(mode)})");
     public int FchownAt(int dirfd, string path, uint uid, uint gid, int flags) => Record($"fchownat(<{PathOf(dirfd)}>, {path}, {uid}, {gid})");
     public int Fchown(int fd, uint uid, uint gid) => Record($"fchown({fd}, {uid})");
-    public int Fchmod(int fd, uint mode) => Record($"fchmod(<{PathOf(fd)}>, 0{Convert.ToString(mode, 8)})");
-    public int FchmodAt(int dirfd, string path, uint mode, int flags) => Record($"fchmodat(<{PathOf(dirfd)}>, {path}, 0{Convert.ToString(mode, 8)})");
+    public int Fchmod(int fd, uint mode) => Record($"fchmod(<{PathOf(fd)}>, {Octal(mode)})");
+    public int FchmodAt(int dirfd, string path, uint mode, int flags) => Record($"fchmodat(<{PathOf(dirfd)}>, {path}, {Octal(mode)})");
     public int SetXattr(string path, string name, string value) => Record($"setxattr({Show(path)}, {name}, {value})");
     public int Fcntl(int fd, int cmd, int arg) => Record($"fcntl({fd}, {cmd}, {arg})");
     public int CloseRange(uint first, uint last, uint flags) => Record($"close_range({first}, {(flags == CLOSE_RANGE_CLOEXEC ? "CLOEXEC" : flags)})");
@@ -233,7 +233,7 @@ public sealed unsafe class RecordingKernel : IKernel
 
     public uint Umask(uint mask)
     {
-        Record($"umask(0{Convert.ToString(mask, 8)})");
+        Record($"umask({Octal(mask)})");
         (_umask, mask) = (mask, _umask);
         return mask;
     }
@@ -318,6 +318,8 @@ public sealed unsafe class RecordingKernel : IKernel
         return parts.Count == 0 ? "0" : string.Join('|', parts);
     }
 
-    public static string MsFlags(ulong flags) => Names(flags, MsNames);
+    static string Octal(uint mode) => mode == 0 ? "0" : "0" + Convert.ToString(mode, 8);
+
+    static string MsFlags(ulong flags) => Names(flags, MsNames);
     static string AttrFlags(ulong flags) => Names(flags, AttrNames);
 }
