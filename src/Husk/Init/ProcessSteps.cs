@@ -183,7 +183,7 @@ public sealed unsafe class ProcessSteps(IKernel kernel)
         if (score is not int s) return;
         if (s < -1000 || s > 1000)
             throw new HuskException($"oomScoreAdj {s} is out of range [-1000, 1000]");
-        Ok(kernel.WriteProc("self/oom_score_adj", s.ToString(System.Globalization.CultureInfo.InvariantCulture)), $"set oom_score_adj to {s}");
+        WriteProc("self/oom_score_adj", s.ToString(System.Globalization.CultureInfo.InvariantCulture), $"set oom_score_adj to {s}");
     }
 
     /// <summary>sethostname; nothing when null or empty (as runc).</summary>
@@ -226,7 +226,14 @@ public sealed unsafe class ProcessSteps(IKernel kernel)
     public void ApplySysctl(IReadOnlyDictionary<string, string> sysctl)
     {
         foreach (var key in sysctl.Keys.Order(StringComparer.Ordinal))
-            Ok(kernel.WriteProc("sys/" + ProcessSetup.SysctlPath(key), sysctl[key]), $"write sysctl key {key}");
+            WriteProc("sys/" + ProcessSetup.SysctlPath(key), sysctl[key], $"write sysctl key {key}");
+    }
+
+    /// <summary>A /proc write whose error is one line naming <paramref name="what"/>.</summary>
+    void WriteProc(string path, string value, string what)
+    {
+        int rc = kernel.WriteProc(path, value);
+        if (rc < 0) throw new HuskException($"{what}: {Native.StrError(-rc)}");
     }
 
     // ------------------------------------------------------------------ cwd
