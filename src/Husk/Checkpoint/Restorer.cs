@@ -165,7 +165,7 @@ public static class Restorer
             int probe = below.TryOpen(path, Native.O_PATH);
             if (probe >= 0) { Native.close(probe); continue; }
             string what = $"restore: create mount point {dest}";
-            Native.close(fileSource ? below.CreateFile(path, what) : below.MkdirAll(path, 0x1ed, what));
+            (fileSource ? below.CreateFile(path, what) : below.MkdirAll(path, 0x1ed, what)).Dispose();
         }
     }
 

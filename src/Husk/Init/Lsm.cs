@@ -43,17 +43,16 @@ public static class Lsm
     }
 
     /// <summary>In the init, right before exec: the AppArmor profile and SELinux label for the program.</summary>
-    public static void ApplyExecLabels(Spec.Process process)
+    public static void ApplyExecLabels(IKernel kernel, Spec.Process process)
     {
         if (process.ApparmorProfile is { Length: > 0 } profile)
         {
             // The AppArmor-specific file first (kernels with LSM stacking), then the shared one.
-            if (!ProcFs.TryWrite("thread-self/attr/apparmor/exec", "exec " + profile, out int errno) &&
-                !ProcFs.TryWrite("thread-self/attr/exec", "exec " + profile, out errno))
-                throw new HuskException($"apply AppArmor profile \"{profile}\": {Native.StrError(errno)}");
+            int rc = kernel.WriteProc("thread-self/attr/apparmor/exec", "exec " + profile);
+            if (rc < 0) rc = kernel.WriteProc("thread-self/attr/exec", "exec " + profile);
+            if (rc < 0) throw new HuskException($"apply AppArmor profile \"{profile}\": {Native.StrError(-rc)}");
         }
-        if (process.SelinuxLabel is { Length: > 0 } label &&
-            !ProcFs.TryWrite("thread-self/attr/exec", label, out int e2))
-            throw new HuskException($"apply SELinux label \"{label}\": {Native.StrError(e2)}");
+        if (process.SelinuxLabel is { Length: > 0 } label && kernel.WriteProc("thread-self/attr/exec", label) is var e2 and < 0)
+            throw new HuskException($"apply SELinux label \"{label}\": {Native.StrError(-e2)}");
     }
 }

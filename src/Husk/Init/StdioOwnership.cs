@@ -21,20 +21,16 @@ public static class StdioOwnership
     }
 
     /// <summary>Chowns fds 0-2 to <paramref name="uid"/> where <see cref="IsPrivateToContainer"/> allows (errors ignored, as runc).</summary>
-    public static void Fix(uint uid)
+    public static void Fix(IKernel kernel, uint uid)
     {
         for (int fd = 0; fd <= 2; fd++)
         {
-            Native.Statx st;
-            try { st = Native.FStatx(fd, "stdio"); }
-            catch (KernelException) { continue; }   // closed
+            if (kernel.StatxAt(fd, "", Native.AT_EMPTY_PATH | Native.AT_SYMLINK_NOFOLLOW, out var st) < 0) continue;   // closed
             if (st.Uid == uid) continue;
-            long fsType;
-            try { fsType = Native.FsType(fd); }
-            catch (KernelException) { continue; }
+            if (kernel.StatFs(fd, out long fsType, out _) < 0) continue;
             if (!IsPrivateToContainer(fsType, st.Mode)) continue;
             // EINVAL (gid unmapped), EPERM (owner unmapped in our user namespace): leave it, as runc.
-            Native.fchown(fd, uid, uint.MaxValue);
+            kernel.Fchown(fd, uid, uint.MaxValue);
         }
     }
 }

@@ -55,7 +55,7 @@ public static unsafe partial class Native
 
     public static int KeyctlSetPerm(int key, uint perm) => (int)syscall(SYS_keyctl, KEYCTL_SETPERM, key, perm, 0, 0, 0);
 
-    // ---- credentials (setresuid/setresgid/setgroups are raw syscalls: see ProcessSetup.SetUser) ----
+    // ---- credentials (setresuid/setresgid/setgroups are raw syscalls: see ProcessSteps.SetUser) ----
 
     [LibraryImport(Libc)]
     public static partial uint getuid();

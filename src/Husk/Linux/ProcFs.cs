@@ -49,13 +49,7 @@ public static class ProcFs
         return fd;
     }
 
-    /// <summary>Writes <paramref name="value"/> to /proc/<paramref name="path"/> (see <see cref="Open"/>); errors name <paramref name="what"/>.</summary>
-    public static void Write(string path, string value, string what)
-    {
-        if (!TryWrite(path, value, out int errno)) throw new HuskException($"{what}: {Native.StrError(errno)}");
-    }
-
-    /// <summary><see cref="Write"/> that reports failure as an errno (for callers with a fallback file).</summary>
+    /// <summary>Writes <paramref name="value"/> to /proc/<paramref name="path"/> (see <see cref="Open"/>); false, with the errno, when it fails.</summary>
     public static bool TryWrite(string path, string value, out int errno)
     {
         errno = 0;

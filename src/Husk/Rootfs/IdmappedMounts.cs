@@ -149,22 +149,17 @@ public static class IdmappedMounts
         return result;
     }
 
-    /// <summary>The init's side: attaches the detached mount <paramref name="fd"/> at its destination inside the rootfs.</summary>
-    internal static void Attach(SafeRoot root, MountEntry e, int fd)
+    /// <summary>The init's side: attaches the detached mount <paramref name="fd"/> (taken over) at its destination inside the rootfs.</summary>
+    internal static void Attach(IKernel kernel, SafeRoot root, MountEntry e, OwnedFd fd)
     {
         string what = $"id-mapped mount {e.Source} to {e.Destination}";
-        try
+        using (fd)
         {
-            bool isDir = (FStatx(fd, what).Mode & S_IFMT) == S_IFDIR;
-            int dst = isDir ? root.MkdirAll(e.Destination, 0x1ed, what) : root.CreateFile(e.Destination, what);
-            try
-            {
-                if (MountEntry.CheckProcMount(root.ContainerPathOf(dst) ?? e.Destination, false) is { } refused)
-                    throw new HuskException($"{what}: {refused}");
-                Check(move_mount(fd, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), what);
-            }
-            finally { close(dst); }
+            bool isDir = (kernel.FStatx(fd.Fd, what).Mode & S_IFMT) == S_IFDIR;
+            using var dst = isDir ? root.MkdirAll(e.Destination, 0x1ed, what) : root.CreateFile(e.Destination, what);
+            if (MountEntry.CheckProcMount(root.ContainerPathOf(dst.Fd) ?? e.Destination, false) is { } refused)
+                throw new HuskException($"{what}: {refused}");
+            KernelCalls.Ok(kernel.MoveMount(fd.Fd, "", dst.Fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), what);
         }
-        finally { close(fd); }
     }
 }

@@ -7,10 +7,6 @@ public sealed record MountInfoEntry(string Root, string MountPoint, string Optio
 {
     public bool IsShared => Optional.Split(' ').Any(f => f.StartsWith("shared:", StringComparison.Ordinal));
 
-    /// <summary>Reads and parses /proc/self/mountinfo.</summary>
-    public static List<MountInfoEntry> ReadSelf() =>
-        Parse(Linux.SmallFile.ReadTextOrNull("/proc/self/mountinfo") ?? throw new HuskException("/proc/self/mountinfo: no such file"));
-
     /// <summary>Parses mountinfo text; malformed lines are skipped.</summary>
     public static List<MountInfoEntry> Parse(string text)
     {

@@ -1,4 +1,5 @@
 using Husk.Linux;
+using static Husk.Linux.KernelCalls;
 using static Husk.Linux.Native;
 
 namespace Husk.Rootfs;
@@ -17,36 +18,32 @@ internal sealed class SafeRoot : IDisposable
     const ulong Resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     const int MaxSymlinkHops = 40;
 
+    readonly IKernel _kernel;
+    readonly OwnedFd _fd;
+
     /// <summary>The O_PATH fd of the root directory.</summary>
-    public int Fd { get; private set; }
+    public int Fd => _fd.Fd;
 
     /// <summary>The root as the kernel names it in this mount namespace (readlink of its fd).</summary>
     public string HostPath { get; }
 
-    SafeRoot(int fd, string hostPath) { Fd = fd; HostPath = hostPath; }
+    SafeRoot(IKernel kernel, OwnedFd fd, string hostPath) { _kernel = kernel; _fd = fd; HostPath = hostPath; }
 
     /// <summary>Opens <paramref name="hostPath"/> (a directory) as the root.</summary>
-    public static SafeRoot Open(string hostPath)
+    public static SafeRoot Open(string hostPath) => Open(LinuxKernel.Instance, hostPath);
+
+    /// <inheritdoc cref="Open(string)"/>
+    public static SafeRoot Open(IKernel kernel, string hostPath)
     {
-        int fd = Check(open(hostPath, O_PATH | O_DIRECTORY | O_CLOEXEC, 0), $"open {hostPath}");
-        return new SafeRoot(fd, FdPath(fd) ?? hostPath);
+        var fd = kernel.Owned(kernel.Open(hostPath, O_PATH | O_DIRECTORY | O_CLOEXEC), $"open {hostPath}");
+        return new SafeRoot(kernel, fd, kernel.FdPath(fd.Fd) ?? hostPath);
     }
 
-    public void Dispose()
-    {
-        if (Fd >= 0) close(Fd);
-        Fd = -1;
-    }
-
-    /// <summary>"/proc/self/fd/N": the path through which the kernel reaches exactly the file behind fd N.</summary>
-    public static string ProcFd(int fd) => $"/proc/self/fd/{fd}";
-
-    /// <summary>What the kernel says fd N is (readlink /proc/self/fd/N), or null.</summary>
-    public static string? FdPath(int fd) => ReadLinkAt(AT_FDCWD, ProcFd(fd));
+    public void Dispose() => _fd.Dispose();
 
     /// <summary>The container path of an fd opened below this root (for checks and messages).</summary>
     public string? ContainerPathOf(int fd) =>
-        FdPath(fd) is { } p ? ContainerPath.RelativeToRoot(p, HostPath) : null;
+        _kernel.FdPath(fd) is { } p ? ContainerPath.RelativeToRoot(p, HostPath) : null;
 
     /// <summary>
     /// Where <paramref name="path"/> leads below the root once its symlinks are followed inside it
@@ -55,10 +52,8 @@ internal sealed class SafeRoot : IDisposable
     /// </summary>
     public string Resolved(string path)
     {
-        int fd = TryOpen(path, O_PATH);
-        if (fd < 0) return ContainerPath.Clean(path);
-        try { return ContainerPathOf(fd) ?? ContainerPath.Clean(path); }
-        finally { close(fd); }
+        using var fd = TryOpenOwned(path, O_PATH, out _);
+        return (fd is null ? null : ContainerPathOf(fd.Fd)) ?? ContainerPath.Clean(path);
     }
 
     /// <summary>openat2 below the root; returns the fd or -errno. Retries the EAGAIN a concurrent rename can cause.</summary>
@@ -68,37 +63,39 @@ internal sealed class SafeRoot : IDisposable
         rel = rel == "/" ? "." : rel[1..];
         for (int i = 0; ; i++)
         {
-            int fd = openat2(Fd, rel, (ulong)(flags | O_CLOEXEC), mode, Resolve);
+            int fd = _kernel.OpenAt2(Fd, rel, (ulong)(flags | O_CLOEXEC), mode, Resolve);
             if (fd >= 0) return fd;
-            int e = Errno;
-            if ((e == EAGAIN || e == EINTR) && i < 100) continue;
-            return -e;
+            if ((fd == -EAGAIN || fd == -EINTR) && i < 100) continue;
+            return fd;
         }
     }
 
-    /// <summary>Opens <paramref name="path"/> below the root, throwing "<paramref name="what"/>: error".</summary>
-    public int Open(string path, int flags, string what)
+    /// <summary><see cref="TryOpen"/> as an owned fd; null, with <paramref name="errno"/>, when it fails.</summary>
+    public OwnedFd? TryOpenOwned(string path, int flags, out int errno)
     {
         int fd = TryOpen(path, flags);
-        if (fd < 0) throw new KernelException(what, -fd);
-        return fd;
+        errno = fd < 0 ? -fd : 0;
+        return fd < 0 ? null : new OwnedFd(_kernel, fd);
     }
+
+    /// <summary>Opens <paramref name="path"/> below the root, throwing "<paramref name="what"/>: error".</summary>
+    public OwnedFd Open(string path, int flags, string what) => _kernel.Owned(TryOpen(path, flags), what);
 
     /// <summary>
     /// mkdir -p of <paramref name="path"/> below the root; returns an O_PATH fd of the directory.
     /// A dangling symlink on the way is followed (inside the root) and its target created, as
     /// runc does for images whose /var/run points to a missing /run.
     /// </summary>
-    public int MkdirAll(string path, uint mode, string what) => MkdirAll(ContainerPath.Clean(path), mode, what, 0);
+    public OwnedFd MkdirAll(string path, uint mode, string what) => MkdirAll(ContainerPath.Clean(path), mode, what, 0);
 
-    int MkdirAll(string path, uint mode, string what, int hops)
+    OwnedFd MkdirAll(string path, uint mode, string what, int hops)
     {
         int fd = TryOpen(path, O_PATH | O_DIRECTORY);
-        if (fd >= 0) return fd;
-        if (-fd != ENOENT) throw new KernelException(what, -fd);
+        if (fd >= 0) return new OwnedFd(_kernel, fd);
+        if (fd != -ENOENT) throw new KernelException(what, -fd);
 
         var parts = ContainerPath.Components(path);
-        int parent = Check(openat2(Fd, ".", (ulong)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0, 0), what);
+        var parent = _kernel.Owned(_kernel.OpenAt2(Fd, ".", (ulong)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0, 0), what);
         string prefix = "";
         try
         {
@@ -106,19 +103,19 @@ internal sealed class SafeRoot : IDisposable
             {
                 string next = prefix + "/" + parts[i];
                 fd = TryOpen(next, O_PATH | O_DIRECTORY);
-                if (fd < 0 && -fd == ENOENT)
+                if (fd == -ENOENT)
                 {
                     // The parent exists (we hold it); create the component in it. mkdirat never
                     // follows a symlink in its last component, so this lands in `parent`.
-                    if (mkdirat(parent, parts[i], mode) < 0)
+                    int made = _kernel.MkdirAt(parent.Fd, parts[i], mode);
+                    if (made < 0)
                     {
-                        int e = Errno;
-                        if (e != EEXIST) throw new KernelException(what, e);
+                        if (made != -EEXIST) throw new KernelException(what, -made);
                         // EEXIST although the lookup said ENOENT: a dangling symlink. Follow it
                         // lexically (a relative target from the parent, an absolute one from the
                         // root; both stay inside the root) and create what it points to.
-                        var target = ReadLinkAt(parent, parts[i]);
-                        if (target is null) throw new KernelException(what, e);
+                        var target = _kernel.ReadLinkAt(parent.Fd, parts[i]);
+                        if (target is null) throw new KernelException(what, EEXIST);
                         if (hops >= MaxSymlinkHops) throw new KernelException(what, ELOOP);
                         string resolved = target.StartsWith('/') ? target : prefix + "/" + target;
                         string rest = string.Join('/', parts[(i + 1)..]);
@@ -127,36 +124,29 @@ internal sealed class SafeRoot : IDisposable
                     fd = TryOpen(next, O_PATH | O_DIRECTORY);
                 }
                 if (fd < 0) throw new KernelException(what, -fd);
-                close(parent);
-                parent = fd;
+                parent.Dispose();
+                parent = new OwnedFd(_kernel, fd);
                 prefix = next;
             }
-            int result = parent;
-            parent = -1;
-            return result;
+            return new OwnedFd(_kernel, parent.Release());
         }
-        finally
-        {
-            if (parent >= 0) close(parent);
-        }
+        finally { parent.Dispose(); }
     }
 
     /// <summary>
     /// Makes sure a non-directory file exists at <paramref name="path"/> (creating it and its
     /// parents, empty, mode 0644, when missing) and returns an O_PATH fd of it.
     /// </summary>
-    public int CreateFile(string path, string what)
+    public OwnedFd CreateFile(string path, string what)
     {
         int fd = TryOpen(path, O_PATH);
-        if (fd >= 0) return fd;
-        if (-fd != ENOENT) throw new KernelException(what, -fd);
+        if (fd >= 0) return new OwnedFd(_kernel, fd);
+        if (fd != -ENOENT) throw new KernelException(what, -fd);
         var (parent, _) = ContainerPath.Split(path);
-        close(MkdirAll(parent, 0x1ed /* 0755 */, what));
+        MkdirAll(parent, 0x1ed /* 0755 */, what).Dispose();
         // O_CREAT through openat2 stays inside the root too (a dangling symlink is created at its
         // target, inside the root). O_NONBLOCK|O_NOCTTY: harmless should a fifo or tty appear.
-        fd = TryOpen(path, O_CREAT | O_RDONLY | O_NONBLOCK | O_NOCTTY, 0x1a4 /* 0644 */);
-        if (fd < 0) throw new KernelException(what, -fd);
-        close(fd);
+        _kernel.Owned(TryOpen(path, O_CREAT | O_RDONLY | O_NONBLOCK | O_NOCTTY, 0x1a4 /* 0644 */), what).Dispose();
         return Open(path, O_PATH, what);
     }
 }

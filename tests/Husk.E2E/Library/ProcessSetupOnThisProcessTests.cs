@@ -32,19 +32,19 @@ public class ProcessSetupOnThisProcessTests
     [Fact]
     public void PersonalityDomainsAreChecked()
     {
-        ProcessSetup.ApplyPersonality(null);
-        Assert.Throws<HuskException>(() => ProcessSetup.ApplyPersonality(new LinuxPersonality { Domain = "BSD" }));
-        Assert.Throws<HuskException>(() => ProcessSetup.ApplyPersonality(new LinuxPersonality { Domain = "LINUX", Flags = ["X"] }));
-        ProcessSetup.ApplyPersonality(new LinuxPersonality { Domain = "LINUX" });
+        new ProcessSteps(LinuxKernel.Instance).ApplyPersonality(null);
+        Assert.Throws<HuskException>(() => new ProcessSteps(LinuxKernel.Instance).ApplyPersonality(new LinuxPersonality { Domain = "BSD" }));
+        Assert.Throws<HuskException>(() => new ProcessSteps(LinuxKernel.Instance).ApplyPersonality(new LinuxPersonality { Domain = "LINUX", Flags = ["X"] }));
+        new ProcessSteps(LinuxKernel.Instance).ApplyPersonality(new LinuxPersonality { Domain = "LINUX" });
     }
 
     [Fact]
     public void OomScoreAdjOutOfRangeIsRefused()
     {
-        ProcessSetup.ApplyOomScoreAdj(null);
-        Assert.Throws<HuskException>(() => ProcessSetup.ApplyOomScoreAdj(1001));
+        new ProcessSteps(LinuxKernel.Instance).ApplyOomScoreAdj(null);
+        Assert.Throws<HuskException>(() => new ProcessSteps(LinuxKernel.Instance).ApplyOomScoreAdj(1001));
         int current = int.Parse(File.ReadAllText("/proc/self/oom_score_adj").Trim());
-        ProcessSetup.ApplyOomScoreAdj(current);   // unchanged: always allowed
+        new ProcessSteps(LinuxKernel.Instance).ApplyOomScoreAdj(current);   // unchanged: always allowed
         Assert.Equal(current, int.Parse(File.ReadAllText("/proc/self/oom_score_adj").Trim()));
     }
 

@@ -83,7 +83,7 @@ public class ProcessSetupTests : IDisposable
     public void KernelLastCapIsRead()
     {
         int expected = int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim());
-        Assert.Equal(expected, ProcessSetup.KernelLastCap);
+        Assert.Equal(expected, new ProcessSteps(LinuxKernel.Instance).KernelLastCap);
     }
 
     string MakeFile(string rel, UnixFileMode mode)
@@ -187,20 +187,20 @@ public class ProcessSetupTests : IDisposable
     [Fact]
     public void FailedExecNamesTheProgramAndTheErrno()
     {
-        var e = Assert.Throws<HuskException>(() => ProcessSetup.ExecVe("/no/such/prog", ["prog"], []));
+        var e = Assert.Throws<HuskException>(() => new ProcessSteps(LinuxKernel.Instance).ExecVe("/no/such/prog", ["prog"], []));
         Assert.Equal("exec \"/no/such/prog\": No such file or directory", e.Message);
         string noexe = MakeFile("noexe", NoExe);
-        e = Assert.Throws<HuskException>(() => ProcessSetup.ExecVe(noexe, ["noexe"], []));
+        e = Assert.Throws<HuskException>(() => new ProcessSteps(LinuxKernel.Instance).ExecVe(noexe, ["noexe"], []));
         Assert.Contains("Permission denied", e.Message);
     }
 
     [Fact]
     public void ChdirErrorIsRuncs()
     {
-        var e = Assert.Throws<HuskException>(() => ProcessSetup.ChangeDirectory("/no/such/dir"));
+        var e = Assert.Throws<HuskException>(() => new ProcessSteps(LinuxKernel.Instance).ChangeDirectory("/no/such/dir"));
         Assert.Equal("chdir to cwd (\"/no/such/dir\") set in config.json failed: No such file or directory", e.Message);
     }
 
     [Fact]
-    public void CwdInsideTheRootPassesVerification() => ProcessSetup.VerifyCwd();
+    public void CwdInsideTheRootPassesVerification() => new ProcessSteps(LinuxKernel.Instance).VerifyCwd();
 }
