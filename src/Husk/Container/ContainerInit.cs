@@ -64,6 +64,8 @@ public static class ContainerInit
                 ProcessSetup.ApplySysctl(linux.Sysctl);
                 RootfsBuilder.ApplyReadonlyPaths(linux.ReadonlyPaths);
                 RootfsBuilder.ApplyMaskedPaths(linux.MaskedPaths);
+                // As runc's standard init, after the paths: linux.personality (e.g. LINUX32 for `uname -m` i686).
+                ProcessSetup.ApplyPersonality(linux.Personality);
             }
             RootfsBuilder.ApplyRootPropagation(rootfsSpec);
             ProcessSetup.ApplyRlimits(process.Rlimits);

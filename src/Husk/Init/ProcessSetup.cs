@@ -37,6 +37,9 @@ public static unsafe class ProcessSetup
     /// <inheritdoc cref="ProcessSteps.ApplySysctl"/>
     public static void ApplySysctl(IReadOnlyDictionary<string, string> sysctl) => OnLinux.ApplySysctl(sysctl);
 
+    /// <inheritdoc cref="ProcessSteps.ApplyPersonality"/>
+    public static void ApplyPersonality(LinuxPersonality? personality) => OnLinux.ApplyPersonality(personality);
+
     /// <inheritdoc cref="ProcessSteps.CreateCwd"/>
     public static void CreateCwd(string cwd) => OnLinux.CreateCwd(cwd);
 
@@ -46,36 +49,6 @@ public static unsafe class ProcessSetup
 
     // ------------------------------------------------------------------ capabilities
 
-    /// <summary>
-    /// The 64-bit mask of capability names. Names unknown to Husk, or numbered above
-    /// <paramref name="lastCap"/> (the kernel lacks them), are skipped and added to <paramref name="skipped"/>.
-    /// </summary>
-    public static ulong CapabilityMask(IEnumerable<string> names, int lastCap, ICollection<string>? skipped = null)
-    {
-        ulong mask = 0;
-        foreach (var name in names)
-        {
-            if (SpecCaps.All.TryGetValue(name, out int bit) && bit <= lastCap && bit < 64)
-                mask |= 1UL << bit;
-            else if (skipped is not null && !skipped.Contains(name))
-                skipped.Add(name);
-        }
-        return mask;
-    }
-
-    /// <summary>The CAP_* names of the bits set in <paramref name="mask"/> ("CAP_42" for a bit Husk has no name for).</summary>
-    public static IEnumerable<string> CapabilityNames(ulong mask)
-    {
-        for (int bit = 0; bit < 64; bit++)
-        {
-            if ((mask & (1UL << bit)) == 0) continue;
-            string? name = null;
-            foreach (var (n, b) in SpecCaps.All)
-                if (b == bit) { name = n; break; }
-            yield return name ?? $"CAP_{bit}";
-        }
-    }
-
     /// <summary>The five capability masks of a process's spec.</summary>
     public readonly record struct CapabilityMasks(ulong Bounding, ulong Effective, ulong Inheritable, ulong Permitted, ulong Ambient);
 
@@ -84,11 +57,11 @@ public static unsafe class ProcessSetup
     {
         caps ??= new LinuxCapabilities();
         return new CapabilityMasks(
-            CapabilityMask(caps.Bounding, lastCap, skipped),
-            CapabilityMask(caps.Effective, lastCap, skipped),
-            CapabilityMask(caps.Inheritable, lastCap, skipped),
-            CapabilityMask(caps.Permitted, lastCap, skipped),
-            CapabilityMask(caps.Ambient, lastCap, skipped));
+            SpecCaps.Mask(caps.Bounding, lastCap, skipped),
+            SpecCaps.Mask(caps.Effective, lastCap, skipped),
+            SpecCaps.Mask(caps.Inheritable, lastCap, skipped),
+            SpecCaps.Mask(caps.Permitted, lastCap, skipped),
+            SpecCaps.Mask(caps.Ambient, lastCap, skipped));
     }
 
     // ------------------------------------------------------------------ session keyring

@@ -112,7 +112,7 @@ public sealed unsafe class ProcessSteps(IKernel kernel)
             if (inSet == -Native.EINVAL) continue;      // the kernel lacks it
             int rc = kernel.Prctl(Native.PR_CAPBSET_DROP, (nuint)cap);
             if (rc < 0 && rc != -Native.EINVAL)
-                throw new HuskException($"drop {ProcessSetup.CapabilityNames(1UL << cap).First()} from the bounding set: {Native.StrError(-rc)}");
+                throw new HuskException($"drop {Husk.Spec.Capabilities.Names(1UL << cap).First()} from the bounding set: {Native.StrError(-rc)}");
         }
     }
 
@@ -144,7 +144,7 @@ public sealed unsafe class ProcessSteps(IKernel kernel)
         Ok(kernel.CapGetPermitted(out ulong held), "capget");
         ulong missing = permitted & ~held;
         if (missing != 0)
-            throw new HuskException($"apply capabilities: {string.Join(", ", ProcessSetup.CapabilityNames(missing))} not in the runtime's permitted set (the host's bounding set lacks it)");
+            throw new HuskException($"apply capabilities: {string.Join(", ", Husk.Spec.Capabilities.Names(missing))} not in the runtime's permitted set (the host's bounding set lacks it)");
         int rc = kernel.CapSet(effective & permitted, permitted, inheritable);
         if (rc < 0)
             throw new HuskException($"apply capabilities (capset): {Native.StrError(-rc)}");
@@ -164,7 +164,7 @@ public sealed unsafe class ProcessSteps(IKernel kernel)
             if ((ambient & (1UL << cap)) == 0) continue;
             int raise = kernel.Prctl(Native.PR_CAP_AMBIENT, Native.PR_CAP_AMBIENT_RAISE, (nuint)cap);
             if (raise < 0)
-                warn?.Invoke($"can't raise ambient capability {ProcessSetup.CapabilityNames(1UL << cap).First()}: {Native.StrError(-raise)}");
+                warn?.Invoke($"can't raise ambient capability {Husk.Spec.Capabilities.Names(1UL << cap).First()}: {Native.StrError(-raise)}");
         }
     }
 

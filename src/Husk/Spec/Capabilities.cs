@@ -31,12 +31,33 @@ public static class Capabilities
     /// <summary>The bit number of a capability name ("CAP_KILL"), or -1 when unknown.</summary>
     public static int Number(string name) => All.TryGetValue(name, out int n) ? n : -1;
 
-    /// <summary>The 64-bit mask of a list of names; unknown names are skipped (validation reports them).</summary>
-    public static ulong Mask(IEnumerable<string> names)
+    /// <summary>
+    /// The 64-bit mask of capability names. Names unknown to Husk, or numbered above
+    /// <paramref name="lastCap"/> (the kernel lacks them), are skipped and added to <paramref name="skipped"/>.
+    /// </summary>
+    public static ulong Mask(IEnumerable<string> names, int lastCap = Last, ICollection<string>? skipped = null)
     {
         ulong mask = 0;
-        foreach (var n in names)
-            if (All.TryGetValue(n, out int bit)) mask |= 1UL << bit;
+        foreach (var name in names)
+        {
+            if (All.TryGetValue(name, out int bit) && bit <= lastCap && bit < 64)
+                mask |= 1UL << bit;
+            else if (skipped is not null && !skipped.Contains(name))
+                skipped.Add(name);
+        }
         return mask;
+    }
+
+    /// <summary>The CAP_* names of the bits set in <paramref name="mask"/> ("CAP_42" for a bit Husk has no name for).</summary>
+    public static IEnumerable<string> Names(ulong mask)
+    {
+        for (int bit = 0; bit < 64; bit++)
+        {
+            if ((mask & (1UL << bit)) == 0) continue;
+            string? name = null;
+            foreach (var (n, b) in All)
+                if (b == bit) { name = n; break; }
+            yield return name ?? $"CAP_{bit}";
+        }
     }
 }

@@ -44,11 +44,11 @@ public class ProcessSetupTests : IDisposable
     [Fact]
     public void CapabilityNamesBecomeBitMasks()
     {
-        Assert.Equal(0x21UL, ProcessSetup.CapabilityMask(["CAP_CHOWN", "CAP_KILL"], 40));
-        Assert.Equal(1UL << 21, ProcessSetup.CapabilityMask(["CAP_SYS_ADMIN"], 40));
-        Assert.Equal(1UL << 40, ProcessSetup.CapabilityMask(["CAP_CHECKPOINT_RESTORE"], 40));
-        Assert.Equal(0UL, ProcessSetup.CapabilityMask([], 40));
-        Assert.Equal(["CAP_CHOWN", "CAP_KILL"], ProcessSetup.CapabilityNames(0x21));
+        Assert.Equal(0x21UL, Husk.Spec.Capabilities.Mask(["CAP_CHOWN", "CAP_KILL"], 40));
+        Assert.Equal(1UL << 21, Husk.Spec.Capabilities.Mask(["CAP_SYS_ADMIN"], 40));
+        Assert.Equal(1UL << 40, Husk.Spec.Capabilities.Mask(["CAP_CHECKPOINT_RESTORE"], 40));
+        Assert.Equal(0UL, Husk.Spec.Capabilities.Mask([], 40));
+        Assert.Equal(["CAP_CHOWN", "CAP_KILL"], Husk.Spec.Capabilities.Names(0x21));
     }
 
     [Fact]
@@ -56,7 +56,7 @@ public class ProcessSetupTests : IDisposable
     {
         var skipped = new List<string>();
         // The kernel's last cap is 38 here: CAP_BPF (39) and CAP_CHECKPOINT_RESTORE (40) are missing.
-        ulong mask = ProcessSetup.CapabilityMask(["CAP_KILL", "CAP_BPF", "CAP_NOPE", "CAP_CHECKPOINT_RESTORE", "CAP_NOPE"], 38, skipped);
+        ulong mask = Husk.Spec.Capabilities.Mask(["CAP_KILL", "CAP_BPF", "CAP_NOPE", "CAP_CHECKPOINT_RESTORE", "CAP_NOPE"], 38, skipped);
         Assert.Equal(1UL << 5, mask);
         Assert.Equal(["CAP_BPF", "CAP_NOPE", "CAP_CHECKPOINT_RESTORE"], skipped);
     }

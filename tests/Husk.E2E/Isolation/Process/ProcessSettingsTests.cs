@@ -233,4 +233,17 @@ public class ProcessSettingsTests
         Assert.Equal("345", File.ReadAllText($"/proc/{pid}/oom_score_adj").Trim());
         root.Run("delete", "--force", id).AssertSuccess();
     }
+
+    [Fact]
+    public void Linux_personality_LINUX32_makes_the_process_see_a_32_bit_machine()
+    {
+        using var root = new TestRoot();
+        using var bundle = new Bundle("uname", "-m");
+        bundle.Config["linux"]!["personality"] = new System.Text.Json.Nodes.JsonObject { ["domain"] = "LINUX32" };
+        bundle.Save();
+
+        var r = root.Run("run", "--bundle", bundle.Dir, root.NewId()).AssertSuccess();
+
+        Assert.Equal(["i686"], r.StdoutLines);
+    }
 }
