@@ -26,6 +26,7 @@ public static class Checkpointer
             if (status is not (ContainerStatus.Running or ContainerStatus.Paused))
                 throw new HuskException($"cannot checkpoint container \"{o.Id}\": it is {status}, not running");
             var spec = store.ReadConfig(o.Id) ?? throw new HuskException($"container \"{o.Id}\" has no config.json");
+            Husk.Vm.VmIsolation.RefuseIfInVm(spec, o.Id, "checkpoint");
 
             // As runc: CRIU takes the parent relative to the image directory, so it must be relative and exist there.
             if (o.ParentPath is { Length: > 0 } parentPath)

@@ -117,7 +117,7 @@ public static class ContainerInit
     /// When `start` does not come at once (as in `run`), the pages only read so far are given back
     /// first: a created container may wait for a long time.
     /// </summary>
-    static unsafe void WaitForStart(int fifoFd)
+    internal static unsafe void WaitForStart(int fifoFd)
     {
         const int StartsAtOnceMs = 20;
         var pfd = new Native.PollFd { Fd = fifoFd, Events = Native.POLLIN };
@@ -137,7 +137,7 @@ public static class ContainerInit
     }
 
     /// <summary>Leaves one line for `start` in the exec fifo (best effort: `start` may be gone).</summary>
-    static void ReportStartError(int fifoFd, string message)
+    internal static void ReportStartError(int fifoFd, string message)
     {
         try { Native.WriteAll(fifoFd, Encoding.UTF8.GetBytes(message.ReplaceLineEndings(" ") + "\n"), "exec fifo"); }
         catch (HuskException) { }

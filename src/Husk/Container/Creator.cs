@@ -53,7 +53,14 @@ public static class Creator
     {
         var bundle = Path.GetFullPath(o.Bundle);
         var spec = loaded ?? Load(bundle);
-        if (Husk.Vm.VmIsolation.Selected(spec)) Husk.Vm.VmRunner.RefuseCreate();
+        bool inVm = Husk.Vm.VmIsolation.Selected(spec);
+        if (inVm)
+        {
+            Husk.Vm.VmInstance.RefuseUnsupported(spec);
+            Husk.Vm.GuestAssets.Find().Require();
+            // Recorded, so that `state` shows it and later commands know, however it was chosen.
+            spec.Annotations[Husk.Vm.VmIsolation.Annotation] = "vm";
+        }
         // CDI devices from cdi.k8s.io/* annotations and VFIO annotations, before validation and
         // before anything is made (Husk.Cdi); record.Annotations below copies the result.
         Cdi.DeviceInjector.Apply(spec, o.CdiSpecDirs);
@@ -76,7 +83,7 @@ public static class Creator
 
         using var container = ContainerHandle.CreateNew(store, o.Id, bundle, rootfs, spec);
         var record = container.Record;
-        CreateStrategy? launch = null;
+        LaunchStrategy? launch = null;
         try
         {
             // The cgroup is recorded before it is created, so a create killed half-way can still be cleaned up.
@@ -91,7 +98,9 @@ public static class Creator
 
             var configJson = SpecJson.SerializeToUtf8(spec);
             if (listenFds > 0) spec.Process.Env.AddRange([$"LISTEN_FDS={listenFds}", "LISTEN_PID=1"]);
-            launch = new CreateStrategy(container, spec, plan, o, preserveFds, placement, cgroup, configJson);
+            launch = inVm
+                ? new Husk.Vm.VmStrategy(container, placement, configJson)
+                : new CreateStrategy(container, spec, plan, o, preserveFds, placement, cgroup, configJson);
             int initPid = InitLaunch.Run(launch);
 
             whenReady?.Invoke();

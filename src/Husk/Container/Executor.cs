@@ -84,6 +84,7 @@ public static class Executor
             if (status == ContainerStatus.Paused && !o.IgnorePaused)
                 throw new HuskException($"cannot exec in a paused container \"{o.Id}\" (use --ignore-paused to override)");
             spec = store.ReadConfig(o.Id) ?? throw new HuskException($"container \"{o.Id}\" has no config.json in its state");
+            Husk.Vm.VmIsolation.RefuseIfInVm(spec, o.Id, "exec");
         }
         var process = BuildProcess(spec, o);
         var subCgroups = ParseSubCgroups(o.SubCgroups);

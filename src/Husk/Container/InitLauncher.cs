@@ -16,16 +16,20 @@ public sealed class InitLauncher : IDisposable
     /// <summary>Whether the init started inside the cgroup directory it was given; when not (no clone3), <see cref="JoinCgroup"/> moves it by pid.</summary>
     public bool StartedInCgroup { get; init; }
 
-    /// <summary>Set to "exec" for `husk exec`: the init joins a running container (<see cref="ExecInit"/>).</summary>
-    public const string InitModeEnv = "_HUSK_INITMODE";
+    /// <summary>
+    /// Which `husk init` to be: unset, the container's init (<see cref="ContainerInit"/>); <see cref="ExecMode"/>
+    /// for `husk exec`, a process joining a running container (<see cref="ExecInit"/>); <see cref="VmMode"/>,
+    /// the host-side monitor of a container in its own VM (<see cref="Husk.Vm.VmMonitor"/>).
+    /// </summary>
+    public const string InitModeEnv = "_HUSK_INITMODE", ExecMode = "exec", VmMode = "vm";
 
     /// <param name="fifoPath">The exec fifo (create); null for `exec`, which has none.</param>
     /// <param name="consoleSocket">A connected console socket for process.terminal, or -1; it follows the fifo.</param>
-    /// <param name="exec">Start the init in exec mode (joins a running container, no rootfs work).</param>
+    /// <param name="mode">The <see cref="InitModeEnv"/> to start it in; null: the container's init.</param>
     /// <param name="idmapFds">Detached id-mapped mounts (spec mount index → fd) for the init to attach; they follow the console.</param>
     /// <param name="seccompListener">The pinned seccomp listener socket for `exec`, or -1; it comes last.</param>
     /// <param name="cgroup">Where the init goes in the container's cgroup: it starts inside the directory given there (see <see cref="StartedInCgroup"/>); null: no cgroup.</param>
-    public static InitLauncher Launch(int preserveFds, string? fifoPath, int consoleSocket = -1, bool exec = false,
+    public static InitLauncher Launch(int preserveFds, string? fifoPath, int consoleSocket = -1, string? mode = null,
         IReadOnlyDictionary<int, int>? idmapFds = null, int seccompListener = -1, Husk.Cgroups.CgroupPlacement? cgroup = null)
     {
         int fifo = fifoPath == null ? -1 : Native.Check(Native.open(fifoPath, Native.O_RDWR | Native.O_CLOEXEC, 0), $"open {fifoPath}");
@@ -63,7 +67,7 @@ public sealed class InitLauncher : IDisposable
                 fds.Add((seccompListener, next));
                 env.Add($"{Husk.Seccomp.SeccompListener.InheritedFdEnv}={next++}");
             }
-            if (exec) env.Add($"{InitModeEnv}=exec");
+            if (mode != null) env.Add($"{InitModeEnv}={mode}");
             // CVE-2019-5736: what enters the container runs from an unwritable copy of husk, so
             // its /proc/PID/exe cannot be used to overwrite the binary on the host.
             var exe = SealedExe.Create();

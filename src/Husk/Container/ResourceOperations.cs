@@ -49,6 +49,7 @@ public static class ResourceOperations
         if (status is ContainerStatus.Stopped)
             throw new HuskException($"cannot update container \"{id}\": it is stopped");
         var spec = store.ReadConfig(id) ?? throw new HuskException($"cannot update container \"{id}\": its config.json is missing");
+        Husk.Vm.VmIsolation.RefuseIfInVm(spec, id, "update");
         spec.Linux ??= new Spec.Linux();
         // runc: unlimited memory with no word on swap makes memory+swap unlimited too; the old
         // (lower) memory+swap limit would otherwise refuse it.

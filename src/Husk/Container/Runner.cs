@@ -15,7 +15,6 @@ public static class Runner
         }
         // The spec is read once, for all of create, start and delete.
         var spec = Creator.Load(Path.GetFullPath(o.Bundle));
-        if (Husk.Vm.VmIsolation.Selected(spec)) return Husk.Vm.VmRunner.Run(o, spec, detach);
         // process.terminal in the foreground without --console-socket: the init sends the pty
         // master to us and we relay it (TerminalRelay), as runc does.
         int consoleParent = -1;

@@ -37,9 +37,17 @@ public static class GuestInit
             Native.Check(Native.mount(RootfsTag, RootfsMount, "virtiofs", 0, null), $"mount virtio-fs {RootfsTag}");
             File.WriteAllBytes(Path.Combine(BundleDirectory, "config.json"), config);
             RedirectStdio(ports);
-            // Signals the host's husk received, for the workload: to this process, whose `run` forwards them.
+            // The container is created as on a host; the host's monitor reports ready when it is.
+            var store = new StateStore("/run/husk");
+            var container = Creator.Create(store, new CreateOptions { Id = id, Bundle = BundleDirectory });
+            VmControl.WriteLine(control, "created");
+            if (VmControl.ReadFrame(control) is not { } start || !start.AsSpan().SequenceEqual("start"u8))
+                throw new HuskException("the host's monitor went away before start");
+            Operations.Start(store, id);
+            VmControl.WriteLine(control, "started");
+            // Signals the host's husk received, for the workload: to this process, which forwards them.
             new Thread(() => RelaySignals(control)) { IsBackground = true }.Start();
-            int code = Runner.Run(new StateStore("/run/husk"), new CreateOptions { Id = id, Bundle = BundleDirectory }, detach: false, keep: false);
+            int code = Cleanup.ExitCode(Foreground.WaitForwardingSignals(container.Record.Pid));
             VmControl.WriteLine(control, $"exit {code}");
         }
         catch (Exception e)

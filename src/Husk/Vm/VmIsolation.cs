@@ -25,4 +25,15 @@ public static class VmIsolation
             : Path.GetFileName(argv0) == VmBinaryName;
 
     public static bool Selected(Spec.Spec spec) => Selected(spec, Environment.GetCommandLineArgs()[0]);
+
+    /// <summary>
+    /// Refuses <paramref name="command"/> on a container that runs in a VM and cannot have it yet
+    /// (exec would join the monitor's namespaces, which are the host's; CRIU and cgroup updates
+    /// would act on QEMU). Create records the annotation, however VM isolation was chosen.
+    /// </summary>
+    public static void RefuseIfInVm(Spec.Spec recorded, string id, string command)
+    {
+        if (recorded.Annotations.GetValueOrDefault(Annotation) == "vm")
+            throw new HuskException($"{command}: container \"{id}\" runs in its own VM, which has no {command} yet");
+    }
 }

@@ -22,8 +22,8 @@ public class VmIsolationTests
         return bundle;
     }
 
-    /// <summary>QEMU or virtiofsd processes of this test's VM, and its runtime directory.</summary>
-    static List<string> Leftovers(string id)
+    /// <summary>QEMU or virtiofsd processes of this test's VM (their sockets are in its state directory), and that directory.</summary>
+    static List<string> Leftovers(TestRoot root, string id)
     {
         var left = new List<string>();
         foreach (var dir in Directory.GetDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
@@ -31,10 +31,9 @@ public class VmIsolationTests
             string cmdline;
             try { cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' '); }
             catch (IOException) { continue; }
-            if (cmdline.Contains($"/run/husk-vm/{id}/")) left.Add($"process {Path.GetFileName(dir)}: {cmdline}");
+            if (cmdline.Contains($"/{id}/vm/")) left.Add($"process {Path.GetFileName(dir)}: {cmdline}");
         }
-        if (Directory.Exists($"/run/husk-vm/{id}")) left.Add($"directory /run/husk-vm/{id}");
-        if (File.Exists($"/run/husk-vm/{id}.lock")) left.Add($"lock /run/husk-vm/{id}.lock");
+        if (Directory.Exists(Path.Combine(root.Path, id))) left.Add($"state directory of {id}");
         return left;
     }
 
@@ -58,7 +57,7 @@ public class VmIsolationTests
         Assert.Contains("pid=1", r.StdoutLines);
         Assert.Contains("got:hello", r.StdoutLines);
         Assert.Equal("from-guest\n", File.ReadAllText(bundle.HostPath("/written")));
-        Assert.Empty(Leftovers(id));
+        Assert.Empty(Leftovers(root, id));
         Assert.Equal(mountsBefore, Mounts.MountPointsExceptOtherTests(bundle.Dir, root.Path));
         Assert.Empty(root.ListIds());
     }
@@ -84,7 +83,7 @@ public class VmIsolationTests
             Assert.True(husk.WaitForExit(VmTimeout), "husk run did not end after SIGTERM");
             Assert.Equal(42, husk.ExitCode);
             Assert.Equal("got-term", await husk.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken));
-            Assert.Empty(Leftovers(id));
+            Assert.Empty(Leftovers(root, id));
         }
         finally
         {
@@ -93,7 +92,7 @@ public class VmIsolationTests
     }
 
     [Fact]
-    public async Task A_killed_husk_run_takes_its_vm_down_and_the_id_can_run_again()
+    public async Task After_a_killed_husk_run_delete_force_removes_the_vm_and_the_id_can_run_again()
     {
         HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
         using var root = new TestRoot();
@@ -110,20 +109,18 @@ public class VmIsolationTests
             husk.Kill();
             await husk.WaitForExitAsync(TestContext.Current.CancellationToken);
         }
-        // The guest sees its control port close and powers off; QEMU and virtiofsd end with it.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (Leftovers(id).Any(l => l.StartsWith("process", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
-            await Task.Delay(200, TestContext.Current.CancellationToken);
-        Assert.DoesNotContain(Leftovers(id), l => l.StartsWith("process", StringComparison.Ordinal));
+        // As with runc, the container outlives a killed `run`; delete --force takes its VM down.
+        root.Run(new RunOptions { Timeout = VmTimeout }, "delete", "--force", id).AssertSuccess();
+        Assert.Empty(Leftovers(root, id));
 
         bundle.SetScript("echo again").Save();
         var r = root.Run(new RunOptions { Timeout = VmTimeout }, "run", "--bundle", bundle.Dir, id).AssertSuccess();
         Assert.Equal(["again"], r.StdoutLines);
-        Assert.Empty(Leftovers(id));
+        Assert.Empty(Leftovers(root, id));
     }
 
     [Fact]
-    public void Husk_started_as_husk_vm_defaults_to_a_vm_and_create_is_refused_in_one_line()
+    public void Husk_started_as_husk_vm_defaults_to_a_vm()
     {
         HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
         var huskVm = Path.Combine(Path.GetDirectoryName(HuskCli.BinaryPath)!, "husk-vm");
@@ -133,11 +130,61 @@ public class VmIsolationTests
         var id = root.NewId("vm");
         var r = ProcessRunner.Run(huskVm, ["--root", root.Path, "run", "--bundle", bundle.Dir, id], new RunOptions { Timeout = VmTimeout }).AssertSuccess();
         Assert.DoesNotContain(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), r.Stdout);
+        Assert.Empty(Leftovers(root, id));
+    }
 
-        var refused = ProcessRunner.Run(huskVm, ["--root", root.Path, "create", "--bundle", bundle.Dir, id], new RunOptions()).AssertFailure();
-        Assert.Single(refused.Stderr.Trim().Split('\n'));
-        Assert.Contains("VM isolation", refused.Stderr);
+    [Fact]
+    public void Create_start_state_kill_and_delete_drive_the_vm_and_exec_is_refused_in_one_line()
+    {
+        HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
+        using var root = new TestRoot();
+        // The trap is set before the file appears (the workload is its pid namespace's init: a
+        // signal it has no handler for is not delivered).
+        using var bundle = VmBundle("trap 'exit 9' TERM; touch /trapped; sleep 1000 & wait");
+        var id = root.NewId("vm");
+        var options = new RunOptions { Timeout = VmTimeout };
+
+        root.Run(options, "create", "--bundle", bundle.Dir, id).AssertSuccess();
+        var created = JsonNode.Parse(root.Run("state", id).AssertSuccess().Stdout)!;
+        Assert.Equal("created", (string)created["status"]!);
+        Assert.True((int)created["pid"]! > 0);
+        Assert.Equal("vm", (string)created["annotations"]!["io.husk.isolation"]!);
+        // The pid stands for the workload: the monitor, parent of QEMU, in the container's cgroup.
+        Assert.Contains(Leftovers(root, id), l => l.Contains("qemu-system-x86_64"));
+
+        root.Run(options, "start", id).AssertSuccess();
+        Assert.Equal("running", (string)JsonNode.Parse(root.Run("state", id).AssertSuccess().Stdout)!["status"]!);
+        var exec = root.Run("exec", id, "true").AssertFailure();
+        Assert.Single(exec.Stderr.Trim().Split('\n'));
+        Assert.Contains("runs in its own VM", exec.Stderr);
+
+        var trapped = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!File.Exists(bundle.HostPath("/trapped")) && DateTime.UtcNow < trapped) Thread.Sleep(50);
+        root.Run("kill", id, "TERM").AssertSuccess();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while ((string)JsonNode.Parse(root.Run("state", id).AssertSuccess().Stdout)!["status"]! != "stopped" && DateTime.UtcNow < deadline)
+            Thread.Sleep(100);
+        Assert.Equal("stopped", (string)JsonNode.Parse(root.Run("state", id).AssertSuccess().Stdout)!["status"]!);
+
+        root.Run("delete", id).AssertSuccess();
+        Assert.Empty(Leftovers(root, id));
+    }
+
+    [Fact]
+    public void A_vm_container_killed_with_SIGKILL_is_deleted_without_leftovers()
+    {
+        HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
+        using var root = new TestRoot();
+        using var bundle = VmBundle("sleep 1000");
+        var id = root.NewId("vm");
+        var options = new RunOptions { Timeout = VmTimeout };
+        root.Run(options, "create", "--bundle", bundle.Dir, id).AssertSuccess();
+        root.Run(options, "start", id).AssertSuccess();
+
+        root.Run("kill", id, "KILL").AssertSuccess();
+        root.Run(options, "delete", "--force", id).AssertSuccess();
+
+        Assert.Empty(Leftovers(root, id));
         Assert.Empty(root.ListIds());
-        Assert.Empty(Leftovers(id));
     }
 }

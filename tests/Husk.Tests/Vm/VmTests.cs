@@ -126,20 +126,20 @@ public class VmIsolationTests
     public void Guest_memory_follows_the_memory_limit_and_vcpus_the_cpu_quota()
     {
         var spec = new global::Husk.Spec.Spec { Linux = new global::Husk.Spec.Linux { Resources = new LinuxResources() } };
-        Assert.Equal(256, VmRunner.MemoryMiB(spec));
-        Assert.Equal(1, VmRunner.Cpus(spec));
+        Assert.Equal(256, VmInstance.MemoryMiB(spec));
+        Assert.Equal(1, VmInstance.Cpus(spec));
         spec.Linux!.Resources!.Memory = new LinuxMemory { Limit = 512L << 20 };
         spec.Linux.Resources.CPU = new LinuxCPU { Quota = 150000, Period = 100000 };
-        Assert.Equal(512 + 128, VmRunner.MemoryMiB(spec));
-        Assert.Equal(Math.Min(2, Environment.ProcessorCount), VmRunner.Cpus(spec));
+        Assert.Equal(512 + 128, VmInstance.MemoryMiB(spec));
+        Assert.Equal(Math.Min(2, Environment.ProcessorCount), VmInstance.Cpus(spec));
     }
 
     [Fact]
     public void Binds_joined_namespaces_and_devices_are_refused_for_now_in_one_line()
     {
         var bind = new global::Husk.Spec.Spec { Mounts = [new Mount { Destination = "/data", Source = "/srv", Type = "bind", Options = ["rbind"] }] };
-        Assert.Contains("/mounts", Assert.Throws<HuskException>(() => VmRunner.RefuseUnsupported(bind)).Message);
+        Assert.Contains("/mounts", Assert.Throws<HuskException>(() => VmInstance.RefuseUnsupported(bind)).Message);
         var netns = new global::Husk.Spec.Spec { Linux = new global::Husk.Spec.Linux { Namespaces = [new LinuxNamespace { Type = "network", Path = "/var/run/netns/x" }] } };
-        Assert.Contains("/linux/namespaces", Assert.Throws<HuskException>(() => VmRunner.RefuseUnsupported(netns)).Message);
+        Assert.Contains("/linux/namespaces", Assert.Throws<HuskException>(() => VmInstance.RefuseUnsupported(netns)).Message);
     }
 }

@@ -39,7 +39,7 @@ public sealed class ExecStrategy(ContainerHandle container, Spec.Spec spec, Proc
                 if (options.ConsoleSocket != null) consoleChild = Native.ConnectUnix(options.ConsoleSocket);
                 else (ConsoleParent, consoleChild) = TerminalRelay.NewConsoleSocketPair();
             }
-            return InitLauncher.Launch(options.PreserveFds, null, consoleChild, exec: true, seccompListener: listener?.Fd ?? -1, cgroup: placement);
+            return InitLauncher.Launch(options.PreserveFds, null, consoleChild, mode: InitLauncher.ExecMode, seccompListener: listener?.Fd ?? -1, cgroup: placement);
         }
         finally { if (consoleChild >= 0) Native.close(consoleChild); }
     }

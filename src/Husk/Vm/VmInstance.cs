@@ -1,0 +1,263 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Husk.Container;
+using Husk.Linux;
+
+namespace Husk.Vm;
+
+/// <summary>
+/// One container's VM, seen from the host: virtiofsd sharing the rootfs and QEMU booting the guest
+/// kernel with Husk as its init (<see cref="GuestInit"/>), both children of this process (the
+/// container's VM monitor, <see cref="VmMonitor"/>). It relays the workload's stdio between this
+/// process's fds 0-2 and the guest's ports, passes signals on, and reads the guest's reports.
+/// Disposing it kills and reaps what is left and removes its runtime directory.
+/// </summary>
+public sealed class VmInstance : IDisposable
+{
+    const int DefaultMemoryMiB = 256, GuestOverheadMiB = 128;
+
+    readonly string _dir;
+    readonly List<int> _hostEnds = [];
+    readonly List<Thread> _relays = [];
+    readonly List<PosixSignalRegistration> _signals = [];
+    int _virtiofsd, _qemu;
+    int Control => _hostEnds[0];
+
+    VmInstance(string dir) => _dir = dir;
+
+    /// <summary>Starts the VM and sends the guest the container's id and config.json (its rootfs the share).</summary>
+    public static VmInstance Boot(VmMonitorConfig config)
+    {
+        var assets = GuestAssets.Find().Require();
+        var spec = Spec.SpecJson.Parse(Encoding.UTF8.GetBytes(config.Spec));
+        var dir = config.RuntimeDirectory;
+        Native.Check(Native.mkdir(dir, 0x1c0), $"mkdir {dir}");
+        var vm = new VmInstance(dir);
+        try
+        {
+            var fsSocket = Path.Combine(dir, "fs.sock");
+            vm._virtiofsd = SpawnLogged(assets.Virtiofsd!, ["virtiofsd", $"--socket-path={fsSocket}", "-o", $"source={config.Rootfs}", "-o", "cache=auto"],
+                Path.Combine(dir, "virtiofsd.log"), []);
+            WaitForSocket(fsSocket, vm._virtiofsd);
+
+            // One socket pair per port: QEMU gets one end at fds 3.., this process keeps the other.
+            var ports = new List<(string, int)>();
+            var childEnds = new List<(int, int)>();
+            try
+            {
+                foreach (var name in QemuCommand.Ports)
+                {
+                    var pair = Native.SocketPair(Native.SOCK_STREAM, $"socketpair for {name}");
+                    vm._hostEnds.Add(pair[0]);
+                    childEnds.Add((pair[1], 3 + ports.Count));
+                    ports.Add((name, 3 + ports.Count));
+                }
+                var plan = new VmPlan
+                {
+                    Kernel = assets.Kernel!, Initrd = config.Initrd, Kvm = assets.Kvm,
+                    MemoryMiB = MemoryMiB(spec), Cpus = Cpus(spec), FsSocket = fsSocket, Ports = ports,
+                    ConsoleLog = Path.Combine(dir, "console.log"), TscKhz = TscKhz(),
+                };
+                vm._qemu = SpawnLogged(assets.Qemu!, ["qemu-system-x86_64", .. QemuCommand.Arguments(plan)], Path.Combine(dir, "qemu.log"), childEnds);
+            }
+            finally { foreach (var (fd, _) in childEnds) Native.close(fd); }
+
+            // The guest's copy of config.json: its rootfs is the virtio-fs share.
+            spec.Root!.Path = GuestInit.RootfsMount;
+            VmControl.WriteFrame(vm.Control, Encoding.UTF8.GetBytes(config.Id));
+            VmControl.WriteFrame(vm.Control, Spec.SpecJson.SerializeToUtf8(spec));
+            vm._relays.Add(Relay(0, vm._hostEnds[1], closeTarget: true));
+            vm._relays.Add(Relay(vm._hostEnds[2], 1, closeTarget: false));
+            vm._relays.Add(Relay(vm._hostEnds[3], 2, closeTarget: false));
+            return vm;
+        }
+        catch
+        {
+            vm.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>How long a guest may take to boot and create its container (TCG is slow) before it is given up.</summary>
+    static readonly TimeSpan CreateTimeout = TimeSpan.FromMinutes(2);
+
+    /// <summary>Waits for the guest's "created": its container waits for start. Throws the guest's error.</summary>
+    public void AwaitCreated()
+    {
+        var report = ReadReport(CreateTimeout);
+        if (report != "created") throw Failure(report);
+    }
+
+    /// <summary>
+    /// Lets the workload run, and returns once the guest has started it (as `start` returns once
+    /// the init has exec'd); from then on SIGINT, SIGTERM, SIGHUP and SIGQUIT this process gets go to it.
+    /// </summary>
+    public void Start()
+    {
+        VmControl.WriteFrame(Control, "start"u8);
+        var report = ReadReport();
+        if (report != "started") throw Failure(report);
+        foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
+            _signals.Add(PosixSignalRegistration.Create(sig, ctx =>
+            {
+                ctx.Cancel = true;
+                try { VmControl.WriteFrame(Control, Encoding.UTF8.GetBytes($"signal {Signals.Number(ctx.Signal)}")); } catch (HuskException) { }
+            }));
+    }
+
+    /// <summary>The workload's exit code, once the guest reports it and powers off.</summary>
+    public int AwaitExit()
+    {
+        var report = ReadReport();
+        if (report?.StartsWith("exit ", StringComparison.Ordinal) != true || !int.TryParse(report[5..], CultureInfo.InvariantCulture, out int code))
+            throw Failure(report);
+        Cleanup.Reap(_qemu);
+        _qemu = 0;
+        foreach (var relay in _relays.Skip(1)) relay.Join(TimeSpan.FromSeconds(2));
+        return code;
+    }
+
+    HuskException Failure(string? report) =>
+        report?.StartsWith("error ", StringComparison.Ordinal) == true
+            ? new HuskException(report[6..])
+            : new HuskException($"the container's VM ended without reporting ({(ProcFs.IsAlive(_qemu, 0) ? "QEMU still runs" : "QEMU exited")}){LastLine(Path.Combine(_dir, "qemu.log"), Path.Combine(_dir, "console.log"))}");
+
+    public void Dispose()
+    {
+        foreach (var s in _signals) s.Dispose();
+        if (_qemu > 0) Cleanup.KillAndReap(_qemu);
+        if (_virtiofsd > 0) Cleanup.KillAndReap(_virtiofsd);
+        foreach (var fd in _hostEnds) Native.close(fd);
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    /// <summary>What this first VM mode cannot give the container yet: one line each, before anything starts.</summary>
+    public static void RefuseUnsupported(Spec.Spec spec)
+    {
+        foreach (var ns in spec.Linux?.Namespaces ?? [])
+            if (!string.IsNullOrEmpty(ns.Path))
+                throw new HuskException($"/linux/namespaces: VM isolation cannot join the host's {ns.Type} namespace ({ns.Path}) yet");
+        foreach (var m in spec.Mounts)
+            if (m.IsBind)
+                throw new HuskException($"/mounts: VM isolation cannot bind {m.Source} from the host into {m.Destination} yet");
+        if (spec.Linux?.Devices is { Count: > 0 })
+            throw new HuskException("/linux/devices: VM isolation passes no host devices to the guest yet");
+        if (spec.Process?.Terminal == true)
+            throw new HuskException("/process/terminal: VM isolation has no terminal yet");
+        if (spec.Hooks is { } h && h.Prestart.Count + h.CreateRuntime.Count + h.CreateContainer.Count + h.StartContainer.Count + h.Poststart.Count + h.Poststop.Count > 0)
+            throw new HuskException("/hooks: VM isolation runs no hooks yet");
+    }
+
+    /// <summary>Guest memory: the memory limit plus what the guest kernel and Husk need, else a default.</summary>
+    public static int MemoryMiB(Spec.Spec spec) =>
+        spec.Linux?.Resources?.Memory?.Limit is long limit and > 0
+            ? (int)Math.Min(int.MaxValue, (limit + (1 << 20) - 1) / (1 << 20) + GuestOverheadMiB)
+            : DefaultMemoryMiB;
+
+    /// <summary>vCPUs: the CPU quota rounded up (at least one, at most the host's), else one.</summary>
+    public static int Cpus(Spec.Spec spec)
+    {
+        if (spec.Linux?.Resources?.CPU is { Quota: long quota and > 0, Period: ulong period and > 0 })
+            return (int)Math.Clamp((quota + (long)period - 1) / (long)period, 1, Environment.ProcessorCount);
+        return 1;
+    }
+
+    /// <summary>The host's TSC rate in kHz from /proc/cpuinfo's "cpu MHz", or 0.</summary>
+    static long TscKhz()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                if (line.StartsWith("cpu MHz", StringComparison.Ordinal) && double.TryParse(line[(line.IndexOf(':') + 1)..], CultureInfo.InvariantCulture, out double mhz))
+                    return (long)(mhz * 1000);
+        }
+        catch (IOException) { }
+        return 0;
+    }
+
+    static int SpawnLogged(string path, string[] argv, string log, IReadOnlyList<(int, int)> fds)
+    {
+        int nul = Native.Check(Native.open("/dev/null", Native.O_RDWR | Native.O_CLOEXEC, 0), "open /dev/null");
+        int logFd = Native.Check(Native.open(log, Native.O_WRONLY | Native.O_CREAT | Native.O_CLOEXEC, 0x180), $"open {log}");
+        try
+        {
+            return Spawner.Spawn(path, argv, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], [(nul, 0), (nul, 1), (logFd, 2), .. fds], newSession: true);
+        }
+        finally { Native.close(nul); Native.close(logFd); }
+    }
+
+    static void WaitForSocket(string path, int pid)
+    {
+        var deadline = Environment.TickCount64 + 10_000;
+        while (!File.Exists(path))
+        {
+            if (!ProcFs.IsAlive(pid, 0) || Environment.TickCount64 > deadline)
+                throw new HuskException($"virtiofsd did not start{LastLine(Path.Combine(Path.GetDirectoryName(path)!, "virtiofsd.log"))}");
+            Thread.Sleep(2);
+        }
+    }
+
+    /// <summary>The guest's next line on the control port; null when QEMU exited. Throws when <paramref name="timeout"/> passes first.</summary>
+    unsafe string? ReadReport(TimeSpan? timeout = null)
+    {
+        var line = new List<byte>();
+        Span<byte> b = stackalloc byte[1];
+        long deadline = timeout is { } t ? Environment.TickCount64 + (long)t.TotalMilliseconds : long.MaxValue;
+        while (true)
+        {
+            var pfd = new Native.PollFd { Fd = Control, Events = Native.POLLIN };
+            int wait = (int)Math.Clamp(deadline - Environment.TickCount64, 0, 1000);
+            int ready = Native.poll(&pfd, 1, wait);
+            if (ready == 0)
+            {
+                if (Environment.TickCount64 >= deadline)
+                    throw new HuskException($"the container's VM did not report within {timeout!.Value.TotalSeconds:0} s{LastLine(Path.Combine(_dir, "console.log"))}");
+                continue;
+            }
+            try
+            {
+                if (!Native.ReadExact(Control, b, "VM control port")) return null;
+            }
+            catch (HuskException) { return null; }
+            if (b[0] == '\n') return Encoding.UTF8.GetString(line.ToArray());
+            line.Add(b[0]);
+        }
+    }
+
+    /// <summary>Copies <paramref name="from"/> to <paramref name="to"/> until end of file, on its own thread.</summary>
+    static Thread Relay(int from, int to, bool closeTarget)
+    {
+        var t = new Thread(() =>
+        {
+            var buf = new byte[16384];
+            try
+            {
+                while (true)
+                {
+                    int n = Native.ReadSome(from, buf);
+                    if (n <= 0) break;
+                    Native.WriteAll(to, buf.AsSpan(0, n), "relay");
+                }
+            }
+            catch (HuskException) { }
+            if (closeTarget) Native.shutdown(to, Native.SHUT_WR);
+        }) { IsBackground = true };
+        t.Start();
+        return t;
+    }
+
+    static string LastLine(params string[] logs)
+    {
+        foreach (var log in logs)
+        {
+            try
+            {
+                var last = File.ReadLines(log).LastOrDefault(l => l.Trim().Length > 0);
+                if (last != null) return $": {Path.GetFileName(log)}: {last.Trim()}";
+            }
+            catch (IOException) { }
+        }
+        return "";
+    }
+}
