@@ -1,5 +1,4 @@
 using System.Collections;
-using Google.Protobuf;
 using Husk.Container;
 using Husk.Linux;
 
@@ -153,7 +152,7 @@ public sealed class Criu
         {
             var (n, fd) = Native.RecvMessage(sock, buffer, "receive from criu swrk");
             if (n == 0) return (null, null);
-            var resp = n < buffer.Length ? Rpc.criu_resp.Parser.ParseFrom(buffer, 0, n) : null;
+            var resp = n < buffer.Length ? Rpc.criu_resp.Parse(buffer.AsSpan(0, n)) : null;
             if (resp is not { Type: Rpc.criu_req_type.Notify, Success: true })
             {
                 if (fd >= 0) Native.close(fd);

@@ -58,7 +58,11 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
 
     private JsonMismatchException Unknown(string name)
     {
-        var e = new JsonMismatchException($"unknown field {ErrorText.Quote(name)} (known: {string.Join(", ", _members.Select(m => m.Name))})");
+        // A loop, not _members.Select(m => m.Name): Linq over JsonMember<T>[] instantiates List<>,
+        // ArrayPool<>, comparers... per shape, ~10 static bases each that every process allocates at start.
+        var names = new string[_members.Length];
+        for (int i = 0; i < names.Length; i++) names[i] = _members[i].Name;
+        var e = new JsonMismatchException($"unknown field {ErrorText.Quote(name)} (known: {string.Join(", ", names)})");
         e.Prepend(name);
         return e;
     }
