@@ -120,6 +120,37 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
         await Task.WhenAny(bg, Task.Delay(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken));
     }
 
+    /// <summary>The runc shim with bin/husk-vm as its binary: each task in its own VM (io.husk.isolation defaults to vm).</summary>
+    [Fact]
+    public void Ctr_runs_tasks_in_vms_with_husk_vm_and_leaves_no_vm_behind()
+    {
+        HostFacts.Here.RequireController("cpu");   // containerd's default spec sets cpu shares
+        HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
+        var huskVm = Path.Combine(Path.GetDirectoryName(Husk)!, "husk-vm");
+        var slow = new RunOptions { Timeout = TimeSpan.FromMinutes(3) };
+        var id = NewId();
+        var r = ctd.Ctr(slow, "run", "--rm", "--runc-binary", huskVm, ctd.Image.Name, id, "cat", "/proc/sys/kernel/osrelease").AssertSuccess();
+        Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease"), r.Stdout);
+        Assert.Contains(r.Stdout.Trim(), HostFacts.Here.Find("vm")!.Detail);
+
+        var id2 = NewId();
+        ctd.Ctr(slow, "run", "-d", "--runc-binary", huskVm, ctd.Image.Name, id2, "sleep", "1000").AssertSuccess();
+        ctd.WaitForStatus(id2, "RUNNING");
+        ctd.Ctr("task", "kill", "-s", "9", id2).AssertSuccess();
+        ctd.WaitForStatus(id2, "STOPPED");
+        ctd.Ctr(slow, "task", "delete", id2).AssertSuccess();
+        ctd.Ctr("containers", "rm", id2).AssertSuccess();
+        foreach (var task in new[] { id, id2 })
+            Assert.DoesNotContain(Directory.GetDirectories("/proc"), d => File.Exists(Path.Combine(d, "cmdline"))
+                && SafeRead(Path.Combine(d, "cmdline")).Contains($"/{task}/vm/"));
+    }
+
+    static string SafeRead(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (IOException) { return ""; }
+    }
+
     [Fact]
     public void Ctr_run_t_gives_a_terminal()
     {

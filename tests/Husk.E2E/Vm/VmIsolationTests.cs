@@ -120,6 +120,32 @@ public class VmIsolationTests
     }
 
     [Fact]
+    public void Without_a_pid_namespace_the_workload_sees_the_guests_processes_and_none_of_the_hosts()
+    {
+        HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
+        using var root = new TestRoot();
+        var marker = $"/run/husk-host-marker-{Guid.NewGuid():N}";
+        File.WriteAllText(marker, "host only");
+        try
+        {
+            using var bundle = VmBundle($"for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done; cat {marker} 2>&1; true");
+            var namespaces = (JsonArray)bundle.Config["linux"]!["namespaces"]!;
+            foreach (var ns in namespaces.Where(n => (string)n!["type"]! == "pid").ToList()) namespaces.Remove(ns);
+            bundle.Save();
+            var id = root.NewId("vm");
+
+            var r = root.Run(new RunOptions { Timeout = VmTimeout }, "run", "--bundle", bundle.Dir, id).AssertSuccess();
+
+            // The guest's own PID 1 (husk, the initramfs's /init) is there; this test's processes are not.
+            Assert.Contains(r.StdoutLines, l => l.StartsWith("/init", StringComparison.Ordinal));
+            Assert.DoesNotContain(r.StdoutLines, l => l.Contains("dotnet") || l.Contains("testhost") || l.Contains("qemu"));
+            Assert.Contains("No such file or directory", r.Stdout);
+            Assert.Empty(Leftovers(root, id));
+        }
+        finally { File.Delete(marker); }
+    }
+
+    [Fact]
     public void Husk_started_as_husk_vm_defaults_to_a_vm()
     {
         HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
