@@ -8,7 +8,7 @@ namespace Husk.Vm;
 /// <summary>
 /// Husk as a VM guest's PID 1 (the kernel runs the initramfs's /init, which is this binary):
 /// mounts /proc, /sys, /dev and cgroup2, loads the virtio and virtio-fs modules, mounts the
-/// container's rootfs shared by the host, reads the container's id and config.json from the
+/// container's rootfs and bind sources shared by the host, reads the container's id and config.json from the
 /// control port, and runs the container with Husk's usual create/start path (namespaces,
 /// mounts, seccomp, capabilities, rlimits: the same defences again, inside the guest). The
 /// workload's stdio are the stdio/stderr ports; its exit code goes back on the control port,
@@ -16,7 +16,12 @@ namespace Husk.Vm;
 /// </summary>
 public static class GuestInit
 {
-    public const string RootfsTag = "rootfs", RootfsMount = "/rootfs", BundleDirectory = "/bundle";
+    /// <summary>
+    /// The host's share (one virtio-fs tag): the rootfs under <see cref="SharedRootfs"/>, and each
+    /// bind source of the spec under <see cref="SharedBinds"/>/N, where the guest's create binds from.
+    /// </summary>
+    public const string ShareTag = "share", ShareMount = "/share", SharedRootfs = ShareMount + "/rootfs",
+        SharedBinds = ShareMount + "/binds", BundleDirectory = "/bundle";
 
     /// <summary>The kernel starts the initramfs's /init as PID 1 with argv[0] "/init"; nothing else does.</summary>
     public static bool IsGuestPid1 =>
@@ -34,7 +39,7 @@ public static class GuestInit
             control = Native.Check(Native.open(ports[QemuCommand.ControlPort], Native.O_RDWR | Native.O_CLOEXEC, 0), "open control port");
             string id = Encoding.UTF8.GetString(VmControl.ReadFrame(control) ?? throw new HuskException("no container id from the host"));
             byte[] config = VmControl.ReadFrame(control) ?? throw new HuskException("no config.json from the host");
-            Native.Check(Native.mount(RootfsTag, RootfsMount, "virtiofs", 0, null), $"mount virtio-fs {RootfsTag}");
+            Native.Check(Native.mount(ShareTag, ShareMount, "virtiofs", 0, null), $"mount virtio-fs {ShareTag}");
             File.WriteAllBytes(Path.Combine(BundleDirectory, "config.json"), config);
             RedirectStdio(ports);
             // The container is created as on a host; the host's monitor reports ready when it is.

@@ -20,7 +20,7 @@ public static class Initramfs
 
     /// <summary>The directories of the guest's root (made in the initramfs, and again in the tmpfs root GuestInit moves to).</summary>
     public static readonly string[] RootDirectories =
-        ["dev", "proc", "sys", "run", "tmp", "lib", "lib64", "lib/x86_64-linux-gnu", GuestInit.RootfsMount[1..], GuestInit.BundleDirectory[1..]];
+        ["dev", "proc", "sys", "run", "tmp", "lib", "lib64", "lib/x86_64-linux-gnu", GuestInit.ShareMount[1..], GuestInit.BundleDirectory[1..]];
 
     /// <summary>Where each library is in the guest (relative to its root): the dynamic loader at /lib64, the rest in Debian's multiarch directory.</summary>
     public static IEnumerable<string> LibraryPaths =>

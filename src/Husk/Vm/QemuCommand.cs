@@ -24,8 +24,8 @@ public sealed record VmPlan
 /// <summary>
 /// QEMU's command line for a container VM: the `microvm` machine (no PCI, no firmware: the
 /// kernel is loaded directly), virtio over MMIO (modern devices only: libvhost-user refuses the
-/// legacy ones), guest memory a shared memfd (vhost-user needs it), the rootfs over virtio-fs
-/// (tag <see cref="GuestInit.RootfsTag"/>), and virtio-serial ports on sockets Husk holds.
+/// legacy ones), guest memory a shared memfd (vhost-user needs it), the rootfs and bind sources over virtio-fs
+/// (tag <see cref="GuestInit.ShareTag"/>), and virtio-serial ports on sockets Husk holds.
 /// </summary>
 public static class QemuCommand
 {
@@ -57,7 +57,7 @@ public static class QemuCommand
             "-serial", $"file:{p.ConsoleLog}",
             "-kernel", p.Kernel, "-initrd", p.Initrd, "-append", append,
             "-chardev", $"socket,id=fs,path={p.FsSocket}",
-            "-device", $"vhost-user-fs-device,chardev=fs,tag={GuestInit.RootfsTag}",
+            "-device", $"vhost-user-fs-device,chardev=fs,tag={GuestInit.ShareTag}",
             "-device", "virtio-serial-device",
             // The guest reports the memory it frees, and QEMU gives it back to the host.
             "-device", "virtio-balloon-device,free-page-reporting=on",

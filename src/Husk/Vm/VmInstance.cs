@@ -36,8 +36,9 @@ public sealed class VmInstance : IDisposable
         var vm = new VmInstance(dir);
         try
         {
+            var share = vm.Share(config.Rootfs, spec);
             var fsSocket = Path.Combine(dir, "fs.sock");
-            vm._virtiofsd = SpawnLogged(assets.Virtiofsd!, ["virtiofsd", $"--socket-path={fsSocket}", "-o", $"source={config.Rootfs}", "-o", "cache=auto"],
+            vm._virtiofsd = SpawnLogged(assets.Virtiofsd!, ["virtiofsd", $"--socket-path={fsSocket}", "-o", $"source={share}", "-o", "cache=auto"],
                 Path.Combine(dir, "virtiofsd.log"), []);
             WaitForSocket(fsSocket, vm._virtiofsd);
 
@@ -63,8 +64,7 @@ public sealed class VmInstance : IDisposable
             }
             finally { foreach (var (fd, _) in childEnds) Native.close(fd); }
 
-            // The guest's copy of config.json: its rootfs is the virtio-fs share.
-            spec.Root!.Path = GuestInit.RootfsMount;
+            // The guest's copy of config.json: its rootfs and bind sources are in the share (Share).
             VmControl.WriteFrame(vm.Control, Encoding.UTF8.GetBytes(config.Id));
             VmControl.WriteFrame(vm.Control, Spec.SpecJson.SerializeToUtf8(spec));
             vm._relays.Add(Relay(0, vm._hostEnds[1], closeTarget: true));
@@ -129,7 +129,50 @@ public sealed class VmInstance : IDisposable
         if (_qemu > 0) Cleanup.KillAndReap(_qemu);
         if (_virtiofsd > 0) Cleanup.KillAndReap(_virtiofsd);
         foreach (var fd in _hostEnds) Native.close(fd);
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+        // Never a recursive delete through a bind of the rootfs or of a host path: unmounted first,
+        // or the directory stays (it is in the state directory, whose delete runs outside this mount
+        // namespace and sees no mount there).
+        bool unmounted = true;
+        foreach (var mount in Enumerable.Reverse(_mounts))
+            unmounted &= Native.umount2(mount, Native.MNT_DETACH) == 0 || Native.Errno == Native.EINVAL;
+        if (unmounted)
+            try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    readonly List<string> _mounts = [];
+
+    /// <summary>
+    /// The directory virtiofsd shares: the rootfs bound at rootfs/, each bind source of the spec at
+    /// binds/N (the spec's sources are pointed there, and its root at the guest's view of rootfs/).
+    /// The binds are made in the monitor's own mount namespace (VmStrategy asks nsexec.c for one),
+    /// made a slave first so that nothing propagates to the host; they end with the monitor and virtiofsd.
+    /// </summary>
+    string Share(string rootfs, Spec.Spec spec)
+    {
+        var share = Path.Combine(_dir, "share");
+        Native.Check(Native.mount(null, "/", null, Native.MS_REC | Native.MS_SLAVE, null), "make the VM monitor's mounts slaves");
+        Directory.CreateDirectory(Path.Combine(share, "rootfs"));
+        Bind(rootfs, Path.Combine(share, "rootfs"));
+        spec.Root!.Path = GuestInit.SharedRootfs;
+        for (int i = 0; i < spec.Mounts.Count; i++)
+        {
+            var m = spec.Mounts[i];
+            if (!m.IsBind || m.Source is not { Length: > 0 } source) continue;
+            var target = Path.Combine(share, "binds", i.ToString(CultureInfo.InvariantCulture));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            if (Directory.Exists(source)) Directory.CreateDirectory(target);
+            else if (File.Exists(source)) File.WriteAllBytes(target, []);
+            else throw new HuskException($"/mounts/{i}/source: bind source {source} does not exist");
+            Bind(source, target);
+            m.Source = $"{GuestInit.SharedBinds}/{i.ToString(CultureInfo.InvariantCulture)}";
+        }
+        return share;
+    }
+
+    void Bind(string source, string target)
+    {
+        Native.Check(Native.mount(source, target, null, Native.MS_BIND | Native.MS_REC, null), $"bind {source} into the VM's share");
+        _mounts.Add(target);
     }
 
     /// <summary>What this first VM mode cannot give the container yet: one line each, before anything starts.</summary>
@@ -138,9 +181,6 @@ public sealed class VmInstance : IDisposable
         foreach (var ns in spec.Linux?.Namespaces ?? [])
             if (!string.IsNullOrEmpty(ns.Path))
                 throw new HuskException($"/linux/namespaces: VM isolation cannot join the host's {ns.Type} namespace ({ns.Path}) yet");
-        foreach (var m in spec.Mounts)
-            if (m.IsBind)
-                throw new HuskException($"/mounts: VM isolation cannot bind {m.Source} from the host into {m.Destination} yet");
         if (spec.Linux?.Devices is { Count: > 0 })
             throw new HuskException("/linux/devices: VM isolation passes no host devices to the guest yet");
         if (spec.Process?.Terminal == true)

@@ -3,6 +3,7 @@ using Husk.Cgroups;
 using Husk.Container;
 using Husk.Container.Launch;
 using Husk.Linux;
+using Husk.Spec;
 
 namespace Husk.Vm;
 
@@ -29,9 +30,12 @@ public sealed class VmStrategy(ContainerHandle container, CgroupPlacement? place
 
     public override void BeforeBootstrap() => placement?.CreateWhileStarting();
 
-    /// <summary>Only the cgroup: the namespaces are the guest's.</summary>
+    /// <summary>
+    /// The cgroup, and a mount namespace of the monitor's own (the binds of the VM's share live and
+    /// end there); the container's namespaces are the guest's.
+    /// </summary>
     public override InitChannel.BootstrapBuilder Bootstrap(IReadOnlyList<string> cgroupTasks) =>
-        CgroupRecords(cgroupTasks).AddUInt32(BootstrapRecord.CloneFlags, 0);
+        CgroupRecords(cgroupTasks).AddUInt32(BootstrapRecord.CloneFlags, NamespaceKinds.CLONE_NEWNS);
 
     public override void AfterBootstrap() => container.Store.WriteConfig(container.Id, configJson);
 

@@ -146,6 +146,38 @@ public class VmIsolationTests
     }
 
     [Fact]
+    public void Bind_mounts_from_the_host_reach_the_guest_read_only_where_asked_and_leave_no_mount()
+    {
+        HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
+        using var root = new TestRoot();
+        var hostDir = Directory.CreateTempSubdirectory("husk-vm-bind-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(hostDir, "in-dir"), "from a host directory");
+            var hostFile = Path.Combine(hostDir, "single-file");
+            File.WriteAllText(hostFile, "from a host file");
+            using var bundle = VmBundle("cat /data/in-dir /etc/one; echo; echo x > /data/new 2>/dev/null && echo writable || echo read-only; echo y > /rw/written && echo rw-ok");
+            var mounts = (JsonArray)bundle.Config["mounts"]!;
+            mounts.Add(new JsonObject { ["destination"] = "/data", ["type"] = "bind", ["source"] = hostDir, ["options"] = new JsonArray("rbind", "ro") });
+            mounts.Add(new JsonObject { ["destination"] = "/etc/one", ["type"] = "bind", ["source"] = hostFile, ["options"] = new JsonArray("bind") });
+            var rw = Directory.CreateDirectory(Path.Combine(hostDir, "rw")).FullName;
+            mounts.Add(new JsonObject { ["destination"] = "/rw", ["type"] = "bind", ["source"] = rw, ["options"] = new JsonArray("rbind") });
+            bundle.Save();
+            var id = root.NewId("vm");
+            var mountsBefore = Mounts.MountPointsExceptOtherTests(bundle.Dir, root.Path);
+
+            var r = root.Run(new RunOptions { Timeout = VmTimeout }, "run", "--bundle", bundle.Dir, id).AssertSuccess();
+
+            Assert.Equal(["from a host directoryfrom a host file", "read-only", "rw-ok"], r.StdoutLines);
+            Assert.Equal("y\n", File.ReadAllText(Path.Combine(rw, "written")));
+            Assert.False(File.Exists(Path.Combine(hostDir, "new")));
+            Assert.Equal(mountsBefore, Mounts.MountPointsExceptOtherTests(bundle.Dir, root.Path));
+            Assert.Empty(Leftovers(root, id));
+        }
+        finally { Directory.Delete(hostDir, recursive: true); }
+    }
+
+    [Fact]
     public void Husk_started_as_husk_vm_defaults_to_a_vm()
     {
         HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");

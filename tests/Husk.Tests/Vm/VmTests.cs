@@ -86,7 +86,7 @@ public class QemuCommandTests
         var chardevs = Values(args, "-chardev");
         var devices = Values(args, "-device");
         Assert.Contains("socket,id=fs,path=/run/x/fs.sock", chardevs);
-        Assert.Contains($"vhost-user-fs-device,chardev=fs,tag={GuestInit.RootfsTag}", devices);
+        Assert.Contains($"vhost-user-fs-device,chardev=fs,tag={GuestInit.ShareTag}", devices);
         Assert.Contains("socket,id=port0,fd=3", chardevs);
         Assert.Contains($"virtserialport,chardev=port0,name={QemuCommand.ControlPort}", devices);
         Assert.Contains("socket,id=port1,fd=4", chardevs);
@@ -135,11 +135,15 @@ public class VmIsolationTests
     }
 
     [Fact]
-    public void Binds_joined_namespaces_and_devices_are_refused_for_now_in_one_line()
+    public void Joined_namespaces_devices_and_terminals_are_refused_for_now_by_their_path()
     {
-        var bind = new global::Husk.Spec.Spec { Mounts = [new Mount { Destination = "/data", Source = "/srv", Type = "bind", Options = ["rbind"] }] };
-        Assert.Contains("/mounts", Assert.Throws<HuskException>(() => VmInstance.RefuseUnsupported(bind)).Message);
         var netns = new global::Husk.Spec.Spec { Linux = new global::Husk.Spec.Linux { Namespaces = [new LinuxNamespace { Type = "network", Path = "/var/run/netns/x" }] } };
         Assert.Contains("/linux/namespaces", Assert.Throws<HuskException>(() => VmInstance.RefuseUnsupported(netns)).Message);
+        var device = new global::Husk.Spec.Spec { Linux = new global::Husk.Spec.Linux { Devices = [new LinuxDevice { Path = "/dev/fuse", Type = "c" }] } };
+        Assert.Contains("/linux/devices", Assert.Throws<HuskException>(() => VmInstance.RefuseUnsupported(device)).Message);
+        var terminal = new global::Husk.Spec.Spec { Process = new global::Husk.Spec.Process { Terminal = true } };
+        Assert.Contains("/process/terminal", Assert.Throws<HuskException>(() => VmInstance.RefuseUnsupported(terminal)).Message);
+        var bind = new global::Husk.Spec.Spec { Mounts = [new Mount { Destination = "/data", Source = "/srv", Type = "bind", Options = ["rbind"] }] };
+        VmInstance.RefuseUnsupported(bind);
     }
 }
