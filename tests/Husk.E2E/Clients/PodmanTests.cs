@@ -57,9 +57,12 @@ public sealed class PodmanFixture : IDisposable
     public IReadOnlyDictionary<string, string> Env => _env.ToDictionary(kv => kv.Key, kv => kv.Value!);
 
     /// <summary>`podman --runtime bin/husk ARGS`.</summary>
-    public Result Podman(params string[] args) =>
-        ProcessRunner.Run("podman", ["--runtime", HuskCli.BinaryPath, .. args],
-            new RunOptions { Environment = _env, Timeout = TimeSpan.FromSeconds(90) });
+    public Result Podman(params string[] args) => PodmanWith(HuskCli.BinaryPath, args);
+
+    /// <summary>`podman --runtime RUNTIME ARGS` (bin/husk-vm: VM isolation).</summary>
+    public Result PodmanWith(string runtime, params string[] args) =>
+        ProcessRunner.Run("podman", ["--runtime", runtime, .. args],
+            new RunOptions { Environment = _env, Timeout = TimeSpan.FromSeconds(180) });
 
     public string CommandLine(params string[] args) => PtySession.CommandLine(["podman", "--runtime", HuskCli.BinaryPath, .. args]);
 
@@ -83,6 +86,35 @@ public class PodmanTests(PodmanFixture pod) : IClassFixture<PodmanFixture>
         HostFacts.Here.RequireController("pids");   // podman sets a pids limit on every container
         var r = pod.Podman("run", "--rm", pod.Image, "echo", "hi").AssertSuccess();
         Assert.Equal("hi\n", r.Stdout);
+    }
+
+    [Fact]
+    public void Podman_runs_containers_in_vms_with_husk_vm_and_leaves_no_vm_behind()
+    {
+        HostFacts.Here.RequireController("pids");   // podman sets a pids limit on every container
+        HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
+        var huskVm = Path.Combine(Path.GetDirectoryName(HuskCli.BinaryPath)!, "husk-vm");
+        // podman binds /etc/hosts, /etc/hostname and /run/.containerenv from the host: they reach the guest.
+        var r = pod.PodmanWith(huskVm, "run", "--rm", pod.Image, "sh", "-c", "cat /proc/sys/kernel/osrelease; test -f /run/.containerenv && echo containerenv").AssertSuccess();
+        Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), r.StdoutLines[0]);
+        Assert.Contains(r.StdoutLines[0], HostFacts.Here.Find("vm")!.Detail);
+        Assert.Equal("containerenv", r.StdoutLines[1]);
+
+        var name = NewName();
+        pod.PodmanWith(huskVm, "run", "-d", "--name", name, pod.Image, "sleep", "1000").AssertSuccess();
+        Assert.Contains(name, pod.PodmanWith(huskVm, "ps", "--format", "{{.Names}}").AssertSuccess().Stdout);
+        var id = pod.PodmanWith(huskVm, "inspect", "--format", "{{.Id}}", name).AssertSuccess().Stdout.Trim();
+        string VmOf(string d) => SafeRead(Path.Combine(d, "cmdline"));
+        Assert.Contains(Directory.GetDirectories("/proc"), d => VmOf(d).Contains("qemu-system") && VmOf(d).Contains($"/{id}/vm/"));
+        pod.PodmanWith(huskVm, "kill", name).AssertSuccess();
+        pod.PodmanWith(huskVm, "rm", "--force", name).AssertSuccess();
+        Assert.DoesNotContain(Directory.GetDirectories("/proc"), d => VmOf(d).Contains($"/{id}/vm/"));
+    }
+
+    static string SafeRead(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (IOException) { return ""; }
     }
 
     [Fact]
