@@ -19,6 +19,7 @@ public sealed class InitCommand : Command
         {
             InitLauncher.ExecMode => ExecInit.Run(),
             InitLauncher.VmMode => Husk.Vm.VmMonitor.Run(),
+            Husk.Vm.VmExec.RelayMode => Husk.Vm.VmExec.RunRelay(),
             _ => ContainerInit.Run(),
         };
     }

@@ -84,9 +84,10 @@ public static class Executor
             if (status == ContainerStatus.Paused && !o.IgnorePaused)
                 throw new HuskException($"cannot exec in a paused container \"{o.Id}\" (use --ignore-paused to override)");
             spec = store.ReadConfig(o.Id) ?? throw new HuskException($"container \"{o.Id}\" has no config.json in its state");
-            Husk.Vm.VmIsolation.RefuseIfInVm(spec, o.Id, "exec");
         }
         var process = BuildProcess(spec, o);
+        // In its own VM: a host process stands for the guest's (Husk.Vm.VmExec).
+        if (Husk.Vm.VmIsolation.InVm(spec)) return Husk.Vm.VmExec.Run(container.Dir, process, o.Detach, o.PidFile);
         var subCgroups = ParseSubCgroups(o.SubCgroups);
         Husk.Seccomp.SeccompFilter.Check(spec.Linux?.Seccomp);
         InitLauncher.CheckPreserveFds(o.PreserveFds, listenFds: 0);

@@ -6,8 +6,11 @@ namespace Husk.Container;
 /// <summary>Waiting in the foreground for a container's process (`run`, `exec`, `restore`).</summary>
 public static class Foreground
 {
-    /// <summary>Waits for <paramref name="initPid"/> (reaping other children), forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT to it; returns its wait status.</summary>
-    public static unsafe int WaitForwardingSignals(int initPid)
+    /// <summary>
+    /// Waits for <paramref name="initPid"/> (reaping other children, whose pid and status go to
+    /// <paramref name="reaped"/>), forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT to it; returns its wait status.
+    /// </summary>
+    public static unsafe int WaitForwardingSignals(int initPid, Action<int, int>? reaped = null)
     {
         var registrations = new List<PosixSignalRegistration>();
         foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
@@ -32,7 +35,8 @@ public static class Foreground
                     return 0;
                 }
                 if (pid == initPid) return st;
-                // Any other reparented orphan is simply reaped.
+                // Any other child, or reparented orphan, is reaped.
+                reaped?.Invoke(pid, st);
             }
         }
         finally

@@ -118,11 +118,11 @@ public static unsafe partial class Native
         }
     }
 
-    /// <summary>Connects a new close-on-exec AF_UNIX stream socket to <paramref name="path"/>.</summary>
-    public static int ConnectUnix(string path)
+    /// <summary>Connects a new close-on-exec AF_UNIX stream socket to <paramref name="path"/>; errors name it <paramref name="what"/>.</summary>
+    public static int ConnectUnix(string path, string what = "console socket")
     {
         var bytes = Encoding.UTF8.GetBytes(path);
-        if (bytes.Length == 0 || bytes.Length >= 108) throw new HuskException($"console socket \"{path}\": path too long for a unix socket");
+        if (bytes.Length == 0 || bytes.Length >= 108) throw new HuskException($"{what} \"{path}\": path too long for a unix socket");
         int fd = Check(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket(AF_UNIX)");
         var addr = stackalloc byte[110];
         new Span<byte>(addr, 110).Clear();
@@ -133,7 +133,7 @@ public static unsafe partial class Native
             int errno = Errno;
             if (errno == EINTR) continue;
             close(fd);
-            throw new HuskException($"connect to console socket \"{path}\": {StrError(errno)}");
+            throw new HuskException($"connect to {what} \"{path}\": {StrError(errno)}");
         }
         return fd;
     }

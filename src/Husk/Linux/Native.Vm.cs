@@ -21,4 +21,40 @@ public static unsafe partial class Native
 
     [LibraryImport(Libc)]
     public static partial void sync();
+
+    [LibraryImport(Libc, SetLastError = true)]
+    private static partial int bind(int fd, void* addr, uint addrLen);
+
+    [LibraryImport(Libc, SetLastError = true)]
+    private static partial int listen(int fd, int backlog);
+
+    [LibraryImport(Libc, SetLastError = true)]
+    public static partial int accept4(int fd, nint addr, nint addrLen, int flags);
+
+    /// <summary>A new close-on-exec AF_UNIX stream socket listening at <paramref name="path"/> (the VM monitor's exec socket).</summary>
+    public static int ListenUnix(string path)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(path);
+        if (bytes.Length == 0 || bytes.Length >= 108) throw new HuskException($"socket \"{path}\": path too long for a unix socket");
+        int fd = Check(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket(AF_UNIX)");
+        var addr = stackalloc byte[110];
+        new Span<byte>(addr, 110).Clear();
+        *(ushort*)addr = AF_UNIX;
+        bytes.CopyTo(new Span<byte>(addr + 2, 108));
+        if (bind(fd, addr, (uint)(2 + bytes.Length + 1)) < 0 || listen(fd, 16) < 0)
+        {
+            int errno = Errno;
+            close(fd);
+            throw new KernelException($"listen on {path}", errno);
+        }
+        return fd;
+    }
+
+    /// <summary>A close-on-exec pipe: [read end, write end].</summary>
+    public static int[] Pipe(string what)
+    {
+        int* p = stackalloc int[2];
+        Check(pipe2(p, O_CLOEXEC), what);
+        return [p[0], p[1]];
+    }
 }

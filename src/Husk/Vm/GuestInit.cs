@@ -27,6 +27,10 @@ public static class GuestInit
     public static bool IsGuestPid1 =>
         Environment.ProcessId == 1 && Environment.GetCommandLineArgs() is [ "/init", ..];
 
+    /// <summary>Set when the host has read the last report ("bye") or is gone: only then may the guest power off.</summary>
+    static readonly ManualResetEventSlim s_hostDone = new();
+    static int s_relaying;
+
     public static int Run()
     {
         int control = -1;
@@ -51,18 +55,37 @@ public static class GuestInit
             Operations.Start(store, id);
             VmControl.WriteLine(control, "started");
             // Signals the host's husk received, for the workload: to this process, which forwards them.
-            new Thread(() => RelaySignals(control)) { IsBackground = true }.Start();
-            int code = Cleanup.ExitCode(Foreground.WaitForwardingSignals(container.Record.Pid));
+            StartRelaying(control);
+            // Execs run as children of this process: its wait hands their statuses over.
+            var execs = new System.Collections.Concurrent.ConcurrentDictionary<int, Action<int>>();
+            VmExec.ServeGuest(Native.Check(Native.open(ports[QemuCommand.ExecPort], Native.O_RDWR | Native.O_CLOEXEC, 0), "open exec port"), id, execs);
+            int code = Cleanup.ExitCode(Foreground.WaitForwardingSignals(container.Record.Pid, (pid, status) =>
+            {
+                lock (execs)
+                    if (execs.TryRemove(pid, out var exited)) exited(status);
+            }));
             VmControl.WriteLine(control, $"exit {code}");
         }
         catch (Exception e)
         {
             var message = e is HuskException ? e.Message : $"guest init: {e.GetType().Name}: {e.Message}";
-            if (control >= 0) try { VmControl.WriteLine(control, $"error {message.ReplaceLineEndings(" ")}"); } catch (HuskException) { }
             Console.Error.WriteLine($"husk guest: {message}");
+            if (control >= 0) try { VmControl.WriteLine(control, $"error {message.ReplaceLineEndings(" ")}"); } catch (HuskException) { }
+        }
+        // What was written to a port may still be in the virtqueue: power off once the host has it.
+        if (control >= 0)
+        {
+            StartRelaying(control);
+            s_hostDone.Wait(TimeSpan.FromSeconds(5));
         }
         PowerOff();
         return 1;
+    }
+
+    static void StartRelaying(int control)
+    {
+        if (Interlocked.Exchange(ref s_relaying, 1) == 0)
+            new Thread(() => RelaySignals(control)) { IsBackground = true }.Start();
     }
 
     static void MountBasics()
@@ -119,7 +142,10 @@ public static class GuestInit
             if (Directory.Exists("/sys/class/virtio-ports"))
                 foreach (var port in Directory.GetDirectories("/sys/class/virtio-ports"))
                 {
-                    var name = File.ReadAllText(Path.Combine(port, "name")).Trim();
+                    // A port's directory can appear before its name does: looked at again on the next round.
+                    string name;
+                    try { name = File.ReadAllText(Path.Combine(port, "name")).Trim(); }
+                    catch (IOException) { continue; }
                     var node = Path.Combine("/dev", Path.GetFileName(port));
                     if (names.Contains(name) && File.Exists(node)) found[name] = node;
                 }
@@ -141,19 +167,25 @@ public static class GuestInit
     }
 
     /// <summary>
-    /// Frames "signal N" from the host: sent to this process (PID 1 takes only the signals it
-    /// handles, as `run` does). The port closes when the host's husk is gone (killed): nobody
-    /// waits for the workload then, and the guest powers off, which ends QEMU and virtiofsd.
+    /// Frames from the host after start: "signal N", sent to this process (PID 1 takes only the
+    /// signals it handles, as `run` does), and "bye" once it has read the last report. The port
+    /// closes when the host's husk is gone (killed): nobody waits for the workload then, and the
+    /// guest powers off, which ends QEMU and virtiofsd.
     /// </summary>
     static void RelaySignals(int control)
     {
         try
         {
             while (VmControl.ReadFrame(control) is { } frame)
-                if (Encoding.UTF8.GetString(frame) is var text && text.StartsWith("signal ", StringComparison.Ordinal) && int.TryParse(text[7..], out int sig))
+            {
+                var text = Encoding.UTF8.GetString(frame);
+                if (text == "bye") break;
+                if (text.StartsWith("signal ", StringComparison.Ordinal) && int.TryParse(text[7..], out int sig))
                     Native.kill(1, sig);
+            }
         }
         catch (HuskException) { }
+        s_hostDone.Set();
         PowerOff();
     }
 

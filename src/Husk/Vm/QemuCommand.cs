@@ -32,11 +32,13 @@ public static class QemuCommand
     /// <summary>
     /// The ports between Husk on the host and in the guest: control (container id and config.json
     /// in, signals in, the exit status out) and the workload's stdin, stdout and stderr, each its
-    /// own port so that the end of stdin (the host closes that socket) ends nothing else.
+    /// own port so that the end of stdin (the host closes that socket) ends nothing else, and the execs.
     /// </summary>
-    public const string ControlPort = "husk.control", StdinPort = "husk.stdin", StdoutPort = "husk.stdout", StderrPort = "husk.stderr";
+    public const string ControlPort = "husk.control", StdinPort = "husk.stdin", StdoutPort = "husk.stdout", StderrPort = "husk.stderr",
+        ExecPort = "husk.exec";
 
-    public static readonly string[] Ports = [ControlPort, StdinPort, StdoutPort, StderrPort];
+    /// <summary>The ports in the order of <see cref="VmPlan.Ports"/>; <see cref="ExecPort"/> carries every exec, multiplexed (<see cref="VmExec"/>).</summary>
+    public static readonly string[] Ports = [ControlPort, StdinPort, StdoutPort, StderrPort, ExecPort];
 
     public static IReadOnlyList<string> Arguments(VmPlan p)
     {

@@ -21,7 +21,7 @@ public sealed class VmInstance : IDisposable
     readonly List<int> _hostEnds = [];
     readonly List<Thread> _relays = [];
     readonly List<PosixSignalRegistration> _signals = [];
-    int _virtiofsd, _qemu;
+    int _virtiofsd, _qemu, _execListener = -1;
     int Control => _hostEnds[0];
 
     VmInstance(string dir) => _dir = dir;
@@ -37,6 +37,8 @@ public sealed class VmInstance : IDisposable
         try
         {
             var share = vm.Share(config.Rootfs, spec);
+            // Inside the guest it is an ordinary container (its `create` and `exec` run as on a host).
+            spec.Annotations[VmIsolation.Annotation] = "container";
             var fsSocket = Path.Combine(dir, "fs.sock");
             vm._virtiofsd = SpawnLogged(assets.Virtiofsd!, ["virtiofsd", $"--socket-path={fsSocket}", "-o", $"source={share}", "-o", "cache=auto"],
                 Path.Combine(dir, "virtiofsd.log"), []);
@@ -67,6 +69,8 @@ public sealed class VmInstance : IDisposable
             // The guest's copy of config.json: its rootfs and bind sources are in the share (Share).
             VmControl.WriteFrame(vm.Control, Encoding.UTF8.GetBytes(config.Id));
             VmControl.WriteFrame(vm.Control, Spec.SpecJson.SerializeToUtf8(spec));
+            vm._execListener = Native.ListenUnix(Path.Combine(dir, VmExec.SocketName));
+            VmExec.Serve(vm._execListener, vm._hostEnds[4]);
             vm._relays.Add(Relay(0, vm._hostEnds[1], closeTarget: true));
             vm._relays.Add(Relay(vm._hostEnds[2], 1, closeTarget: false));
             vm._relays.Add(Relay(vm._hostEnds[3], 2, closeTarget: false));
@@ -110,6 +114,7 @@ public sealed class VmInstance : IDisposable
     public int AwaitExit()
     {
         var report = ReadReport();
+        Bye();
         if (report?.StartsWith("exit ", StringComparison.Ordinal) != true || !int.TryParse(report[5..], CultureInfo.InvariantCulture, out int code))
             throw Failure(report);
         Cleanup.Reap(_qemu);
@@ -118,7 +123,19 @@ public sealed class VmInstance : IDisposable
         return code;
     }
 
-    HuskException Failure(string? report) =>
+    /// <summary>Tells the guest its last report arrived: it powers off then (not before, or the report could be lost).</summary>
+    void Bye()
+    {
+        try { VmControl.WriteFrame(Control, "bye"u8); } catch (HuskException) { }
+    }
+
+    HuskException Failure(string? report)
+    {
+        Bye();
+        return FailureOf(report);
+    }
+
+    HuskException FailureOf(string? report) =>
         report?.StartsWith("error ", StringComparison.Ordinal) == true
             ? new HuskException(report[6..])
             : new HuskException($"the container's VM ended without reporting ({(ProcFs.IsAlive(_qemu, 0) ? "QEMU still runs" : "QEMU exited")}){LastLine(Path.Combine(_dir, "qemu.log"), Path.Combine(_dir, "console.log"))}");
@@ -129,6 +146,7 @@ public sealed class VmInstance : IDisposable
         if (_qemu > 0) Cleanup.KillAndReap(_qemu);
         if (_virtiofsd > 0) Cleanup.KillAndReap(_virtiofsd);
         foreach (var fd in _hostEnds) Native.close(fd);
+        if (_execListener >= 0) Native.close(_execListener);
         // Never a recursive delete through a bind of the rootfs or of a host path: unmounted first,
         // or the directory stays (it is in the state directory, whose delete runs outside this mount
         // namespace and sees no mount there).

@@ -12,10 +12,10 @@ public static class VmIsolation
 
     /// <summary>
     /// The annotation's value, else the default of the name husk runs as. Unknown values are
-    /// refused. Never in the guest: there the container runs as on a host.
+    /// refused. (The guest's copy of the spec says "container": there it runs as on a host.)
     /// </summary>
     public static bool Selected(Spec.Spec spec, string argv0) =>
-        !GuestInit.IsGuestPid1 && spec.Annotations.TryGetValue(Annotation, out var value)
+        spec.Annotations.TryGetValue(Annotation, out var value)
             ? value switch
             {
                 "vm" => true,
@@ -26,14 +26,16 @@ public static class VmIsolation
 
     public static bool Selected(Spec.Spec spec) => Selected(spec, Environment.GetCommandLineArgs()[0]);
 
+    /// <summary>Whether a created container's recorded config.json says it runs in a VM.</summary>
+    public static bool InVm(Spec.Spec recorded) => recorded.Annotations.GetValueOrDefault(Annotation) == "vm";
+
     /// <summary>
     /// Refuses <paramref name="command"/> on a container that runs in a VM and cannot have it yet
-    /// (exec would join the monitor's namespaces, which are the host's; CRIU and cgroup updates
-    /// would act on QEMU). Create records the annotation, however VM isolation was chosen.
+    /// (CRIU and cgroup updates would act on QEMU). Create records the annotation, however VM isolation was chosen.
     /// </summary>
     public static void RefuseIfInVm(Spec.Spec recorded, string id, string command)
     {
-        if (recorded.Annotations.GetValueOrDefault(Annotation) == "vm")
+        if (InVm(recorded))
             throw new HuskException($"{command}: container \"{id}\" runs in its own VM, which has no {command} yet");
     }
 }

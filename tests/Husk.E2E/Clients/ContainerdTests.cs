@@ -122,7 +122,7 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
 
     /// <summary>The runc shim with bin/husk-vm as its binary: each task in its own VM (io.husk.isolation defaults to vm).</summary>
     [Fact]
-    public void Ctr_runs_tasks_in_vms_with_husk_vm_and_leaves_no_vm_behind()
+    public void Ctr_runs_and_execs_tasks_in_vms_with_husk_vm_and_leaves_no_vm_behind()
     {
         HostFacts.Here.RequireController("cpu");   // containerd's default spec sets cpu shares
         HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
@@ -136,6 +136,9 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
         var id2 = NewId();
         ctd.Ctr(slow, "run", "-d", "--runc-binary", huskVm, ctd.Image.Name, id2, "sleep", "1000").AssertSuccess();
         ctd.WaitForStatus(id2, "RUNNING");
+        var exec = ctd.Ctr(slow, "task", "exec", "--exec-id", "x1", id2, "cat", "/proc/sys/kernel/osrelease").AssertSuccess();
+        Assert.Equal(r.Stdout, exec.Stdout);
+        Assert.Equal(3, ctd.Ctr(slow, "task", "exec", "--exec-id", "x2", id2, "sh", "-c", "exit 3").ExitCode);
         ctd.Ctr("task", "kill", "-s", "9", id2).AssertSuccess();
         ctd.WaitForStatus(id2, "STOPPED");
         ctd.Ctr(slow, "task", "delete", id2).AssertSuccess();

@@ -89,7 +89,7 @@ public class PodmanTests(PodmanFixture pod) : IClassFixture<PodmanFixture>
     }
 
     [Fact]
-    public void Podman_runs_containers_in_vms_with_husk_vm_and_leaves_no_vm_behind()
+    public void Podman_runs_and_execs_containers_in_vms_with_husk_vm_and_leaves_no_vm_behind()
     {
         HostFacts.Here.RequireController("pids");   // podman sets a pids limit on every container
         HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
@@ -103,6 +103,9 @@ public class PodmanTests(PodmanFixture pod) : IClassFixture<PodmanFixture>
         var name = NewName();
         pod.PodmanWith(huskVm, "run", "-d", "--name", name, pod.Image, "sleep", "1000").AssertSuccess();
         Assert.Contains(name, pod.PodmanWith(huskVm, "ps", "--format", "{{.Names}}").AssertSuccess().Stdout);
+        var exec = pod.PodmanWith(huskVm, "exec", name, "sh", "-c", "cat /proc/sys/kernel/osrelease; exit 4");
+        Assert.Equal(4, exec.ExitCode);
+        Assert.Equal(r.StdoutLines[0], exec.StdoutLines[0]);
         var id = pod.PodmanWith(huskVm, "inspect", "--format", "{{.Id}}", name).AssertSuccess().Stdout.Trim();
         string VmOf(string d) => SafeRead(Path.Combine(d, "cmdline"));
         Assert.Contains(Directory.GetDirectories("/proc"), d => VmOf(d).Contains("qemu-system") && VmOf(d).Contains($"/{id}/vm/"));
