@@ -115,12 +115,7 @@ public static class Executor
             using var placement = cgroup?.NewProcessPlacement();
             launch = new ExecStrategy(container, spec, process, o, joins, cgroup, placement, listener);
             pid = InitLaunch.Run(launch);
-            if (launch.ConsoleParent >= 0)
-            {
-                int consoleParent = launch.ConsoleParent;
-                launch.ConsoleParent = -1;
-                relay = TerminalRelay.Start(TerminalRelay.Receive(consoleParent));
-            }
+            if (launch.ConsoleParent is { } consoleParent) relay = TerminalRelay.Start(TerminalRelay.Receive(consoleParent));
             if (o.PidFile != null) SmallFile.WriteAtomically(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(pid.ToString()));
         }
         catch (Exception)

@@ -26,79 +26,66 @@ public sealed class InitLauncher : IDisposable
     /// <param name="fifoPath">The exec fifo (create); null for `exec`, which has none.</param>
     /// <param name="consoleSocket">A connected console socket for process.terminal, or -1; it follows the fifo.</param>
     /// <param name="mode">The <see cref="InitModeEnv"/> to start it in; null: the container's init.</param>
-    /// <param name="idmapFds">Detached id-mapped mounts (spec mount index → fd) for the init to attach; they follow the console.</param>
+    /// <param name="idmapFds">Detached id-mapped mounts (spec mount index → fd) for the init to attach; they follow the console. The caller keeps them.</param>
     /// <param name="seccompListener">The pinned seccomp listener socket for `exec`, or -1; it comes last.</param>
     /// <param name="cgroup">Where the init goes in the container's cgroup: it starts inside the directory given there (see <see cref="StartedInCgroup"/>); null: no cgroup.</param>
     public static InitLauncher Launch(int preserveFds, string? fifoPath, int consoleSocket = -1, string? mode = null,
-        IReadOnlyDictionary<int, int>? idmapFds = null, int seccompListener = -1, Husk.Cgroups.CgroupPlacement? cgroup = null)
+        IReadOnlyDictionary<int, OwnedFd>? idmapFds = null, int seccompListener = -1, Husk.Cgroups.CgroupPlacement? cgroup = null)
     {
-        int fifo = fifoPath == null ? -1 : Native.Check(Native.open(fifoPath, Native.O_RDWR | Native.O_CLOEXEC, 0), $"open {fifoPath}");
-        int[] pair = [-1, -1];
+        // Only the init may hold the fifo and its end of the socket (both closed here once it is
+        // spawned): when it dies, `start` sees a fifo without a reader and the socket reports end-of-file.
+        using var fifo = fifoPath == null ? null : new OwnedFd(Native.Check(Native.open(fifoPath, Native.O_RDWR | Native.O_CLOEXEC, 0), $"open {fifoPath}"));
+        int[] pair = Native.SocketPair(Native.SOCK_STREAM, "socketpair");
+        using OwnedFd ours = new(pair[0]), theirs = new(pair[1]);
+        int sockTarget = 3 + preserveFds, next = 4 + preserveFds;
+        var fds = new List<(int, int)>();
+        for (int i = 3; i < 3 + preserveFds; i++) fds.Add((i, i));
+        fds.Add((theirs.Fd, sockTarget));
+        var env = new List<string> { $"{InitPipeEnv}={sockTarget}" };
+        if (fifo != null)
+        {
+            fds.Add((fifo.Fd, next));
+            env.Add($"{FifoFdEnv}={next++}");
+        }
+        if (consoleSocket >= 0)
+        {
+            fds.Add((consoleSocket, next));
+            env.Add($"{Husk.Init.ContainerConsole.ConsoleFdEnv}={next++}");
+        }
+        if (idmapFds is { Count: > 0 })
+        {
+            var list = new List<string>();
+            foreach (var (index, fd) in idmapFds)
+            {
+                fds.Add((fd.Fd, next));
+                list.Add($"{index}:{next++}");
+            }
+            env.Add($"{Husk.Rootfs.IdmappedMounts.FdsEnv}={string.Join(',', list)}");
+        }
+        if (seccompListener >= 0)
+        {
+            fds.Add((seccompListener, next));
+            env.Add($"{Husk.Seccomp.SeccompListener.InheritedFdEnv}={next++}");
+        }
+        if (mode != null) env.Add($"{InitModeEnv}={mode}");
+        // CVE-2019-5736: what enters the container runs from an unwritable copy of husk, so
+        // its /proc/PID/exe cannot be used to overwrite the binary on the host.
+        var exe = SealedExe.Create();
+        Log.Debug($"{exe.Kind} copy of husk for the init: {exe.CopyMilliseconds:0.00} ms");
+        (int Pid, int StatusFd)? inCgroup = null;
         try
         {
-            pair = Native.SocketPair(Native.SOCK_STREAM, "socketpair");
-            int sockTarget = 3 + preserveFds, next = 4 + preserveFds;
-            var fds = new List<(int, int)>();
-            for (int i = 3; i < 3 + preserveFds; i++) fds.Add((i, i));
-            fds.Add((pair[1], sockTarget));
-            var env = new List<string> { $"{InitPipeEnv}={sockTarget}" };
-            if (fifo >= 0)
+            int dir = cgroup?.StartInsideFd ?? -1;
+            if (dir >= 0) inCgroup = Spawner.SpawnInCgroup(exe.ExecPath, ["husk", "init"], env, fds, dir);
+            int pid = inCgroup?.Pid ?? Spawner.Spawn(exe.ExecPath, ["husk", "init"], env, fds);
+            // The copy must stay until the child has exec'd it: posix_spawn waits for that, husk_spawn does not.
+            return new InitLauncher
             {
-                fds.Add((fifo, next));
-                env.Add($"{FifoFdEnv}={next++}");
-            }
-            if (consoleSocket >= 0)
-            {
-                fds.Add((consoleSocket, next));
-                env.Add($"{Husk.Init.ContainerConsole.ConsoleFdEnv}={next++}");
-            }
-            if (idmapFds is { Count: > 0 })
-            {
-                var list = new List<string>();
-                foreach (var (index, fd) in idmapFds)
-                {
-                    fds.Add((fd, next));
-                    list.Add($"{index}:{next++}");
-                }
-                env.Add($"{Husk.Rootfs.IdmappedMounts.FdsEnv}={string.Join(',', list)}");
-            }
-            if (seccompListener >= 0)
-            {
-                fds.Add((seccompListener, next));
-                env.Add($"{Husk.Seccomp.SeccompListener.InheritedFdEnv}={next++}");
-            }
-            if (mode != null) env.Add($"{InitModeEnv}={mode}");
-            // CVE-2019-5736: what enters the container runs from an unwritable copy of husk, so
-            // its /proc/PID/exe cannot be used to overwrite the binary on the host.
-            var exe = SealedExe.Create();
-            Log.Debug($"{exe.Kind} copy of husk for the init: {exe.CopyMilliseconds:0.00} ms");
-            (int Pid, int StatusFd)? inCgroup = null;
-            try
-            {
-                int dir = cgroup?.StartInsideFd ?? -1;
-                if (dir >= 0) inCgroup = Spawner.SpawnInCgroup(exe.ExecPath, ["husk", "init"], env, fds, dir);
-                int pid = inCgroup?.Pid ?? Spawner.Spawn(exe.ExecPath, ["husk", "init"], env, fds);
-                // The copy must stay until the child has exec'd it: posix_spawn waits for that, husk_spawn does not.
-                return new InitLauncher
-                {
-                    SpawnedPid = pid, Channel = new InitChannel(pair[0]), StartedInCgroup = inCgroup != null,
-                    _execStatusFd = inCgroup?.StatusFd ?? -1, _exe = inCgroup != null ? exe : null,
-                };
-            }
-            finally { if (inCgroup == null) exe.Dispose(); }
+                SpawnedPid = pid, Channel = new InitChannel(ours.Release()), StartedInCgroup = inCgroup != null,
+                _execStatus = inCgroup is { } c ? new OwnedFd(c.StatusFd) : null, _exe = inCgroup != null ? exe : null,
+            };
         }
-        catch
-        {
-            if (pair[0] >= 0) Native.close(pair[0]);
-            throw;
-        }
-        finally
-        {
-            // Only the init may hold the fifo and its end of the socket: when it dies, `start`
-            // sees a fifo without a reader and the socket reports end-of-file.
-            if (fifo >= 0) Native.close(fifo);
-            if (pair[1] >= 0) Native.close(pair[1]);
-        }
+        finally { if (inCgroup == null) exe.Dispose(); }
     }
 
     /// <summary>
@@ -125,32 +112,31 @@ public sealed class InitLauncher : IDisposable
         if (cgroup is not null && !StartedInCgroup) cgroup.MoveByPid(SpawnedPid);
     }
 
-    int _execStatusFd = -1;
+    OwnedFd? _execStatus;
     SealedExe? _exe;
 
     /// <summary>Waits until the spawned process has exec'd husk (the spawn returns before that); throws when it could not.</summary>
     public void AwaitExec()
     {
-        if (_execStatusFd < 0) return;
-        int fd = _execStatusFd;
-        _execStatusFd = -1;
+        if (_execStatus is not { } status) return;
+        _execStatus = null;
         // A child started into a frozen cgroup (CLONE_INTO_CGROUP under a frozen parent) never
         // execs: the caller's stall check gives up on it, as it does for the init's messages.
         try
         {
-            if (Channel.WhileWaiting is { } stalled)
+            // Closed here when the wait gives up, else by Spawner.AwaitExec.
+            using (status)
             {
-                try { InitChannel.AwaitReady(fd, Native.POLLIN, stalled, "exec status pipe"); }
-                catch { Native.close(fd); throw; }
+                if (Channel.WhileWaiting is { } stalled) InitChannel.AwaitReady(status.Fd, Native.POLLIN, stalled, "exec status pipe");
+                Spawner.AwaitExec(status, SpawnedPid, _exe!.ExecPath);
             }
-            Spawner.AwaitExec(fd, SpawnedPid, _exe!.ExecPath);
         }
         finally { _exe?.Dispose(); _exe = null; }
     }
 
     public void Dispose()
     {
-        if (_execStatusFd >= 0) Native.close(_execStatusFd);
+        _execStatus?.Dispose();
         _exe?.Dispose();
         Channel.Dispose();
     }

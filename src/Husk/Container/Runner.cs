@@ -17,38 +17,37 @@ public static class Runner
         var spec = Creator.Load(Path.GetFullPath(o.Bundle));
         // process.terminal in the foreground without --console-socket: the init sends the pty
         // master to us and we relay it (TerminalRelay), as runc does.
-        int consoleParent = -1;
-        if (!detach && o.ConsoleSocket == null && o.ConsoleSocketFd < 0 && spec.Process?.Terminal == true)
-            (consoleParent, o.ConsoleSocketFd) = TerminalRelay.NewConsoleSocketPair();
+        var console = !detach && o.ConsoleSocket == null && o.ConsoleSocketFd < 0 && spec.Process?.Terminal == true
+            ? TerminalRelay.NewConsoleSocketPair() : ((OwnedFd Parent, OwnedFd Child)?)null;
+        using var consoleParent = console?.Parent;
+        using var consoleChild = console?.Child;
+        if (consoleChild != null) o.ConsoleSocketFd = consoleChild.Fd;
         // Without a terminal to relay first, the init is started the moment it is ready, while
         // create still writes the container's state.
         int released = -1;
-        Action? whenReady = consoleParent < 0 ? () => released = Operations.ReleaseInit(store, o.Id) : null;
+        Action? whenReady = consoleParent == null ? () => released = Operations.ReleaseInit(store, o.Id) : null;
         ContainerHandle container;
         try { container = Creator.Create(store, o, spec, whenReady); }
         catch
         {
-            if (consoleParent >= 0) { Native.close(consoleParent); Native.close(o.ConsoleSocketFd); }
             if (released >= 0) Native.close(released);
             throw;
         }
         TerminalRelay? relay = null;
         try
         {
-            if (consoleParent >= 0)
+            if (consoleParent != null)
             {
-                Native.close(o.ConsoleSocketFd);
+                // Only the init keeps the console's end: should it die before it sends the master, Receive sees end-of-file.
+                consoleChild!.Dispose();
                 o.ConsoleSocketFd = -1;
-                int master = TerminalRelay.Receive(consoleParent);
-                consoleParent = -1;
-                relay = TerminalRelay.Start(master);
+                relay = TerminalRelay.Start(TerminalRelay.Receive(consoleParent));
             }
             if (released >= 0) Operations.CompleteStart(container, released, spec);
             else Operations.Start(store, o.Id, spec);
         }
         catch (HuskException)
         {
-            if (consoleParent >= 0) Native.close(consoleParent);
             relay?.Dispose();
             Operations.Delete(store, o.Id, force: true, spec);
             throw;

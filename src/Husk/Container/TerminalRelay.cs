@@ -19,17 +19,17 @@ public sealed unsafe class TerminalRelay : IDisposable
     readonly Thread _out;
 
     /// <summary>A socket pair for the console: the init gets <c>Child</c>; <see cref="Receive"/> reads the master from <c>Parent</c>.</summary>
-    public static (int Parent, int Child) NewConsoleSocketPair()
+    public static (OwnedFd Parent, OwnedFd Child) NewConsoleSocketPair()
     {
         int[] pair = Native.SocketPair(Native.SOCK_STREAM, "socketpair for the console");
-        return (pair[0], pair[1]);
+        return (new OwnedFd(pair[0]), new OwnedFd(pair[1]));
     }
 
     /// <summary>Receives the master from the parent end of the console socket pair (and closes that end).</summary>
-    public static int Receive(int parentSocket)
+    public static int Receive(OwnedFd parentSocket)
     {
-        try { return Native.RecvFd(parentSocket, "receive the console fd", "the container's init exited before it sent its console").Fd; }
-        finally { Native.close(parentSocket); }
+        using (parentSocket)
+            return Native.RecvFd(parentSocket.Fd, "receive the console fd", "the container's init exited before it sent its console").Fd;
     }
 
     TerminalRelay(int master)

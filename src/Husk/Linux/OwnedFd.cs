@@ -17,6 +17,9 @@ public sealed class OwnedFd : IDisposable
         _fd = fd;
     }
 
+    /// <summary>The parent side's form: an fd it opened itself, closed through <see cref="LinuxKernel"/>.</summary>
+    public OwnedFd(int fd) : this(LinuxKernel.Instance, fd) { }
+
     /// <summary>The fd; it stays owned by this handle.</summary>
     public int Fd => _fd >= 0 ? _fd : throw new ObjectDisposedException(nameof(OwnedFd));
 
@@ -28,10 +31,20 @@ public sealed class OwnedFd : IDisposable
         return fd;
     }
 
+    /// <summary>Closes the fd; again (after <see cref="Release"/>, or a second time) does nothing.</summary>
     public void Dispose()
     {
         if (_fd < 0) return;
         _kernel.Close(_fd);
         _fd = -1;
+    }
+}
+
+/// <summary>Owned fds by key (a spec mount index): <see cref="Dispose"/> closes them all.</summary>
+public sealed class OwnedFds<TKey> : Dictionary<TKey, OwnedFd>, IDisposable where TKey : notnull
+{
+    public void Dispose()
+    {
+        foreach (var fd in Values) fd.Dispose();
     }
 }

@@ -95,12 +95,11 @@ public static unsafe class Spawner
     /// Waits until the child of <see cref="SpawnInCgroup"/> has exec'd <paramref name="path"/>
     /// (its status fd reaches end-of-file) and closes the fd; throws, after reaping it, when it failed.
     /// </summary>
-    public static void AwaitExec(int statusFd, int pid, string path)
+    public static void AwaitExec(OwnedFd statusFd, int pid, string path)
     {
         Span<int> failure = stackalloc int[2];
         bool failed;
-        try { failed = Native.ReadExact(statusFd, MemoryMarshal.AsBytes(failure), $"start {path}"); }
-        finally { Native.close(statusFd); }
+        using (statusFd) failed = Native.ReadExact(statusFd.Fd, MemoryMarshal.AsBytes(failure), $"start {path}");
         if (!failed) return;
         Native.waitpid(pid, null, 0);
         // Steps of native/spawn.c.

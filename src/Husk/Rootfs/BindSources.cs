@@ -42,9 +42,9 @@ public static class BindSources
     /// mounts anything: spec mount index → O_PATH fd of the source (close-on-exec). A source that
     /// cannot be opened is left out: the init then tries its path itself and reports the error.
     /// </summary>
-    public static Dictionary<int, int> Open(IReadOnlyList<(int Index, string Source)> sources, int initPid)
+    public static OwnedFds<int> Open(IReadOnlyList<(int Index, string Source)> sources, int initPid)
     {
-        var fds = new Dictionary<int, int>();
+        var fds = new OwnedFds<int>();
         if (sources.Count == 0) return fds;
         Exception? failed = null;
         // setns(CLONE_NEWNS) moves the calling thread only, and only one with a file system context
@@ -55,13 +55,12 @@ public static class BindSources
             try
             {
                 Check(unshare(CLONE_FS), "bind mount sources: unshare(CLONE_FS)");
-                int ns = Check(open($"/proc/{initPid}/ns/mnt", O_RDONLY | O_CLOEXEC, 0), "bind mount sources: open the init's mount namespace");
-                try { Check(setns(ns, (int)NamespaceKinds.CLONE_NEWNS), "bind mount sources: join the init's mount namespace"); }
-                finally { close(ns); }
+                using (var ns = new OwnedFd(Check(open($"/proc/{initPid}/ns/mnt", O_RDONLY | O_CLOEXEC, 0), "bind mount sources: open the init's mount namespace")))
+                    Check(setns(ns.Fd, (int)NamespaceKinds.CLONE_NEWNS), "bind mount sources: join the init's mount namespace");
                 foreach (var (index, source) in sources)
                 {
                     int fd = open(source, O_PATH | O_CLOEXEC, 0);
-                    if (fd >= 0) fds[index] = fd;
+                    if (fd >= 0) fds[index] = new OwnedFd(fd);
                 }
             }
             catch (Exception e) { failed = e; }
@@ -69,14 +68,14 @@ public static class BindSources
         thread.Start();
         thread.Join();
         if (failed is null) return fds;
-        foreach (var fd in fds.Values) close(fd);
+        fds.Dispose();
         throw failed;
     }
 
     /// <summary>Host side, right after the init's options: each fd in one message, named by its spec mount index.</summary>
-    public static void Send(InitChannel channel, IReadOnlyDictionary<int, int> fds)
+    public static void Send(InitChannel channel, IReadOnlyDictionary<int, OwnedFd> fds)
     {
-        foreach (var (index, fd) in fds) SendFd(channel.Fd, index.ToString(), fd, "send a bind mount source to the init");
+        foreach (var (index, fd) in fds) SendFd(channel.Fd, index.ToString(), fd.Fd, "send a bind mount source to the init");
     }
 
     /// <summary>The init's side: the <paramref name="count"/> fds <see cref="Send"/> sent (spec mount index → fd).</summary>

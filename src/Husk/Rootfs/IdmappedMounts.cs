@@ -54,25 +54,23 @@ public static class IdmappedMounts
 
     /// <summary>
     /// Host side, before the init starts: one detached id-mapped mount per planned mount. Returns
-    /// spec mount index → fd (close-on-exec); the caller passes them to the init and closes them.
+    /// spec mount index → fd (close-on-exec); the caller passes them to the init and disposes them.
     /// </summary>
-    public static Dictionary<int, int> Create(Spec.Spec spec)
+    public static OwnedFds<int> Create(Spec.Spec spec)
     {
         var plan = Plan(spec);
-        var fds = new Dictionary<int, int>();
+        var fds = new OwnedFds<int>();
         if (plan.Count == 0) return fds;
-        var userns = new Dictionary<string, int>();
+        using var userns = new OwnedFds<string>();
         try
         {
             foreach (var m in plan)
             {
                 string what = $"id-mapped mount {m.Source} to {m.Destination}";
                 string key = UserNamespace.FormatMappings(m.Uid) + "|" + UserNamespace.FormatMappings(m.Gid);
-                if (!userns.TryGetValue(key, out int ns)) userns[key] = ns = UserNamespaceWith(m.Uid, m.Gid, what);
-                int fd = open_tree(AT_FDCWD, m.Source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m.RecursiveBind ? (uint)AT_RECURSIVE : 0));
-                if (fd < 0) throw new KernelException($"{what}: open_tree", Errno);
-                fds[m.Index] = fd;
-                if (SetAttr(fd, (uint)(AT_EMPTY_PATH | (m.RecursiveIdmap ? AT_RECURSIVE : 0)), MOUNT_ATTR_IDMAP | m.Attrs, ns) < 0)
+                if (!userns.TryGetValue(key, out var ns)) userns[key] = ns = UserNamespaceWith(m.Uid, m.Gid, what);
+                var fd = fds[m.Index] = new OwnedFd(Check(open_tree(AT_FDCWD, m.Source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m.RecursiveBind ? (uint)AT_RECURSIVE : 0)), $"{what}: open_tree"));
+                if (SetAttr(fd.Fd, (uint)(AT_EMPTY_PATH | (m.RecursiveIdmap ? AT_RECURSIVE : 0)), MOUNT_ATTR_IDMAP | m.Attrs, ns.Fd) < 0)
                 {
                     int errno = Errno;
                     throw new HuskException($"{what}: mount_setattr(MOUNT_ATTR_IDMAP): {StrError(errno)}" +
@@ -83,12 +81,8 @@ public static class IdmappedMounts
         }
         catch
         {
-            foreach (var fd in fds.Values) close(fd);
+            fds.Dispose();
             throw;
-        }
-        finally
-        {
-            foreach (var ns in userns.Values) close(ns);
         }
     }
 
@@ -104,34 +98,29 @@ public static class IdmappedMounts
     /// constructor unshares CLONE_NEWUSER and asks for its maps) is started, its maps written, its
     /// /proc/PID/ns/user opened, and the helper killed.
     /// </summary>
-    static unsafe int UserNamespaceWith(IReadOnlyList<LinuxIDMapping> uid, IReadOnlyList<LinuxIDMapping> gid, string what)
+    static unsafe OwnedFd UserNamespaceWith(IReadOnlyList<LinuxIDMapping> uid, IReadOnlyList<LinuxIDMapping> gid, string what)
     {
         int[] pair = SocketPair(SOCK_STREAM, "socketpair");
-        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC, 0);
+        using OwnedFd ours = new(pair[0]), theirs = new(pair[1]);
+        using var devnull = new OwnedFd(Check(open("/dev/null", O_RDWR | O_CLOEXEC, 0), "open /dev/null"));
         int pid = 0;
         try
         {
             pid = Spawner.Spawn(SelfExe.Path, ["husk", "init"], [$"{InitLauncher.InitPipeEnv}=3"],
-                [(devnull, 0), (devnull, 1), (devnull, 2), (pair[1], 3)]);
-            close(pair[1]);
-            pair[1] = -1;
-            using var ch = new InitChannel(pair[0]);
-            pair[0] = -1;
+                [(devnull.Fd, 0), (devnull.Fd, 1), (devnull.Fd, 2), (theirs.Fd, 3)]);
+            // Only the helper holds its end: when it dies, the channel reports end-of-file.
+            theirs.Dispose();
+            using var ch = new InitChannel(ours.Release());
             ch.Send(InitMessage.Bootstrap, new InitChannel.BootstrapBuilder().AddUInt32(BootstrapRecord.CloneFlags, CLONE_NEWUSER).ToArray());
             var msg = ch.Receive() ?? throw new HuskException($"{what}: the user namespace helper exited");
             if (msg.Type == InitMessage.Error) throw new HuskException($"{what}: {System.Text.Encoding.UTF8.GetString(msg.Payload)}");
             if (msg.Type != InitMessage.UserMapRequest) throw new HuskException($"{what}: the user namespace helper sent {msg.Type}");
             UserNamespace.WriteMappings(pid, new LinuxConfig { UIDMappings = [.. uid], GIDMappings = [.. gid] });
-            int ns = open($"/proc/{pid}/ns/user", O_RDONLY | O_CLOEXEC, 0);
-            if (ns < 0) throw new KernelException($"{what}: open the helper's user namespace", Errno);
-            return ns;
+            return new OwnedFd(Check(open($"/proc/{pid}/ns/user", O_RDONLY | O_CLOEXEC, 0), $"{what}: open the helper's user namespace"));
         }
         finally
         {
             if (pid > 0) { kill(pid, SIGKILL); int st; waitpid(pid, &st, 0); }
-            if (pair[0] >= 0) close(pair[0]);
-            if (pair[1] >= 0) close(pair[1]);
-            if (devnull >= 0) close(devnull);
         }
     }
 

@@ -36,21 +36,14 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
     {
         var fifoPath = Path.Combine(container.Dir, StateStore.ExecFifo);
         Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
-        int console = !spec.Process!.Terminal ? -1
-            : options.ConsoleSocketFd >= 0 ? options.ConsoleSocketFd : Native.ConnectUnix(options.ConsoleSocket!);
+        bool terminal = spec.Process!.Terminal;
+        // The init gets its own copies: a socket connected here is closed once it is spawned; `run`'s (ConsoleSocketFd) stays run's.
+        using var connected = terminal && options.ConsoleSocketFd < 0 ? new OwnedFd(Native.ConnectUnix(options.ConsoleSocket!)) : null;
+        int console = connected?.Fd ?? (terminal ? options.ConsoleSocketFd : -1);
         // ID-mapped mounts are made here, on the host side, and attached by the init.
-        var idmapFds = new Dictionary<int, int>();
-        try
-        {
-            idmapFds = IdmappedMounts.Create(spec);
-            _idmapped = idmapFds.Keys;
-            return InitLauncher.Launch(preserveFds, fifoPath, console, idmapFds: idmapFds, cgroup: placement);
-        }
-        finally
-        {
-            if (console >= 0 && console != options.ConsoleSocketFd) Native.close(console);
-            foreach (var fd in idmapFds.Values) Native.close(fd);
-        }
+        using var idmapFds = IdmappedMounts.Create(spec);
+        _idmapped = idmapFds.Keys;
+        return InitLauncher.Launch(preserveFds, fifoPath, console, idmapFds: idmapFds, cgroup: placement);
     }
 
     /// <summary>
@@ -103,17 +96,10 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
         _stateJson = SpecJson.Serialize(config.State);
         // In a user namespace the init reaches bind sources as the container's root: they are
         // opened here, as the host's root, now that its mount namespace exists.
-        var bindSources = BindSources.Open(BindSources.Plan(spec, plan, Native.geteuid() == 0, _idmapped), Pid);
-        try
-        {
-            config.BindSources = bindSources.Count;
-            channel.Send(InitMessage.Config, InitConfig.Shape.WriteDocument(config));
-            BindSources.Send(channel, bindSources);
-        }
-        finally
-        {
-            foreach (var fd in bindSources.Values) Native.close(fd);
-        }
+        using var bindSources = BindSources.Open(BindSources.Plan(spec, plan, Native.geteuid() == 0, _idmapped), Pid);
+        config.BindSources = bindSources.Count;
+        channel.Send(InitMessage.Config, InitConfig.Shape.WriteDocument(config));
+        BindSources.Send(channel, bindSources);
     }
 
     /// <summary>Runs the prestart and createRuntime hooks when the init has made its mounts, until it is ready.</summary>

@@ -15,8 +15,8 @@ public sealed class ExecStrategy(ContainerHandle container, Spec.Spec spec, Proc
     IReadOnlyList<(uint Flag, string Path)> joins, ICgroupManager? cgroup, CgroupPlacement? placement,
     Husk.Seccomp.SeccompListener? listener) : LaunchStrategy
 {
-    /// <summary>Exec's end of the console socket pair when it relays the terminal itself; -1: none. The caller takes it.</summary>
-    public int ConsoleParent { get; set; } = -1;
+    /// <summary>Exec's end of the console socket pair when it relays the terminal itself; null: none. The caller takes it.</summary>
+    public OwnedFd? ConsoleParent { get; private set; }
 
     public override string InitName => "exec init";
     public override string EnteringNamespaces => "joining the container's namespaces";
@@ -31,17 +31,12 @@ public sealed class ExecStrategy(ContainerHandle container, Spec.Spec spec, Proc
 
     public override InitLauncher Spawn()
     {
-        int consoleChild = -1;
-        try
-        {
-            if (process.Terminal)
-            {
-                if (options.ConsoleSocket != null) consoleChild = Native.ConnectUnix(options.ConsoleSocket);
-                else (ConsoleParent, consoleChild) = TerminalRelay.NewConsoleSocketPair();
-            }
-            return InitLauncher.Launch(options.PreserveFds, null, consoleChild, mode: InitLauncher.ExecMode, seccompListener: listener?.Fd ?? -1, cgroup: placement);
-        }
-        finally { if (consoleChild >= 0) Native.close(consoleChild); }
+        OwnedFd? consoleChild = null;
+        if (process.Terminal && options.ConsoleSocket != null) consoleChild = new OwnedFd(Native.ConnectUnix(options.ConsoleSocket));
+        else if (process.Terminal) (ConsoleParent, consoleChild) = TerminalRelay.NewConsoleSocketPair();
+        // Only the init keeps the console's end: once it is gone, the other end sees end-of-file.
+        using (consoleChild)
+            return InitLauncher.Launch(options.PreserveFds, null, consoleChild?.Fd ?? -1, mode: InitLauncher.ExecMode, seccompListener: listener?.Fd ?? -1, cgroup: placement);
     }
 
     public override InitChannel.BootstrapBuilder Bootstrap(IReadOnlyList<string> cgroupTasks) =>
@@ -78,8 +73,8 @@ public sealed class ExecStrategy(ContainerHandle container, Spec.Spec spec, Proc
     {
         if (Pid > 0) Cleanup.KillAndReap(Pid);
         if (Spawned > 0 && Spawned != Pid) Cleanup.KillAndReap(Spawned);
-        if (ConsoleParent >= 0) Native.close(ConsoleParent);
-        ConsoleParent = -1;
+        // Closed already when the caller took it (TerminalRelay.Receive).
+        ConsoleParent?.Dispose();
     }
 
     /// <summary>
