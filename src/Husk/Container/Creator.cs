@@ -99,7 +99,7 @@ public static class Creator
             var configJson = SpecJson.SerializeToUtf8(spec);
             if (listenFds > 0) spec.Process.Env.AddRange([$"LISTEN_FDS={listenFds}", "LISTEN_PID=1"]);
             launch = inVm
-                ? new Husk.Vm.VmStrategy(container, placement, configJson)
+                ? new Husk.Vm.VmStrategy(container, spec, o, placement, configJson)
                 : new CreateStrategy(container, spec, plan, o, preserveFds, placement, cgroup, configJson);
             int initPid = InitLaunch.Run(launch);
 

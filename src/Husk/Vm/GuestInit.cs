@@ -30,6 +30,8 @@ public static class GuestInit
     /// <summary>Set when the host has read the last report ("bye") or is gone: only then may the guest power off.</summary>
     static readonly ManualResetEventSlim s_hostDone = new();
     static int s_relaying;
+    /// <summary>The container's pty master, when it has a terminal: the host's window size is set on it.</summary>
+    static int s_terminal = -1;
 
     public static int Run()
     {
@@ -48,7 +50,15 @@ public static class GuestInit
             RedirectStdio(ports);
             // The container is created as on a host; the host's monitor reports ready when it is.
             var store = new StateStore("/run/husk");
-            var container = Creator.Create(store, new CreateOptions { Id = id, Bundle = BundleDirectory });
+            // A terminal: the container's pty master comes here, and is relayed to the stdio ports.
+            var terminal = Spec.SpecJson.Parse(config).Process?.Terminal == true ? TerminalRelay.NewConsoleSocketPair() : default;
+            var container = Creator.Create(store, new CreateOptions { Id = id, Bundle = BundleDirectory, ConsoleSocketFd = terminal.Child?.Fd ?? -1 });
+            if (terminal.Parent is { } parent)
+            {
+                terminal.Child!.Dispose();
+                s_terminal = TerminalRelay.Receive(parent);
+                TerminalRelay.Start(s_terminal);
+            }
             VmControl.WriteLine(control, "created");
             if (VmControl.ReadFrame(control) is not { } start || !start.AsSpan().SequenceEqual("start"u8))
                 throw new HuskException("the host's monitor went away before start");
@@ -168,7 +178,8 @@ public static class GuestInit
 
     /// <summary>
     /// Frames from the host after start: "signal N", sent to this process (PID 1 takes only the
-    /// signals it handles, as `run` does), and "bye" once it has read the last report. The port
+    /// signals it handles, as `run` does), "winsize ROWS COLS" for the container's pty, and "bye"
+    /// once it has read the last report. The port
     /// closes when the host's husk is gone (killed): nobody waits for the workload then, and the
     /// guest powers off, which ends QEMU and virtiofsd.
     /// </summary>
@@ -180,6 +191,9 @@ public static class GuestInit
             {
                 var text = Encoding.UTF8.GetString(frame);
                 if (text == "bye") break;
+                if (text.StartsWith("winsize ", StringComparison.Ordinal) && text.Split(' ') is [_, var rows, var cols]
+                    && ushort.TryParse(rows, out var r) && ushort.TryParse(cols, out var c))
+                    SetWindowSize(r, c);
                 if (text.StartsWith("signal ", StringComparison.Ordinal) && int.TryParse(text[7..], out int sig))
                     Native.kill(1, sig);
             }
@@ -187,6 +201,12 @@ public static class GuestInit
         catch (HuskException) { }
         s_hostDone.Set();
         PowerOff();
+    }
+
+    static unsafe void SetWindowSize(ushort rows, ushort cols)
+    {
+        var ws = new Native.WinSize { Rows = rows, Cols = cols };
+        if (s_terminal >= 0) Native.ioctl(s_terminal, Native.TIOCSWINSZ, &ws);
     }
 
     static void PowerOff()

@@ -21,7 +21,7 @@ public sealed class VmInstance : IDisposable
     readonly List<int> _hostEnds = [];
     readonly List<Thread> _relays = [];
     readonly List<PosixSignalRegistration> _signals = [];
-    int _virtiofsd, _qemu, _execListener = -1;
+    int _virtiofsd, _qemu, _execListener = -1, _terminal = -1;
     int Control => _hostEnds[0];
 
     VmInstance(string dir) => _dir = dir;
@@ -71,8 +71,11 @@ public sealed class VmInstance : IDisposable
             VmControl.WriteFrame(vm.Control, Spec.SpecJson.SerializeToUtf8(spec));
             vm._execListener = Native.ListenUnix(Path.Combine(dir, VmExec.SocketName));
             VmExec.Serve(vm._execListener, vm._hostEnds[4]);
-            vm._relays.Add(Relay(0, vm._hostEnds[1], closeTarget: true));
-            vm._relays.Add(Relay(vm._hostEnds[2], 1, closeTarget: false));
+            // With a terminal the workload's stdin and stdout are the pty on the host (HostTerminal).
+            int input = 0, output = 1;
+            if (spec.Process!.Terminal) input = output = vm._terminal = vm.HostTerminal(Husk.Init.ContainerConsole.InheritedSocket(), spec.Process.ConsoleSize);
+            vm._relays.Add(Relay(input, vm._hostEnds[1], closeTarget: true));
+            vm._relays.Add(Relay(vm._hostEnds[2], output, closeTarget: false));
             vm._relays.Add(Relay(vm._hostEnds[3], 2, closeTarget: false));
             return vm;
         }
@@ -102,12 +105,58 @@ public sealed class VmInstance : IDisposable
         VmControl.WriteFrame(Control, "start"u8);
         var report = ReadReport();
         if (report != "started") throw Failure(report);
+        SendWindowSize();
         foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
             _signals.Add(PosixSignalRegistration.Create(sig, ctx =>
             {
                 ctx.Cancel = true;
                 try { VmControl.WriteFrame(Control, Encoding.UTF8.GetBytes($"signal {Signals.Number(ctx.Signal)}")); } catch (HuskException) { }
             }));
+    }
+
+    /// <summary>
+    /// The pty of a workload with process.terminal: made on the host (from the host's /dev/ptmx,
+    /// not the container's: nothing of the container is reachable here), its master sent over the
+    /// console socket as an init sends it, its slave (returned) relayed to the guest, where the
+    /// container gets a pty of its own. The slave is this process's controlling terminal, so the
+    /// size its client sets on the master arrives as SIGWINCH and goes on to the guest.
+    /// </summary>
+    unsafe int HostTerminal(int consoleSocket, Spec.Box? size)
+    {
+        if (consoleSocket < 0) throw new HuskException("process.terminal is set but the VM monitor has no console socket");
+        int master = Native.Check(Native.open("/dev/ptmx", Native.O_RDWR | Native.O_NOCTTY | Native.O_CLOEXEC, 0), "open /dev/ptmx");
+        try
+        {
+            int unlock = 0;
+            Native.Check(Native.ioctl(master, Native.TIOCSPTLCK, &unlock), "unlockpt");
+            if (size is { Height: > 0, Width: > 0 })
+            {
+                var ws = new Native.WinSize { Rows = (ushort)size.Height, Cols = (ushort)size.Width };
+                Native.ioctl(master, Native.TIOCSWINSZ, &ws);
+            }
+            int slave = Native.Check(Native.OpenPtyPeer(master, Native.O_RDWR | Native.O_CLOEXEC), "open the pty's slave");
+            Native.SendFd(consoleSocket, "/dev/ptmx", master, "send the console fd over the console socket");
+            Native.EnsureSessionLeader();
+            Native.ioctl(slave, Native.TIOCSCTTY, null);
+            // As an init's stdio become its pty: the caller's (create's) pipes must not stay open
+            // here, or the runc shim waits for their end for as long as the container runs.
+            for (int fd = 0; fd <= 2; fd++) Native.Check(Native.dup2(slave, fd), $"dup2 the pty's slave onto fd {fd}");
+            _signals.Add(PosixSignalRegistration.Create((PosixSignal)28 /* SIGWINCH */, ctx => { ctx.Cancel = true; SendWindowSize(); }));
+            return slave;
+        }
+        finally
+        {
+            Native.close(master);
+            Native.close(consoleSocket);
+        }
+    }
+
+    /// <summary>The host pty's size, for the guest's pty ("winsize ROWS COLS").</summary>
+    unsafe void SendWindowSize()
+    {
+        Native.WinSize ws;
+        if (_terminal >= 0 && Native.ioctl(_terminal, Native.TIOCGWINSZ, &ws) == 0 && ws.Rows > 0 && ws.Cols > 0)
+            try { VmControl.WriteFrame(Control, Encoding.UTF8.GetBytes($"winsize {ws.Rows} {ws.Cols}")); } catch (HuskException) { }
     }
 
     /// <summary>The workload's exit code, once the guest reports it and powers off.</summary>
@@ -201,8 +250,6 @@ public sealed class VmInstance : IDisposable
                 throw new HuskException($"/linux/namespaces: VM isolation cannot join the host's {ns.Type} namespace ({ns.Path}) yet");
         if (spec.Linux?.Devices is { Count: > 0 })
             throw new HuskException("/linux/devices: VM isolation passes no host devices to the guest yet");
-        if (spec.Process?.Terminal == true)
-            throw new HuskException("/process/terminal: VM isolation has no terminal yet");
         if (spec.Hooks is { } h && h.Prestart.Count + h.CreateRuntime.Count + h.CreateContainer.Count + h.StartContainer.Count + h.Poststart.Count + h.Poststop.Count > 0)
             throw new HuskException("/hooks: VM isolation runs no hooks yet");
     }

@@ -10,11 +10,11 @@ namespace Husk.Vm;
 /// <summary>
 /// `create` of a container in its own VM: the process started is the VM's monitor (`husk init` in
 /// <see cref="InitLauncher.VmMode"/>, <see cref="VmMonitor"/>) in the container's cgroup, with the
-/// exec fifo; it enters no namespace on the host (the guest makes the container's), and is ready
+/// exec fifo and, for a terminal, the console socket; it enters no namespace on the host (the guest makes the container's), and is ready
 /// once the guest has created the container. linux.resources shape the guest (its memory and
 /// vCPUs) and are applied again inside it, not to the host cgroup, which also holds QEMU.
 /// </summary>
-public sealed class VmStrategy(ContainerHandle container, CgroupPlacement? placement, byte[] configJson) : LaunchStrategy
+public sealed class VmStrategy(ContainerHandle container, Spec.Spec spec, CreateOptions options, CgroupPlacement? placement, byte[] configJson) : LaunchStrategy
 {
     public override string InitName => "VM monitor";
     public override string EnteringNamespaces => "starting";
@@ -25,7 +25,12 @@ public sealed class VmStrategy(ContainerHandle container, CgroupPlacement? place
     {
         var fifoPath = Path.Combine(container.Dir, StateStore.ExecFifo);
         Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
-        return InitLauncher.Launch(0, fifoPath, mode: InitLauncher.VmMode, cgroup: placement);
+        // process.terminal: the monitor makes the pty on the host and sends its master over the
+        // console socket, as an init does (its own copy; `run`'s ConsoleSocketFd stays run's).
+        bool terminal = spec.Process!.Terminal;
+        using var connected = terminal && options.ConsoleSocketFd < 0 ? new OwnedFd(Native.ConnectUnix(options.ConsoleSocket!)) : null;
+        int console = connected?.Fd ?? (terminal ? options.ConsoleSocketFd : -1);
+        return InitLauncher.Launch(0, fifoPath, console, mode: InitLauncher.VmMode, cgroup: placement);
     }
 
     public override void BeforeBootstrap() => placement?.CreateWhileStarting();

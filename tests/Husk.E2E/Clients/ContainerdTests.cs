@@ -171,6 +171,25 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
     }
 
     [Fact]
+    public void Ctr_run_t_with_husk_vm_gives_a_terminal_in_the_vm_with_the_clients_size()
+    {
+        HostFacts.Here.RequireController("cpu");   // containerd's default spec sets cpu shares
+        HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
+        var huskVm = Path.Combine(Path.GetDirectoryName(Husk)!, "husk-vm");
+        var id = NewId();
+        using var s = new PtySession("stty rows 30 cols 90; exec " + ctd.CtrCommandLine("run", "-t", "--rm", "--runc-binary", huskVm, ctd.Image.Name, id, "sh"));
+        s.WaitFor("# ", TimeSpan.FromMinutes(3));
+        Thread.Sleep(300); // ctr sets the pty's size through the shim once the task has started
+        s.Type("stty size; tty; cat /proc/sys/kernel/osrelease; echo typed-$((6*7))\r");
+        s.WaitFor("typed-42");
+        Assert.Contains("/dev/pts/0", s.Output);
+        Assert.Contains("30 90", s.Output);
+        Assert.DoesNotContain(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), s.Output);
+        s.Type("exit 3\r");
+        Assert.Equal(3, s.WaitForExit());
+    }
+
+    [Fact]
     public void Ctr_task_exec_t_gives_a_terminal()
     {
         HostFacts.Here.RequireController("cpu");   // containerd's default spec sets cpu shares

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Husk.E2E.Terminal;
 using Xunit;
 
 namespace Husk.E2E.Vm;
@@ -175,6 +176,26 @@ public class VmIsolationTests
             Assert.Empty(Leftovers(root, id));
         }
         finally { Directory.Delete(hostDir, recursive: true); }
+    }
+
+    [Fact]
+    public void Run_t_relays_a_terminal_in_the_guest_with_the_callers_size()
+    {
+        HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
+        using var root = new TestRoot();
+        using var bundle = VmBundle("sh");
+        bundle.Process["terminal"] = true;
+        bundle.Save();
+        var id = root.NewId("vm");
+        using var s = new PtySession("stty rows 33 cols 77; exec " + PtySession.CommandLine(HuskCli.BinaryPath, "--root", root.Path, "run", "--bundle", bundle.Dir, id));
+        s.WaitFor("# ", VmTimeout);
+        s.Type("stty size; tty; echo typed-$((6*7))\r");
+        s.WaitFor("typed-42");
+        Assert.Contains("33 77", s.Output);
+        Assert.Contains("/dev/pts/0", s.Output);
+        s.Type("exit 5\r");
+        Assert.Equal(5, s.WaitForExit(VmTimeout));
+        Assert.Empty(Leftovers(root, id));
     }
 
     [Fact]
