@@ -60,8 +60,14 @@ public static class GuestInit
                 TerminalRelay.Start(s_terminal);
             }
             VmControl.WriteLine(control, "created");
-            if (VmControl.ReadFrame(control) is not { } start || !start.AsSpan().SequenceEqual("start"u8))
-                throw new HuskException("the host's monitor went away before start");
+            // Until start, the host may already send the terminal's size (its client sets it after create).
+            while (true)
+            {
+                var frame = VmControl.ReadFrame(control) ?? throw new HuskException("the host's monitor went away before start");
+                var text = Encoding.UTF8.GetString(frame);
+                if (text == "start") break;
+                if (!WindowSize(text)) throw new HuskException($"the host's monitor sent \"{text}\" before start");
+            }
             Operations.Start(store, id);
             VmControl.WriteLine(control, "started");
             // Signals the host's husk received, for the workload: to this process, which forwards them.
@@ -191,9 +197,7 @@ public static class GuestInit
             {
                 var text = Encoding.UTF8.GetString(frame);
                 if (text == "bye") break;
-                if (text.StartsWith("winsize ", StringComparison.Ordinal) && text.Split(' ') is [_, var rows, var cols]
-                    && ushort.TryParse(rows, out var r) && ushort.TryParse(cols, out var c))
-                    SetWindowSize(r, c);
+                WindowSize(text);
                 if (text.StartsWith("signal ", StringComparison.Ordinal) && int.TryParse(text[7..], out int sig))
                     Native.kill(1, sig);
             }
@@ -203,10 +207,15 @@ public static class GuestInit
         PowerOff();
     }
 
-    static unsafe void SetWindowSize(ushort rows, ushort cols)
+    /// <summary>"winsize ROWS COLS" from the host: set on the container's pty. False when <paramref name="frame"/> is something else.</summary>
+    static unsafe bool WindowSize(string frame)
     {
-        var ws = new Native.WinSize { Rows = rows, Cols = cols };
+        if (!frame.StartsWith("winsize ", StringComparison.Ordinal) || frame.Split(' ') is not [_, var rows, var cols]
+            || !ushort.TryParse(rows, out var r) || !ushort.TryParse(cols, out var c))
+            return false;
+        var ws = new Native.WinSize { Rows = r, Cols = c };
         if (s_terminal >= 0) Native.ioctl(s_terminal, Native.TIOCSWINSZ, &ws);
+        return true;
     }
 
     static void PowerOff()

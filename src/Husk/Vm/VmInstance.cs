@@ -102,10 +102,11 @@ public sealed class VmInstance : IDisposable
     /// </summary>
     public void Start()
     {
+        // The terminal's size first: the workload starts with it.
+        SendWindowSize();
         VmControl.WriteFrame(Control, "start"u8);
         var report = ReadReport();
         if (report != "started") throw Failure(report);
-        SendWindowSize();
         foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
             _signals.Add(PosixSignalRegistration.Create(sig, ctx =>
             {

@@ -154,6 +154,23 @@ public class PodmanTests(PodmanFixture pod) : IClassFixture<PodmanFixture>
     }
 
     [Fact]
+    public void Run_it_with_husk_vm_gives_a_terminal_in_the_vm()
+    {
+        HostFacts.Here.RequireController("pids");   // podman sets a pids limit on every container
+        HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
+        var huskVm = Path.Combine(Path.GetDirectoryName(HuskCli.BinaryPath)!, "husk-vm");
+        using var s = new PtySession("stty rows 28 cols 88; exec " + PtySession.CommandLine(["podman", "--runtime", huskVm, "run", "-it", "--rm", pod.Image, "sh"]), pod.Env);
+        s.WaitFor("# ", TimeSpan.FromMinutes(3));
+        s.Type("echo typed-$((6*7)); tty; stty size; cat /proc/sys/kernel/osrelease\r");
+        s.WaitFor("typed-42");
+        s.WaitFor("28 88");
+        Assert.Contains("/dev/pts/0", s.Output);
+        Assert.DoesNotContain(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), s.Output);
+        s.Type("exit 2\r");
+        Assert.Equal(2, s.WaitForExit(TimeSpan.FromSeconds(60)));
+    }
+
+    [Fact]
     public void Exec_it_gives_a_terminal()
     {
         HostFacts.Here.RequireController("pids");   // podman sets a pids limit on every container

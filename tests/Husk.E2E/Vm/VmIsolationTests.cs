@@ -213,7 +213,7 @@ public class VmIsolationTests
     }
 
     [Fact]
-    public void Create_start_exec_state_kill_and_delete_drive_the_vm()
+    public void Create_start_exec_pause_resume_kill_and_delete_drive_the_vm()
     {
         HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
         using var root = new TestRoot();
@@ -243,6 +243,11 @@ public class VmIsolationTests
         root.Run(new RunOptions { Timeout = VmTimeout }, "exec", "--detach", "--pid-file", pidFile, id, "sleep", "1").AssertSuccess();
         Assert.True(int.Parse(File.ReadAllText(pidFile)) > 0);
 
+        // Paused, the whole VM is frozen with the container's cgroup (QEMU and virtiofsd are in it).
+        root.Run("pause", id).AssertSuccess();
+        Assert.Equal("paused", (string)JsonNode.Parse(root.Run("state", id).AssertSuccess().Stdout)!["status"]!);
+        root.Run("resume", id).AssertSuccess();
+        Assert.Equal("running", (string)JsonNode.Parse(root.Run("state", id).AssertSuccess().Stdout)!["status"]!);
         var trapped = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (!File.Exists(bundle.HostPath("/trapped")) && DateTime.UtcNow < trapped) Thread.Sleep(50);
         root.Run("kill", id, "TERM").AssertSuccess();
