@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # VM isolation (io.husk.isolation=vm): for each of VM_RUNS runs of a busybox container in its own VM,
 # the time from `husk run` to the workload's first line of output and to husk's exit, and the host
-# memory one VM takes (VmRSS of husk + QEMU + virtiofsd, summed, while the workload waits).
+# memory one VM takes (VmRSS of the VM monitor + QEMU + virtiofsd, summed, while the workload waits).
 # Says whether the VMs ran with KVM or emulated (TCG). Writes a markdown section to $OUT/vm.md.
 #   VM_RUNS=5 (default)
 set -euo pipefail
@@ -37,8 +37,10 @@ for i in $(seq 1 "$runs"); do
         sleep 0.005
     done
     first=$(date +%s%N)
-    rss=$(( $(awk '/^VmRSS/{print $2}' /proc/$husk_pid/status) ))
-    for pid in $(pgrep -f "/run/husk-vm/$id/"); do
+    # The VM monitor (the container's pid in state), and QEMU and virtiofsd (their sockets are in <state>/<id>/vm/).
+    monitor=$("$HUSK" --root "$STATE_BASE/vm" state "$id" | jq -r .pid)
+    rss=0
+    for pid in "$monitor" $(pgrep -f "/$id/vm/"); do
         rss=$(( rss + $(awk '/^VmRSS/{print $2}' /proc/$pid/status 2>/dev/null || echo 0) ))
     done
     echo x >&9
@@ -55,7 +57,7 @@ median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
     echo "| measure | median | min | max |"
     echo "|---|---|---|---|"
     for col in 1 2 3; do
-        name=$(case $col in 1) echo "\`husk run\` to the workload's first output (ms)";; 2) echo "\`husk run\` to its exit (ms)";; 3) echo "host RSS per VM: husk + QEMU + virtiofsd (MiB)";; esac)
+        name=$(case $col in 1) echo "\`husk run\` to the workload's first output (ms)";; 2) echo "\`husk run\` to its exit (ms)";; 3) echo "host RSS per VM: monitor + QEMU + virtiofsd (MiB)";; esac)
         vals=$(cut -f$col "$OUT/vm.tsv")
         echo "| $name | $(median <<<"$vals") | $(sort -n <<<"$vals" | head -1) | $(sort -n <<<"$vals" | tail -1) |"
     done
