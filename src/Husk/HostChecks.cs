@@ -47,6 +47,6 @@ public static class HostChecks
         yield return vm.Missing is { Count: > 0 } missing
             ? new CheckResult("vm", CheckResult.Warn, $"VM isolation ({Vm.VmIsolation.Annotation}=vm) is not available: {string.Join("; ", missing)}")
             : new CheckResult("vm", CheckResult.Ok,
-                $"VM isolation ({Vm.VmIsolation.Annotation}=vm) available: guest kernel {vm.Release} in {vm.Directory}, {vm.Qemu} with {vm.Accelerator.ToUpperInvariant()}, {vm.Virtiofsd}; so far only `husk run` in the foreground, without binds, joined namespaces or devices");
+                $"VM isolation ({Vm.VmIsolation.Annotation}=vm) available: guest kernel {vm.Release} in {vm.Directory}, {vm.Qemu} with {vm.Accelerator.ToUpperInvariant()}, {vm.Virtiofsd}; not yet: joined namespaces (pod networks), host devices, hooks, checkpoint and update");
     }
 }

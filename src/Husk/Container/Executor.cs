@@ -86,13 +86,13 @@ public static class Executor
             spec = store.ReadConfig(o.Id) ?? throw new HuskException($"container \"{o.Id}\" has no config.json in its state");
         }
         var process = BuildProcess(spec, o);
+        if (process.Terminal && o.ConsoleSocket == null && o.Detach)
+            throw new HuskException("cannot allocate a terminal for a detached exec without --console-socket");
         // In its own VM: a host process stands for the guest's (Husk.Vm.VmExec).
-        if (Husk.Vm.VmIsolation.InVm(spec)) return Husk.Vm.VmExec.Run(container.Dir, process, o.Detach, o.PidFile);
+        if (Husk.Vm.VmIsolation.InVm(spec)) return Husk.Vm.VmExec.Run(container.Dir, process, o.Detach, o.PidFile, o.ConsoleSocket);
         var subCgroups = ParseSubCgroups(o.SubCgroups);
         Husk.Seccomp.SeccompFilter.Check(spec.Linux?.Seccomp);
         InitLauncher.CheckPreserveFds(o.PreserveFds, listenFds: 0);
-        if (process.Terminal && o.ConsoleSocket == null && o.Detach)
-            throw new HuskException("cannot allocate a terminal for a detached exec without --console-socket");
         // Refused now, in one line, what the init could not apply here (as create does): its labels are the process's.
         Husk.Init.Lsm.CheckHost(new Spec.Spec { Process = process, Linux = spec.Linux });
         var joins = ExecStrategy.Joins(spec, container.Record.Pid);

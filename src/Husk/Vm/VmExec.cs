@@ -50,20 +50,35 @@ public static class VmExec
     /// <paramref name="stateDir"/>: in the foreground, its exit code; with <paramref name="detach"/>,
     /// 0 once a relay process stands for it (its pid in <paramref name="pidFile"/>).
     /// </summary>
-    public static int Run(string stateDir, Spec.Process process, bool detach, string? pidFile)
+    public static int Run(string stateDir, Spec.Process process, bool detach, string? pidFile, string? consoleSocket)
     {
-        if (process.Terminal) throw new HuskException("exec: a terminal in a VM container is not supported yet");
-        int socket = Native.ConnectUnix(Path.Combine(stateDir, "vm", SocketName));
+        int socket = Native.ConnectUnix(Path.Combine(stateDir, "vm", SocketName), "VM exec socket");
+        int slave = -1;
         try
         {
             Write(socket, Kind.Start, 0, Encoding.UTF8.GetBytes(Spec.SpecJson.Serialize(process)));
-            if (!detach) return Relay(socket);
+            // A terminal with --console-socket: a pty on the host, its master to the socket, its
+            // slave the relay's stdio; the guest process has a pty of its own. Without a console
+            // socket, in the foreground, this process's stdio are relayed as they are.
+            if (process.Terminal && consoleSocket != null)
+                slave = VmInstance.OpenHostPty(Native.ConnectUnix(consoleSocket), process.ConsoleSize);
+            if (!detach)
+            {
+                if (slave >= 0)
+                    for (int fd = 0; fd <= 2; fd++) Native.Check(Native.dup2(slave, fd), $"dup2 the pty's slave onto fd {fd}");
+                return Relay(socket);
+            }
+            IReadOnlyList<(int, int)> fds = slave >= 0 ? [(slave, 0), (slave, 1), (slave, 2), (socket, 3)] : [(socket, 3)];
             int pid = Spawner.Spawn("/proc/self/exe", ["husk", "init"],
-                [$"{InitLauncher.InitModeEnv}={RelayMode}", $"{RelaySocketEnv}=3"], [(socket, 3)], newSession: true);
+                [$"{InitLauncher.InitModeEnv}={RelayMode}", $"{RelaySocketEnv}=3"], fds, newSession: true);
             if (pidFile != null) SmallFile.WriteAtomically(Path.GetFullPath(pidFile), Encoding.ASCII.GetBytes(pid.ToString()));
             return 0;
         }
-        finally { Native.close(socket); }
+        finally
+        {
+            Native.close(socket);
+            if (slave >= 0) Native.close(slave);
+        }
     }
 
     /// <summary>The relay left behind by a detached exec.</summary>

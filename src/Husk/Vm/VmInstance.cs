@@ -116,15 +116,29 @@ public sealed class VmInstance : IDisposable
     }
 
     /// <summary>
-    /// The pty of a workload with process.terminal: made on the host (from the host's /dev/ptmx,
-    /// not the container's: nothing of the container is reachable here), its master sent over the
-    /// console socket as an init sends it, its slave (returned) relayed to the guest, where the
-    /// container gets a pty of its own. The slave is this process's controlling terminal, so the
-    /// size its client sets on the master arrives as SIGWINCH and goes on to the guest.
+    /// The pty of a workload with process.terminal (<see cref="OpenHostPty"/>), relayed to the
+    /// guest, where the container gets a pty of its own. The slave is this process's stdio and
+    /// controlling terminal, so the size its client sets on the master arrives as SIGWINCH and goes
+    /// on to the guest, and create's pipes are not held open (the runc shim would wait for their end).
     /// </summary>
     unsafe int HostTerminal(int consoleSocket, Spec.Box? size)
     {
-        if (consoleSocket < 0) throw new HuskException("process.terminal is set but the VM monitor has no console socket");
+        int slave = OpenHostPty(consoleSocket, size);
+        Native.EnsureSessionLeader();
+        Native.ioctl(slave, Native.TIOCSCTTY, null);
+        for (int fd = 0; fd <= 2; fd++) Native.Check(Native.dup2(slave, fd), $"dup2 the pty's slave onto fd {fd}");
+        _signals.Add(PosixSignalRegistration.Create((PosixSignal)28 /* SIGWINCH */, ctx => { ctx.Cancel = true; SendWindowSize(); }));
+        return slave;
+    }
+
+    /// <summary>
+    /// A pty made on the host (the host's /dev/ptmx, not the container's: nothing of the container
+    /// is reachable here), its master sent over <paramref name="consoleSocket"/> as an init sends it
+    /// (then both are closed); returns the slave. For a VM workload or exec with process.terminal.
+    /// </summary>
+    public static unsafe int OpenHostPty(int consoleSocket, Spec.Box? size)
+    {
+        if (consoleSocket < 0) throw new HuskException("process.terminal is set but there is no console socket");
         int master = Native.Check(Native.open("/dev/ptmx", Native.O_RDWR | Native.O_NOCTTY | Native.O_CLOEXEC, 0), "open /dev/ptmx");
         try
         {
@@ -137,12 +151,6 @@ public sealed class VmInstance : IDisposable
             }
             int slave = Native.Check(Native.OpenPtyPeer(master, Native.O_RDWR | Native.O_CLOEXEC), "open the pty's slave");
             Native.SendFd(consoleSocket, "/dev/ptmx", master, "send the console fd over the console socket");
-            Native.EnsureSessionLeader();
-            Native.ioctl(slave, Native.TIOCSCTTY, null);
-            // As an init's stdio become its pty: the caller's (create's) pipes must not stay open
-            // here, or the runc shim waits for their end for as long as the container runs.
-            for (int fd = 0; fd <= 2; fd++) Native.Check(Native.dup2(slave, fd), $"dup2 the pty's slave onto fd {fd}");
-            _signals.Add(PosixSignalRegistration.Create((PosixSignal)28 /* SIGWINCH */, ctx => { ctx.Cancel = true; SendWindowSize(); }));
             return slave;
         }
         finally

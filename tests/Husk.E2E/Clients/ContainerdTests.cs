@@ -190,6 +190,30 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
     }
 
     [Fact]
+    public void Ctr_task_exec_t_with_husk_vm_gives_a_terminal_in_the_vm()
+    {
+        HostFacts.Here.RequireController("cpu");   // containerd's default spec sets cpu shares
+        HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
+        var huskVm = Path.Combine(Path.GetDirectoryName(Husk)!, "husk-vm");
+        var id = NewId();
+        ctd.Ctr(new RunOptions { Timeout = TimeSpan.FromMinutes(3) }, "run", "-d", "--runc-binary", huskVm, ctd.Image.Name, id, "sleep", "1000").AssertSuccess();
+        using (var s = new PtySession(ctd.CtrCommandLine("task", "exec", "-t", "--exec-id", "t1", id, "sh")))
+        {
+            s.WaitFor("# ", TimeSpan.FromMinutes(2));
+            s.Type("tty; cat /proc/sys/kernel/osrelease; echo exec-$((2+3))\r");
+            s.WaitFor("exec-5");
+            Assert.Contains("/dev/pts/", s.Output);
+            Assert.DoesNotContain(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), s.Output);
+            s.Type("exit 4\r");
+            Assert.Equal(4, s.WaitForExit());
+        }
+        ctd.Ctr("task", "kill", "-s", "9", id).AssertSuccess();
+        ctd.WaitForStatus(id, "STOPPED");
+        ctd.Ctr("task", "delete", id).AssertSuccess();
+        ctd.Ctr("containers", "rm", id).AssertSuccess();
+    }
+
+    [Fact]
     public void Ctr_task_exec_t_gives_a_terminal()
     {
         HostFacts.Here.RequireController("cpu");   // containerd's default spec sets cpu shares

@@ -135,15 +135,16 @@ public class VmIsolationTests
     }
 
     [Fact]
-    public void Joined_namespaces_devices_and_terminals_are_refused_for_now_by_their_path()
+    public void Joined_namespaces_devices_and_hooks_are_refused_for_now_by_their_path()
     {
         var netns = new global::Husk.Spec.Spec { Linux = new global::Husk.Spec.Linux { Namespaces = [new LinuxNamespace { Type = "network", Path = "/var/run/netns/x" }] } };
         Assert.Contains("/linux/namespaces", Assert.Throws<HuskException>(() => VmInstance.RefuseUnsupported(netns)).Message);
         var device = new global::Husk.Spec.Spec { Linux = new global::Husk.Spec.Linux { Devices = [new LinuxDevice { Path = "/dev/fuse", Type = "c" }] } };
         Assert.Contains("/linux/devices", Assert.Throws<HuskException>(() => VmInstance.RefuseUnsupported(device)).Message);
-        var terminal = new global::Husk.Spec.Spec { Process = new global::Husk.Spec.Process { Terminal = true } };
-        Assert.Contains("/process/terminal", Assert.Throws<HuskException>(() => VmInstance.RefuseUnsupported(terminal)).Message);
-        var bind = new global::Husk.Spec.Spec { Mounts = [new Mount { Destination = "/data", Source = "/srv", Type = "bind", Options = ["rbind"] }] };
-        VmInstance.RefuseUnsupported(bind);
+        var hook = new global::Husk.Spec.Spec { Hooks = new Hooks { Prestart = [new Hook { Path = "/bin/true" }] } };
+        Assert.Contains("/hooks", Assert.Throws<HuskException>(() => VmInstance.RefuseUnsupported(hook)).Message);
+        // Binds and terminals are supported.
+        VmInstance.RefuseUnsupported(new global::Husk.Spec.Spec { Mounts = [new Mount { Destination = "/data", Source = "/srv", Type = "bind", Options = ["rbind"] }] });
+        VmInstance.RefuseUnsupported(new global::Husk.Spec.Spec { Process = new global::Husk.Spec.Process { Terminal = true } });
     }
 }
