@@ -23,13 +23,10 @@ public sealed class VmStrategy(ContainerHandle container, Spec.Spec spec, Create
 
     public override InitLauncher Spawn()
     {
-        var fifoPath = Path.Combine(container.Dir, StateStore.ExecFifo);
-        Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
-        // process.terminal: the monitor makes the pty on the host and sends its master over the
-        // console socket, as an init does (its own copy; `run`'s ConsoleSocketFd stays run's).
-        bool terminal = spec.Process!.Terminal;
-        using var connected = terminal && options.ConsoleSocketFd < 0 ? new OwnedFd(Native.ConnectUnix(options.ConsoleSocket!)) : null;
-        int console = connected?.Fd ?? (terminal ? options.ConsoleSocketFd : -1);
+        var fifoPath = MakeExecFifo(container);
+        // process.terminal: the monitor makes the pty on the host and sends its master over the console socket, as an init does.
+        int console = ConsoleSocket(spec.Process!, options, out var connected);
+        using var connectedScope = connected;
         return InitLauncher.Launch(0, fifoPath, console, mode: InitLauncher.VmMode, cgroup: placement);
     }
 

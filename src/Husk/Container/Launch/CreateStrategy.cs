@@ -34,12 +34,9 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
 
     public override InitLauncher Spawn()
     {
-        var fifoPath = Path.Combine(container.Dir, StateStore.ExecFifo);
-        Native.Check(Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
-        bool terminal = spec.Process!.Terminal;
-        // The init gets its own copies: a socket connected here is closed once it is spawned; `run`'s (ConsoleSocketFd) stays run's.
-        using var connected = terminal && options.ConsoleSocketFd < 0 ? new OwnedFd(Native.ConnectUnix(options.ConsoleSocket!)) : null;
-        int console = connected?.Fd ?? (terminal ? options.ConsoleSocketFd : -1);
+        var fifoPath = MakeExecFifo(container);
+        int console = ConsoleSocket(spec.Process!, options, out var connected);
+        using var connectedScope = connected;
         // ID-mapped mounts are made here, on the host side, and attached by the init.
         using var idmapFds = IdmappedMounts.Create(spec);
         _idmapped = idmapFds.Keys;

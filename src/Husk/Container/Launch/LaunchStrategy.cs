@@ -42,6 +42,25 @@ public abstract class LaunchStrategy
     /// <summary>After a failure, once: kills what was started (the caller undoes the rest).</summary>
     public abstract void Terminate();
 
+    /// <summary>Makes the container's exec fifo, which `start` writes; returns its path.</summary>
+    protected static string MakeExecFifo(ContainerHandle container)
+    {
+        var fifoPath = Path.Combine(container.Dir, StateStore.ExecFifo);
+        Linux.Native.Check(Linux.Native.mkfifo(fifoPath, 0x180), $"mkfifo {fifoPath}");
+        return fifoPath;
+    }
+
+    /// <summary>
+    /// The console socket for a process with a terminal (-1: none): --console-socket connected here,
+    /// disposed by the caller once the process is spawned with its own copy, or `run`'s
+    /// ConsoleSocketFd, which stays run's (<paramref name="connected"/> is then null).
+    /// </summary>
+    protected static int ConsoleSocket(Spec.Process process, CreateOptions options, out Linux.OwnedFd? connected)
+    {
+        connected = process.Terminal && options.ConsoleSocketFd < 0 ? new Linux.OwnedFd(Linux.Native.ConnectUnix(options.ConsoleSocket!)) : null;
+        return connected?.Fd ?? (process.Terminal ? options.ConsoleSocketFd : -1);
+    }
+
     /// <summary>The records every strategy starts with: the cgroup v1 tasks files nsexec.c moves the process into.</summary>
     protected static InitChannel.BootstrapBuilder CgroupRecords(IReadOnlyList<string> cgroupTasks)
     {
