@@ -6,6 +6,7 @@ namespace Husk.Cli.Commands;
 /// <summary>
 /// `husk ps`: the processes of a container. json: an array of host pids; table: the output of
 /// `ps` (with the arguments given after the id, default -ef) limited to the container's processes.
+/// A container in its own VM: the pids in the guest, in both formats.
 /// </summary>
 public sealed class PsCommand : Command
 {
@@ -30,6 +31,13 @@ public sealed class PsCommand : Command
         {
             if (psArgs.Count > 0) throw new HuskException("ps: arguments for ps cannot be used with --format json");
             Console.Out.WriteLine("[" + string.Join(",", pids) + "]");
+            return 0;
+        }
+        // The host's ps cannot show a guest's processes: their pids alone.
+        if (ResourceOperations.InVm(global.Store, id))
+        {
+            Console.Out.WriteLine("PID");
+            foreach (var pid in pids) Console.Out.WriteLine(pid);
             return 0;
         }
         if (psArgs.Count == 0) psArgs = ["-ef"];

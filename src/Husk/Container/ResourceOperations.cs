@@ -79,9 +79,15 @@ public static class ResourceOperations
         StateStore.ValidateId(id);
         if (!store.Exists(id)) throw new HuskException($"container \"{id}\" does not exist");
         var r = store.ReadRecord(id) ?? throw new HuskException($"container \"{id}\" has no state");
+        // In its own VM the container's processes are the guest's: their pids there.
+        if (r.Pid > 0 && InVm(store, id)) return Husk.Vm.VmExec.GuestPids(store.DirOf(id));
         if (r.Cgroup == null) return [];
         return CgroupManagers.Open(r.Cgroup).Pids();
     }
+
+    /// <summary>Whether container <paramref name="id"/> runs in its own VM, which is up (its runtime directory exists).</summary>
+    public static bool InVm(StateStore store, string id) =>
+        store.ReadConfig(id) is { } spec && Husk.Vm.VmIsolation.InVm(spec) && Directory.Exists(Path.Combine(store.DirOf(id), "vm"));
 
     /// <summary>One stats line for `events --stats`.</summary>
     public static string StatsLine(StateStore store, string id)

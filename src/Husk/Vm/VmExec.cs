@@ -20,7 +20,7 @@ public static class VmExec
     public const string SocketName = "exec.sock", RelayMode = "vm-exec", RelaySocketEnv = "_HUSK_VMEXEC_FD";
 
     /// <summary>Frames on the exec port and the monitor's socket: u8 kind, u32 channel, u32 length, data.</summary>
-    public enum Kind : byte { Start = 1, Stdin = 2, Stdout = 3, Stderr = 4, Exit = 5 }
+    public enum Kind : byte { Start = 1, Stdin = 2, Stdout = 3, Stderr = 4, Exit = 5, Pids = 6 }
 
     public static void Write(int fd, Kind kind, uint channel, ReadOnlySpan<byte> data, object? gate = null)
     {
@@ -81,6 +81,19 @@ public static class VmExec
         }
     }
 
+    /// <summary>`ps` of a VM container: the pids of its processes in the guest (asked of the guest's Husk).</summary>
+    public static IReadOnlyList<int> GuestPids(string stateDir)
+    {
+        int socket = Native.ConnectUnix(Path.Combine(stateDir, "vm", SocketName), "VM exec socket");
+        try
+        {
+            Write(socket, Kind.Pids, 0, []);
+            if (Read(socket) is not { Kind: Kind.Pids } reply) throw new HuskException("ps: the container's VM did not answer");
+            return [.. Encoding.ASCII.GetString(reply.Data).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse)];
+        }
+        finally { Native.close(socket); }
+    }
+
     /// <summary>The relay left behind by a detached exec.</summary>
     public static int RunRelay()
     {
@@ -130,7 +143,7 @@ public static class VmExec
                 if (clients.TryGetValue(frame.Channel, out int client))
                 {
                     try { Write(client, frame.Kind, 0, frame.Data); } catch (HuskException) { }
-                    if (frame.Kind == Kind.Exit && clients.TryRemove(frame.Channel, out _)) Native.close(client);
+                    if (frame.Kind is Kind.Exit or Kind.Pids && clients.TryRemove(frame.Channel, out _)) Native.close(client);
                 }
         });
         Background(() =>
@@ -168,6 +181,8 @@ public static class VmExec
                 while (Read(port) is { } frame)
                 {
                     if (frame.Kind == Kind.Start) StartInGuest(port, gate, id, frame.Channel, frame.Data, stdins, exited);
+                    else if (frame.Kind == Kind.Pids)
+                        Write(port, Kind.Pids, frame.Channel, Encoding.ASCII.GetBytes(string.Join(',', ResourceOperations.Pids(new StateStore("/run/husk"), id))), gate);
                     else if (frame.Kind == Kind.Stdin && stdins.TryGetValue(frame.Channel, out int stdin))
                     {
                         if (frame.Data.Length == 0) { if (stdins.TryRemove(frame.Channel, out _)) Native.close(stdin); }

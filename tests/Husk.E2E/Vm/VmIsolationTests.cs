@@ -243,6 +243,10 @@ public class VmIsolationTests
         root.Run(new RunOptions { Timeout = VmTimeout }, "exec", "--detach", "--pid-file", pidFile, id, "sleep", "1").AssertSuccess();
         Assert.True(int.Parse(File.ReadAllText(pidFile)) > 0);
 
+        // ps gives the guest's pids: the workload is its pid namespace's init there.
+        var ps = JsonNode.Parse(root.Run("ps", "--format", "json", id).AssertSuccess().Stdout)!.AsArray();
+        Assert.NotEmpty(ps);
+        Assert.DoesNotContain(ps, p => Directory.Exists($"/proc/{(int)p!}") && File.ReadAllText($"/proc/{(int)p!}/cmdline").Contains("sleep"));
         // Paused, the whole VM is frozen with the container's cgroup (QEMU and virtiofsd are in it).
         root.Run("pause", id).AssertSuccess();
         Assert.Equal("paused", (string)JsonNode.Parse(root.Run("state", id).AssertSuccess().Stdout)!["status"]!);
