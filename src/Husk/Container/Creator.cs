@@ -53,11 +53,11 @@ public static class Creator
     {
         var bundle = Path.GetFullPath(o.Bundle);
         var spec = loaded ?? Load(bundle);
-        bool inVm = Husk.Vm.VmIsolation.Selected(spec);
-        if (inVm)
+        // VM isolation: what the host lacks for it is named now, before anything is made.
+        var vmAssets = Husk.Vm.VmIsolation.Selected(spec) ? Husk.Vm.GuestAssets.Find().Require() : null;
+        if (vmAssets != null)
         {
             Husk.Vm.VmInstance.RefuseUnsupported(spec);
-            Husk.Vm.GuestAssets.Find().Require();
             // Recorded, so that `state` shows it and later commands know, however it was chosen.
             spec.Annotations[Husk.Vm.VmIsolation.Annotation] = "vm";
         }
@@ -98,8 +98,8 @@ public static class Creator
 
             var configJson = SpecJson.SerializeToUtf8(spec);
             if (listenFds > 0) spec.Process.Env.AddRange([$"LISTEN_FDS={listenFds}", "LISTEN_PID=1"]);
-            launch = inVm
-                ? new Husk.Vm.VmStrategy(container, spec, o, placement, configJson)
+            launch = vmAssets != null
+                ? new Husk.Vm.VmStrategy(container, spec, o, vmAssets, placement, configJson)
                 : new CreateStrategy(container, spec, plan, o, preserveFds, placement, cgroup, configJson);
             int initPid = InitLaunch.Run(launch);
 

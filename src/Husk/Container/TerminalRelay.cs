@@ -66,19 +66,19 @@ public sealed unsafe class TerminalRelay : IDisposable
             Native.ioctl(_master, Native.TIOCSWINSZ, &ws);
     }
 
-    /// <summary>Copies until end-of-file or an error (EIO on the master: every slave fd is closed).</summary>
-    static void Pump(int from, int to)
+    /// <summary>
+    /// Copies <paramref name="from"/> to <paramref name="to"/> until end-of-file or an error (EIO on
+    /// a pty master: every slave fd is closed). Also the VM monitor's stdio relays.
+    /// </summary>
+    internal static void Pump(int from, int to)
     {
         var buf = new byte[16384];
-        fixed (byte* b = buf)
-            while (true)
-            {
-                nint n = Native.read(from, b, buf.Length);
-                if (n < 0 && Native.Errno == Native.EINTR) continue;
-                if (n <= 0) return;
-                try { Native.WriteAll(to, new ReadOnlySpan<byte>(b, (int)n), "terminal"); }
-                catch (HuskException) { return; }
-            }
+        int n;
+        while ((n = Native.ReadSome(from, buf)) > 0)
+        {
+            try { Native.WriteAll(to, buf.AsSpan(0, n), "terminal"); }
+            catch (HuskException) { return; }
+        }
     }
 
     /// <summary>After the process exited: waits (bounded) until its output is relayed.</summary>

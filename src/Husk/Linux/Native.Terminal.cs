@@ -121,14 +121,10 @@ public static unsafe partial class Native
     /// <summary>Connects a new close-on-exec AF_UNIX stream socket to <paramref name="path"/>; errors name it <paramref name="what"/>.</summary>
     public static int ConnectUnix(string path, string what = "console socket")
     {
-        var bytes = Encoding.UTF8.GetBytes(path);
-        if (bytes.Length == 0 || bytes.Length >= 108) throw new HuskException($"{what} \"{path}\": path too long for a unix socket");
+        var addr = stackalloc byte[SockaddrUnSize];
+        uint len = SockaddrUn(path, what, addr);
         int fd = Check(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket(AF_UNIX)");
-        var addr = stackalloc byte[110];
-        new Span<byte>(addr, 110).Clear();
-        *(ushort*)addr = AF_UNIX;
-        bytes.CopyTo(new Span<byte>(addr + 2, 108));
-        while (connect(fd, addr, (uint)(2 + bytes.Length + 1)) != 0)
+        while (connect(fd, addr, len) != 0)
         {
             int errno = Errno;
             if (errno == EINTR) continue;
@@ -136,5 +132,18 @@ public static unsafe partial class Native
             throw new HuskException($"connect to {what} \"{path}\": {StrError(errno)}");
         }
         return fd;
+    }
+
+    const int SockaddrUnSize = 110;
+
+    /// <summary>Fills <paramref name="addr"/> (<see cref="SockaddrUnSize"/> bytes) as a sockaddr_un for <paramref name="path"/>; returns its length.</summary>
+    static uint SockaddrUn(string path, string what, byte* addr)
+    {
+        var bytes = Encoding.UTF8.GetBytes(path);
+        if (bytes.Length == 0 || bytes.Length >= SockaddrUnSize - 2) throw new HuskException($"{what} \"{path}\": path too long for a unix socket");
+        new Span<byte>(addr, SockaddrUnSize).Clear();
+        *(ushort*)addr = AF_UNIX;
+        bytes.CopyTo(new Span<byte>(addr + 2, SockaddrUnSize - 2));
+        return (uint)(2 + bytes.Length + 1);
     }
 }

@@ -34,14 +34,10 @@ public static unsafe partial class Native
     /// <summary>A new close-on-exec AF_UNIX stream socket listening at <paramref name="path"/> (the VM monitor's exec socket).</summary>
     public static int ListenUnix(string path)
     {
-        var bytes = System.Text.Encoding.UTF8.GetBytes(path);
-        if (bytes.Length == 0 || bytes.Length >= 108) throw new HuskException($"socket \"{path}\": path too long for a unix socket");
+        var addr = stackalloc byte[SockaddrUnSize];
+        uint len = SockaddrUn(path, "socket", addr);
         int fd = Check(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket(AF_UNIX)");
-        var addr = stackalloc byte[110];
-        new Span<byte>(addr, 110).Clear();
-        *(ushort*)addr = AF_UNIX;
-        bytes.CopyTo(new Span<byte>(addr + 2, 108));
-        if (bind(fd, addr, (uint)(2 + bytes.Length + 1)) < 0 || listen(fd, 16) < 0)
+        if (bind(fd, addr, len) < 0 || listen(fd, 16) < 0)
         {
             int errno = Errno;
             close(fd);

@@ -344,17 +344,7 @@ public sealed class VmInstance : IDisposable
     {
         var t = new Thread(() =>
         {
-            var buf = new byte[16384];
-            try
-            {
-                while (true)
-                {
-                    int n = Native.ReadSome(from, buf);
-                    if (n <= 0) break;
-                    Native.WriteAll(to, buf.AsSpan(0, n), "relay");
-                }
-            }
-            catch (HuskException) { }
+            TerminalRelay.Pump(from, to);
             if (closeTarget) Native.shutdown(to, Native.SHUT_WR);
         }) { IsBackground = true };
         t.Start();

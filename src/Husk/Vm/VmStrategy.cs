@@ -14,7 +14,7 @@ namespace Husk.Vm;
 /// once the guest has created the container. linux.resources shape the guest (its memory and
 /// vCPUs) and are applied again inside it, not to the host cgroup, which also holds QEMU.
 /// </summary>
-public sealed class VmStrategy(ContainerHandle container, Spec.Spec spec, CreateOptions options, CgroupPlacement? placement, byte[] configJson) : LaunchStrategy
+public sealed class VmStrategy(ContainerHandle container, Spec.Spec spec, CreateOptions options, GuestAssets assets, CgroupPlacement? placement, byte[] configJson) : LaunchStrategy
 {
     public override string InitName => "VM monitor";
     public override string EnteringNamespaces => "starting";
@@ -50,7 +50,7 @@ public sealed class VmStrategy(ContainerHandle container, Spec.Spec spec, Create
         if (new DirectoryInfo(rootfs).ResolveLinkTarget(returnFinalTarget: true) is { } target) rootfs = target.FullName;
         var config = new VmMonitorConfig
         {
-            Id = container.Id, Rootfs = rootfs, Initrd = Initramfs.For(GuestAssets.Find().Require()),
+            Id = container.Id, Rootfs = rootfs, Initrd = Initramfs.For(assets),
             RuntimeDirectory = Path.Combine(container.Dir, "vm"),
             Spec = Encoding.UTF8.GetString(configJson),
         };
