@@ -25,7 +25,8 @@
  *   7. unshare() every other new namespace; write time namespace offsets.
  *   8. A new pid or time namespace only applies to children: fork; the parent reports
  *      the child's pid and exits; the child carries on.
- *   9. Return: the .NET runtime starts and managed `husk init` continues the setup.
+ *   9. With a plan in the bootstrap (REC_PLAN), run it (plan.c): it execs the container's program
+ *      and never returns. Else return: the .NET runtime starts and managed `husk init` continues.
  * Errors are sent to the parent as one line of text, then the process exits; nothing is
  * printed, because stdio belongs to the container.
  *
@@ -48,6 +49,8 @@
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "plan.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -72,6 +75,7 @@ enum {
 	REC_TIMENS_OFFSETS = 4, /* text written to /proc/self/timens_offsets */
 	REC_PRELOAD = 5,        /* NUL-terminated library name to dlopen before joining namespaces */
 	REC_CGROUP_TASKS = 6,   /* NUL-terminated path of a cgroup v1 tasks file to move into */
+	REC_PLAN = 7,           /* the whole init as operations (plan.c): no .NET runtime in the init */
 };
 
 #define MAX_NS_PATHS 16
@@ -175,6 +179,7 @@ struct bootstrap {
 	const char *preload[4];
 	int cgroup_count;
 	const char *cgroup_tasks[MAX_CGROUPS];
+	char *plan; uint32_t plan_len;
 };
 
 static void parse_bootstrap(char *buf, uint32_t len, struct bootstrap *b)
@@ -218,6 +223,10 @@ static void parse_bootstrap(char *buf, uint32_t len, struct bootstrap *b)
 		case REC_CGROUP_TASKS:
 			if (rlen > 1 && b->cgroup_count < MAX_CGROUPS && p[rlen - 1] == '\0')
 				b->cgroup_tasks[b->cgroup_count++] = p;
+			break;
+		case REC_PLAN:
+			b->plan = p;
+			b->plan_len = rlen;
 			break;
 		}
 		off += rlen;
@@ -366,6 +375,10 @@ __attribute__((constructor)) static void husk_nsexec(void)
 
 	int32_t init_pid = getpid();
 	if ((b.clone_flags & (CLONE_NEWPID | CLONE_NEWTIME)) || joins_pid) {
+		/* The init goes on only once its pid is reported: whatever it sends next must come after. */
+		int reported[2];
+		if (pipe2(reported, O_CLOEXEC) < 0)
+			bail("nsexec: pipe");
 		pid_t child = fork();
 		if (child < 0)
 			bail("nsexec: fork into the new pid namespace");
@@ -375,9 +388,17 @@ __attribute__((constructor)) static void husk_nsexec(void)
 			send_msg(MSG_CHILD_PID, &init_pid, sizeof(init_pid));
 			_exit(0);
 		}
+		close(reported[1]);
+		char end;
+		while (read(reported[0], &end, 1) < 0 && errno == EINTR)
+			;
+		close(reported[0]);
 	} else {
 		send_msg(MSG_CHILD_PID, &init_pid, sizeof(init_pid));
 	}
+	/* The container init: with a plan, plan.c is the whole init; else return into the .NET
+	 * runtime, which runs `husk init`. */
+	if (b.plan)
+		husk_run_plan(b.plan, b.plan_len, sync_fd, procfs);
 	free(buf);
-	/* The container init: return into the .NET runtime, which runs `husk init`. */
 }

@@ -44,6 +44,7 @@ public sealed class InitLauncher : IDisposable
         var env = new List<string> { $"{InitPipeEnv}={sockTarget}" };
         if (fifo != null)
         {
+            next = FifoFd(preserveFds);
             fds.Add((fifo.Fd, next));
             env.Add($"{FifoFdEnv}={next++}");
         }
@@ -92,6 +93,9 @@ public sealed class InitLauncher : IDisposable
     /// The fds 3.. the init keeps: the <paramref name="listenFds"/> of socket activation, then the
     /// <paramref name="requested"/> of --preserve-fds; each must have been open when husk started. Returns their count.
     /// </summary>
+    /// <summary>The fd number the exec fifo has in the init (the init plan names it).</summary>
+    public static int FifoFd(int preserveFds) => 4 + preserveFds;
+
     public static int CheckPreserveFds(int requested, int listenFds)
     {
         if (requested < 0 || requested > 1000) throw new HuskException($"--preserve-fds {requested}: out of range");

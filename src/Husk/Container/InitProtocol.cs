@@ -37,6 +37,8 @@ public enum BootstrapRecord : ushort
     Preload = 5,
     /// <summary>A cgroup v1 `tasks` file (NUL-terminated path) nsexec.c moves the process into, first.</summary>
     CgroupTasks = 6,
+    /// <summary>The whole init as operations (<see cref="Launch.InitPlan"/>, native/plan.c): no .NET runtime in the init.</summary>
+    Plan = 7,
 }
 
 /// <summary>A framed, blocking message channel over a socket fd.</summary>

@@ -166,20 +166,28 @@ public static unsafe class ProcessSetup
     /// /etc/passwd (or "/") when it has none, as runc does.
     /// </summary>
     public static List<string> ProcessEnvironment(IReadOnlyList<string> env, uint uid, string passwdPath = "/etc/passwd")
+        => EnvironmentWithHome(env, () => HomeOf(uid, ReadPasswd(passwdPath)));
+
+    /// <summary><paramref name="env"/>, plus HOME=<paramref name="home"/>() (or "/") when it has none.</summary>
+    public static List<string> EnvironmentWithHome(IReadOnlyList<string> env, Func<string?> home)
     {
         var result = new List<string>(env);
         foreach (var e in env)
             if (e.StartsWith("HOME=", StringComparison.Ordinal)) return result;
-        result.Add("HOME=" + (HomeOf(uid, passwdPath) ?? "/"));
+        result.Add("HOME=" + (home() ?? "/"));
         return result;
     }
 
-    static string? HomeOf(uint uid, string passwdPath)
+    static string? ReadPasswd(string passwdPath)
     {
         // At most 1 MiB, non-blocking: a FIFO or device placed at /etc/passwd must not hang init.
-        string? passwd;
-        try { passwd = SmallFile.ReadTextOrNull(passwdPath, 1 << 20); }
+        try { return SmallFile.ReadTextOrNull(passwdPath, 1 << 20); }
         catch (KernelException) { return null; }
+    }
+
+    /// <summary>The home directory of <paramref name="uid"/> in an /etc/passwd text; null when none.</summary>
+    public static string? HomeOf(uint uid, string? passwd)
+    {
         if (passwd is null) return null;
         foreach (var line in passwd.Split('\n'))
         {

@@ -19,6 +19,10 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
 {
     IReadOnlyCollection<int> _idmapped = [];
     string _stateJson = "";
+    InitPlan? _plan;
+
+    /// <summary>Set (to anything) to have the managed init serve every container, as before init plans.</summary>
+    public const string ManagedInitEnv = "HUSK_MANAGED_INIT";
 
     public override string InitName => "container init";
     public override string EnteringNamespaces => "entering namespaces";
@@ -34,6 +38,13 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
 
     public override InitLauncher Spawn()
     {
+        // Where the plan can serve the container, the init never starts the .NET runtime.
+        if (Environment.GetEnvironmentVariable(ManagedInitEnv) is null)
+        {
+            _plan = InitPlan.Compile(spec, plan, container.Id, preserveFds, options.NoPivot, options.NoNewKeyring,
+                InitPlan.HostFacts.Read(container.Record.Rootfs), new InitPlan.RootfsImage(container.Record.Rootfs), out var refusal);
+            Log.Debug(_plan is null ? $"init plan: not used ({refusal})" : $"init plan: {_plan.Listing.Count} operations");
+        }
         var fifoPath = MakeExecFifo(container);
         int console = ConsoleSocket(spec.Process!, options, out var connected);
         using var connectedScope = connected;
@@ -59,7 +70,12 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
         }
     }
 
-    public override InitChannel.BootstrapBuilder Bootstrap(IReadOnlyList<string> cgroupTasks) => Records(spec, plan, cgroupTasks);
+    public override InitChannel.BootstrapBuilder Bootstrap(IReadOnlyList<string> cgroupTasks)
+    {
+        var records = Records(spec, plan, cgroupTasks);
+        if (_plan is not null) records.Add(BootstrapRecord.Plan, _plan.Bytes);
+        return records;
+    }
 
     /// <summary>The init's bootstrap: the namespaces to create and join, its oom score, the time namespace's offsets.</summary>
     public static InitChannel.BootstrapBuilder Records(Spec.Spec spec, NamespacePlan plan, IReadOnlyList<string> cgroupTasks)
@@ -88,6 +104,8 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
         // started in (recorded already), or, without a cgroup, by its pid.
         if (cgroup is null) container.Save();
 
+        // A planned init needs nothing more: the plan came with the bootstrap.
+        if (_plan is not null) return;
         var config = InitConfig.ForCreate(spec, plan, record.Rootfs, container.State(spec, ContainerStatus.Creating),
             preserveFds, options.NoPivot, options.NoNewKeyring);
         _stateJson = SpecJson.Serialize(config.State);

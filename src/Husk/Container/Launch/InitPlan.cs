@@ -1,0 +1,397 @@
+using System.Buffers.Binary;
+using System.Text;
+using Husk.Init;
+using Husk.Linux;
+using Husk.Rootfs;
+using Husk.Spec;
+using static Husk.Linux.Native;
+
+namespace Husk.Container.Launch;
+
+/// <summary>
+/// The container's init compiled into operations that native/plan.c executes in the init, so the
+/// .NET runtime never starts there (issue 18: one runtime start less per container, and a waiting
+/// init as small as a C runtime's). Every decision is made here, where the managed init would make
+/// it: paths, flags, modes, capability masks, the environment, error texts. The C resolves paths in
+/// the rootfs with RESOLVE_IN_ROOT and, for mount destinations, RESOLVE_NO_SYMLINKS: this compiler
+/// looked at the image and refuses (<see cref="Compile"/> returns null with the reason) wherever the
+/// plan could not do exactly what the managed init does; the managed init then serves the container.
+/// The same order as <see cref="ContainerInit"/> → RootfsSetup → ProcessSteps.BecomeProcess.
+/// </summary>
+public sealed class InitPlan
+{
+    /// <summary>Operation codes; keep in sync with native/plan.c.</summary>
+    public enum Op : uint
+    {
+        Setsid = 1, Keyring, Mount, Open, MkdirAll, Close, Fchmod, Mknod, Symlink, Setattr, BindReadonly, Mask,
+        CheckDevNull, NotSymlink, Chdir, Pivot, Remount, ReadonlyRoot, Umask, Hostname, Domainname, WriteProc,
+        Rlimit, MakeCwd, Arg, Env, Cwd, LookPath, Ready, WaitFifo, FixStdio, User, Group, NoNewPrivs, Exec,
+    }
+
+    /// <summary>Lookups inside the rootfs: in its root, no symlinks at all, no magic links.</summary>
+    public const ulong StrictResolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    /// <summary>As the managed init's <see cref="SafeRoot"/>: in the root, symlinks followed inside it.</summary>
+    public const ulong InRootResolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+
+    readonly MemoryStream _bytes = new();
+    readonly List<string> _listing = [];
+    int _nextReg;
+    readonly Stack<int> _freeRegs = new();
+
+    /// <summary>The encoded operations (the bootstrap's REC_PLAN record).</summary>
+    public byte[] Bytes => _bytes.ToArray();
+
+    /// <summary>One line per operation, for tests and `--debug`.</summary>
+    public IReadOnlyList<string> Listing => _listing;
+
+    /// <summary>A free fd register (plan.c has 64): closed ones are reused.</summary>
+    int Reg() => _freeRegs.Count > 0 ? _freeRegs.Pop() : _nextReg < 64 ? _nextReg++ : throw new HuskException("init plan: out of fd registers");
+
+    void Close(int reg)
+    {
+        Emit(Op.Close, i: [reg]);
+        _freeRegs.Push(reg);
+    }
+
+    void Emit(Op op, int[]? i = null, ulong[]? u = null, string?[]? s = null, string? what = null)
+    {
+        Span<byte> fixedPart = stackalloc byte[4 + 16 + 40];
+        BinaryPrimitives.WriteUInt32LittleEndian(fixedPart, (uint)op);
+        for (int k = 0; k < 4; k++) BinaryPrimitives.WriteInt32LittleEndian(fixedPart[(4 + 4 * k)..], i is not null && k < i.Length ? i[k] : 0);
+        for (int k = 0; k < 5; k++) BinaryPrimitives.WriteUInt64LittleEndian(fixedPart[(20 + 8 * k)..], u is not null && k < u.Length ? u[k] : 0);
+        _bytes.Write(fixedPart);
+        var strings = new string?[5];
+        for (int k = 0; k < 4 && s is not null && k < s.Length; k++) strings[k] = s[k];
+        strings[4] = what;
+        Span<byte> len = stackalloc byte[4];
+        foreach (var str in strings)
+        {
+            if (str is null)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(len, 0);
+                _bytes.Write(len);
+                continue;
+            }
+            var b = Encoding.UTF8.GetBytes(str + "\0");
+            BinaryPrimitives.WriteUInt32LittleEndian(len, (uint)b.Length);
+            _bytes.Write(len);
+            _bytes.Write(b);
+        }
+        var line = new StringBuilder(op.ToString());
+        if (i is { Length: > 0 }) line.Append(" i=").Append(string.Join(',', i));
+        if (u is { Length: > 0 }) line.Append(" u=").Append(string.Join(',', u.Select(x => "0x" + x.ToString("x"))));
+        if (s is { Length: > 0 }) line.Append(" s=").Append(string.Join('|', s.Select(x => x ?? "-")));
+        _listing.Add(line.ToString());
+    }
+
+    /// <summary>What the compiler needs to know of the host and of the launch (read by <see cref="HostFacts.Read"/>).</summary>
+    public sealed record HostFacts(string RootfsReal, string? SharedParentMount, bool CgroupUnified, bool HostHasKcore,
+        int LastCap, ulong PermittedCaps, bool HasOpenat2)
+    {
+        /// <summary>The facts of this host for a rootfs at <paramref name="rootfs"/>.</summary>
+        public static HostFacts Read(string rootfs)
+        {
+            var kernel = LinuxKernel.Instance;
+            string real;
+            using (var fd = kernel.Owned(kernel.Open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC), $"open rootfs {rootfs}"))
+                real = kernel.FdPath(fd.Fd) ?? rootfs;
+            var mounts = MountInfoEntry.Parse(kernel.ReadFile("/proc/self/mountinfo") ?? "");
+            var parent = MountInfoEntry.Containing(mounts, real);
+            bool unified = true;
+            int cg = kernel.Open("/sys/fs/cgroup", O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (cg >= 0) using (var cgFd = new OwnedFd(kernel, cg)) unified = kernel.FsType(cgFd.Fd) == CgroupMounts.CGROUP2_SUPER_MAGIC;
+            int probe = kernel.OpenAt2(AT_FDCWD, real, (ulong)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0, RESOLVE_NO_MAGICLINKS);
+            if (probe >= 0) kernel.Close(probe);
+            kernel.CapGetPermitted(out ulong permitted);
+            return new HostFacts(real, parent is { IsShared: true } ? parent.MountPoint : null, unified,
+                kernel.StatxAt(AT_FDCWD, "/proc/kcore", 0, out _) == 0, new ProcessSteps(kernel).KernelLastCap, permitted, probe >= 0);
+        }
+    }
+
+    /// <summary>What the image has at a path of the container (looked at from the host, never following a symlink).</summary>
+    public interface IImage
+    {
+        /// <summary>The file type and permission bits (st_mode) of <paramref name="path"/>, null when it does not exist.</summary>
+        uint? ModeOf(string path);
+        /// <summary>The image's /etc/passwd (read inside the rootfs), null when it has none.</summary>
+        string? Passwd();
+    }
+
+    /// <summary>
+    /// The plan for <paramref name="spec"/>, or null (with <paramref name="refusal"/>) where the managed
+    /// init must serve it. Throws for a spec the managed init would fail on too (with its message).
+    /// </summary>
+    public static InitPlan? Compile(Spec.Spec spec, NamespacePlan ns, string containerId, int preserveFds, bool noPivot,
+        bool noNewKeyring, HostFacts host, IImage image, out string? refusal)
+    {
+        refusal = Refusal(spec, ns, noPivot, host, image);
+        if (refusal is not null) return null;
+        var plan = new InitPlan();
+        plan.Build(spec, ns, containerId, preserveFds, noNewKeyring, host, image);
+        return plan;
+    }
+
+    /// <summary>Why the plan cannot serve <paramref name="spec"/>; null when it can.</summary>
+    static string? Refusal(Spec.Spec spec, NamespacePlan ns, bool noPivot, HostFacts host, IImage image)
+    {
+        var p = spec.Process!;
+        var linux = spec.Linux;
+        if (!host.HasOpenat2) return "the kernel has no openat2";
+        if (ns.HasUserNamespace) return "a user namespace";
+        if (ns.JoinsExisting(NamespaceKind.Mount)) return "a joined mount namespace";
+        if (p.Terminal) return "a terminal";
+        if (spec.Hooks is { } h && (h.Prestart.Count > 0 || h.CreateRuntime.Count > 0 || h.CreateContainer.Count > 0 || h.StartContainer.Count > 0))
+            return "hooks that run during create or in the container";
+        if (linux?.Seccomp is not null) return "a seccomp filter";
+        if (!string.IsNullOrEmpty(p.ApparmorProfile) || !string.IsNullOrEmpty(p.SelinuxLabel) || !string.IsNullOrEmpty(linux?.MountLabel))
+            return "LSM labels";
+        if (linux?.Personality is not null) return "a personality";
+        if (noPivot) return "--no-pivot";
+        if (!string.IsNullOrEmpty(linux?.RootfsPropagation)) return "linux.rootfsPropagation";
+        var earlier = new List<MountEntry>();
+        foreach (var m in spec.Mounts)
+        {
+            var e = MountEntry.From(m);
+            if (e.IsBind) return "bind mounts";
+            if (e.TmpCopyUp) return "tmpcopyup";
+            if (e.Type.Length == 0) return "a mount without a type";
+            if (e.Type == "cgroup" && !host.CgroupUnified) return "a cgroup mount on a cgroup v1 host";
+            if (!earlier.Any(x => ContainerPath.IsWithin(e.Destination, x.Destination)))
+            {
+                // In the image: no symlink on the way (the C refuses to follow one).
+                string path = "";
+                foreach (var part in ContainerPath.Components(e.Destination))
+                {
+                    path += "/" + part;
+                    if (image.ModeOf(path) is not { } mode) break;
+                    if ((mode & S_IFMT) == S_IFLNK) return $"a mount destination through a symlink ({path})";
+                }
+            }
+            else if (e.Type == "tmpfs" && earlier.Any(x => x.Destination == e.Destination || x.Type != "tmpfs" && ContainerPath.IsWithin(e.Destination, x.Destination)))
+                return "a tmpfs whose directory's mode is not known before";
+            earlier.Add(e);
+        }
+        return null;
+    }
+
+    void Build(Spec.Spec spec, NamespacePlan ns, string containerId, int preserveFds, bool noNewKeyring, HostFacts host, IImage image)
+    {
+        var p = spec.Process!;
+        var linux = spec.Linux;
+        // ContainerInit.Run: session leader, session keyring.
+        Emit(Op.Setsid);
+        if (!noNewKeyring) Emit(Op.Keyring, u: [0x80000 /* KEY_USR_SEARCH */], s: ["_ses." + containerId]);
+
+        // RootfsSetup.Prepare (a), (b).
+        Emit(Op.Mount, i: [-1], u: [MS_SLAVE | MS_REC], s: [null, "/"], what: "set propagation of /");
+        string rootfs = host.RootfsReal;
+        if (host.SharedParentMount is { } shared)
+            Emit(Op.Mount, i: [-1], u: [MS_PRIVATE], s: [null, shared], what: $"make {shared} private");
+        Emit(Op.Mount, i: [-1], u: [MS_BIND | MS_REC], s: [rootfs, rootfs, "bind"], what: $"bind mount rootfs {rootfs}");
+        int root = Reg();
+        Emit(Op.Open, i: [root, -1], u: [(ulong)(O_PATH | O_DIRECTORY), 0], s: [rootfs], what: $"open {rootfs}");
+
+        // (c) the spec's mounts.
+        var entries = spec.Mounts.Select(MountEntry.From).ToList();
+        var mounted = new List<MountEntry>();
+        foreach (var e in entries)
+        {
+            string what = $"mount {e.Type} to {e.Destination}";
+            if (e.Type == "cgroup")
+            {
+                const ulong restrict = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+                ulong flags = (e.Flags & restrict) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+                int dir = MkdirAll(root, e.Destination, $"mount cgroup to {e.Destination}");
+                Emit(Op.Mount, i: [dir], u: [flags], s: ["cgroup2", null, "cgroup2", NullIfEmpty(e.Data)], what: $"mount cgroup to {e.Destination}");
+                Close(dir);
+                mounted.Add(e);
+                continue;
+            }
+            if (MountEntry.CheckProcMount(e.Destination, e.Type == "proc") is { } err) throw new HuskException($"{what}: {err}");
+            bool inImage = !mounted.Any(x => ContainerPath.IsWithin(e.Destination, x.Destination));
+            uint? existing = inImage ? image.ModeOf(e.Destination) : null;
+            if (e.Type is "proc" or "sysfs" && existing is { } m && (m & S_IFMT) != S_IFDIR)
+                throw new HuskException($"{what}: filesystem \"{e.Type}\" must be mounted on ordinary directory");
+            int target = MkdirAll(root, e.Destination, what);
+            Emit(Op.Mount, i: [target], u: [e.InitialFlags], s: [e.Source.Length > 0 ? e.Source : e.Type, null, e.Type, NullIfEmpty(e.Data)], what: what);
+            Close(target);
+            if (e.Type == "tmpfs" && existing is { } mode && (mode & S_IFMT) == S_IFDIR && !e.HasModeOption)
+            {
+                int rw = Reg();
+                Emit(Op.Open, i: [rw, root], u: [(ulong)(O_RDONLY | O_DIRECTORY), StrictResolve], s: [Rel(e.Destination)], what: what);
+                Emit(Op.Fchmod, i: [rw], u: [mode & 0xfffu], what: $"{what}: chmod");
+                Close(rw);
+            }
+            bool remount = e.DelayReadonly && e.Readonly && e.Destination != "/dev";
+            if (remount || e.Propagation.Count > 0 || e.AttrSet != 0 || e.AttrClear != 0)
+            {
+                int top = Reg();
+                Emit(Op.Open, i: [top, root], u: [(ulong)(O_PATH | O_DIRECTORY), StrictResolve], s: [Rel(e.Destination)], what: what);
+                if (remount) Emit(Op.Remount, i: [top], u: [MS_REMOUNT | e.RemountFlags], what: what);
+                foreach (var prop in e.Propagation) Emit(Op.Mount, i: [top], u: [prop], what: $"{what}: set propagation");
+                if (e.AttrSet != 0 || e.AttrClear != 0)
+                    Emit(Op.Setattr, i: [top, 1], u: [e.AttrSet, e.AttrClear], what: $"{what}: set recursive mount attributes");
+                Close(top);
+            }
+            mounted.Add(e);
+        }
+
+        // (d) /dev.
+        var dev = DevPlan.For(spec, host.HostHasKcore);
+        if (dev.Setup)
+        {
+            foreach (var d in dev.Devices)
+            {
+                var (parentPath, name) = ContainerPath.Split(d.Path);
+                string what = $"create device {d.Path}";
+                int dir = MkdirAll(root, parentPath, what);
+                Emit(Op.Mknod, i: [0, dir, (int)d.Uid, (int)d.Gid], u: [d.FileTypeBits | d.Mode, Makedev((ulong)d.Major, (ulong)d.Minor)],
+                    s: [name, d.Path], what: what);
+                Close(dir);
+            }
+            foreach (var (link, target) in dev.Symlinks) Symlink(root, link, target, replace: false);
+            if (dev.Ptmx) Symlink(root, "/dev/ptmx", "pts/ptmx", replace: true);
+        }
+        Close(root);
+
+        // (f) into the rootfs; the cwd is made before anything turns read-only.
+        Emit(Op.Pivot, s: [rootfs]);
+        if (p.Cwd != "") Emit(Op.MakeCwd, s: [p.Cwd]);
+        // (g) read-only /dev and / last.
+        foreach (var e in entries.Where(e => e.Destination == "/dev" && e.DelayReadonly && e.Readonly))
+            Emit(Op.Remount, i: [-1], u: [MS_REMOUNT | e.RemountFlags], s: ["/dev"], what: "remount /dev read-only");
+        if (spec.Root?.Readonly == true) Emit(Op.ReadonlyRoot);
+
+        // ContainerInit.Run after the rootfs: hostname, sysctl, readonly and masked paths, rlimits.
+        bool ownUts = ns.Creates(NamespaceKind.Uts) || ns.JoinsExisting(NamespaceKind.Uts);
+        if (ownUts && !string.IsNullOrEmpty(spec.Hostname)) Emit(Op.Hostname, s: [spec.Hostname]);
+        if (ownUts && !string.IsNullOrEmpty(spec.Domainname)) Emit(Op.Domainname, s: [spec.Domainname]);
+        if (linux is not null)
+        {
+            foreach (var key in linux.Sysctl.Keys.Order(StringComparer.Ordinal))
+                Emit(Op.WriteProc, s: ["sys/" + ProcessSetup.SysctlPath(key), linux.Sysctl[key]], what: $"write sysctl key {key}");
+            if (linux.ReadonlyPaths.Count > 0 || linux.MaskedPaths.Count > 0)
+            {
+                int newRoot = Reg();
+                Emit(Op.Open, i: [newRoot, -1], u: [(ulong)(O_PATH | O_DIRECTORY), 0], s: ["/"], what: "open /");
+                foreach (var raw in linux.ReadonlyPaths)
+                {
+                    var path = ContainerPath.Clean(raw);
+                    int fd = Target(newRoot, path, "readonly path");
+                    Emit(Op.BindReadonly, i: [fd], what: $"make {path} read-only");
+                    Close(fd);
+                }
+                if (linux.MaskedPaths.Count > 0)
+                {
+                    int devNull = Reg();
+                    Emit(Op.Open, i: [devNull, newRoot], u: [(ulong)(O_PATH | O_NOFOLLOW), InRootResolve], s: ["dev/null"], what: "masked paths: open /dev/null");
+                    Emit(Op.CheckDevNull, i: [devNull]);
+                    foreach (var raw in linux.MaskedPaths)
+                    {
+                        var path = ContainerPath.Clean(raw);
+                        int fd = Target(newRoot, path, "masked path");
+                        Emit(Op.Mask, i: [fd, devNull], what: $"mask {path}");
+                        Close(fd);
+                    }
+                    Close(devNull);
+                }
+                Close(newRoot);
+            }
+        }
+        foreach (var r in p.Rlimits)
+        {
+            int resource = r.Resource ?? throw new HuskException($"unknown rlimit type {ProcessSteps.Quote(r.Type)}");
+            if (r.Soft > r.Hard)
+                throw new HuskException($"error setting rlimit type {r.Type}: soft limit {r.Soft} is above hard limit {r.Hard}");
+            Emit(Op.Rlimit, i: [resource], u: [r.Soft, r.Hard], what: $"error setting rlimit type {r.Type}");
+        }
+
+        // The program: its arguments, environment (HOME from the image's /etc/passwd, as the managed
+        // init) and cwd; found now so that create fails, not start, when it is missing (as runc).
+        if (p.Args.Count == 0) throw new HuskException("args must not be empty");
+        foreach (var a in p.Args) Emit(Op.Arg, s: [a]);
+        var env = ProcessSetup.EnvironmentWithHome(p.Env, () => ProcessSetup.HomeOf(p.User.UID, image.Passwd()));
+        foreach (var v in env) Emit(Op.Env, s: [v]);
+        if (p.Cwd != "") Emit(Op.Cwd, s: [p.Cwd]);
+        Emit(Op.LookPath);
+        Emit(Op.Ready);
+
+        // After `start` (ProcessSteps.BecomeProcess).
+        Emit(Op.WaitFifo, i: [InitLauncher.FifoFd(preserveFds)]);
+        Emit(Op.FixStdio, i: [(int)p.User.UID]);
+        var masks = ProcessSetup.ComputeMasks(p.Capabilities, host.LastCap);
+        ulong missing = masks.Permitted & ~host.PermittedCaps;
+        if (missing != 0)
+            throw new HuskException($"apply capabilities: {string.Join(", ", Husk.Spec.Capabilities.Names(missing))} not in the runtime's permitted set (the host's bounding set lacks it)");
+        foreach (var g in p.User.AdditionalGids) Emit(Op.Group, i: [(int)g]);
+        Emit(Op.User, i: [(int)p.User.UID, (int)p.User.GID, host.LastCap],
+            u: [masks.Bounding, masks.Effective, masks.Permitted, masks.Inheritable, masks.Ambient]);
+        if (p.NoNewPrivileges) Emit(Op.NoNewPrivs);
+        Emit(Op.Umask, u: [(p.User.Umask ?? 0x12) & 0x1ff]);
+        Emit(Op.Exec, i: [3 + Math.Max(0, preserveFds)]);
+    }
+
+    /// <summary>An O_PATH fd of the directory at <paramref name="path"/>, made with its parents (0755) where missing.</summary>
+    int MkdirAll(int root, string path, string what)
+    {
+        int reg = Reg();
+        Emit(Op.MkdirAll, i: [reg, root], u: [0x1ed, StrictResolve], s: [Rel(path)], what: what);
+        return reg;
+    }
+
+    void Symlink(int root, string link, string target, bool replace)
+    {
+        var (parentPath, name) = ContainerPath.Split(link);
+        string what = $"symlink {link} -> {target}";
+        int dir = MkdirAll(root, parentPath, what);
+        Emit(Op.Symlink, i: [0, dir, replace ? 1 : 0], s: [name, target], what: what);
+        Close(dir);
+    }
+
+    /// <summary>A readonly or masked path: absent is skipped, a symlink refused (as RootfsSetup.OpenTarget).</summary>
+    int Target(int root, string path, string kind)
+    {
+        int reg = Reg();
+        Emit(Op.Open, i: [reg, root, 1], u: [(ulong)(O_PATH | O_NOFOLLOW), InRootResolve], s: [Rel(path)], what: $"{kind} {path}");
+        Emit(Op.NotSymlink, i: [reg], what: $"{kind} {path}");
+        return reg;
+    }
+
+    static string Rel(string containerPath)
+    {
+        var clean = ContainerPath.Clean(containerPath);
+        return clean == "/" ? "." : clean[1..];
+    }
+
+    static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+
+    /// <summary>The image as the host sees it under the rootfs: lstat-like lookups inside it, never following a symlink out.</summary>
+    public sealed class RootfsImage(string rootfs) : IImage
+    {
+        public uint? ModeOf(string path)
+        {
+            var kernel = LinuxKernel.Instance;
+            int fd = kernel.OpenAt2(AT_FDCWD, rootfs, (ulong)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0, 0);
+            if (fd < 0) return null;
+            using var root = new OwnedFd(kernel, fd);
+            int target = kernel.OpenAt2(root.Fd, Rel(path), (ulong)(O_PATH | O_NOFOLLOW | O_CLOEXEC), 0, InRootResolve);
+            if (target < 0) return null;
+            using var t = new OwnedFd(kernel, target);
+            return kernel.StatxAt(t.Fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, out var st) == 0 ? st.Mode : null;
+        }
+
+        public string? Passwd()
+        {
+            var kernel = LinuxKernel.Instance;
+            int fd = kernel.OpenAt2(AT_FDCWD, rootfs, (ulong)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0, 0);
+            if (fd < 0) return null;
+            using var root = new OwnedFd(kernel, fd);
+            // Non-blocking: a fifo or device placed at /etc/passwd must not hang create.
+            int file = kernel.OpenAt2(root.Fd, "etc/passwd", (ulong)(O_RDONLY | O_NONBLOCK | O_CLOEXEC), 0, InRootResolve);
+            if (file < 0) return null;
+            using var f = new OwnedFd(kernel, file);
+            try { return Encoding.UTF8.GetString(SmallFile.ReadFd(f.Fd, 1 << 20, "/etc/passwd")); }
+            catch (HuskException) { return null; }
+        }
+    }
+}

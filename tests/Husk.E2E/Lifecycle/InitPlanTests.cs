@@ -1,0 +1,90 @@
+using System.Text.Json.Nodes;
+using Xunit;
+
+namespace Husk.E2E.Lifecycle;
+
+/// <summary>
+/// The init plan (native/plan.c: the container's init without the .NET runtime) against the managed
+/// init it stands in for: the same container, seen from inside; a waiting init of one thread; the same
+/// failures. HUSK_MANAGED_INIT=1 makes `create` use the managed init. The bundles here have no cgroup
+/// mount, so the plan serves them on cgroup v1 hosts too (see InitPlan's refusals).
+/// </summary>
+public class InitPlanTests
+{
+    static Bundle PlanBundle(string script)
+    {
+        var bundle = new Bundle();
+        bundle.SetScript(script);
+        bundle.Config["mounts"] = new JsonArray(bundle.Config["mounts"]!.AsArray()
+            .Where(m => (string?)m!["type"] != "cgroup").Select(m => m!.DeepClone()).ToArray());
+        return bundle;
+    }
+
+    static RunOptions Managed(bool managed) => new() { Environment = new Dictionary<string, string?> { ["HUSK_MANAGED_INIT"] = managed ? "1" : null } };
+
+    [Fact]
+    public void A_planned_init_builds_the_same_container_as_the_managed_init()
+    {
+        using var root = new TestRoot();
+        using var bundle = PlanBundle(
+            "id; grep -E '^(Cap|NoNewPrivs|Groups|Uid|Gid)' /proc/self/status; umask; pwd; echo HOME=$HOME; hostname; " +
+            "ulimit -n; cat /proc/sys/net/ipv4/ip_forward; " +
+            "awk '{print $5, $6, $9, $(NF-1)}' /proc/self/mountinfo; stat -c '%n %F %a %u %g %t %T' /dev/* /dev/pts/ptmx; " +
+            "env | sort");
+        bundle.Process["user"] = new JsonObject { ["uid"] = 1000, ["gid"] = 1000, ["additionalGids"] = new JsonArray(5, 7), ["umask"] = 0x3f };
+        bundle.Process["cwd"] = "/work/dir";
+        bundle.Config["hostname"] = "planned";
+        bundle.Config["linux"]!["sysctl"] = new JsonObject { ["net.ipv4.ip_forward"] = "1" };
+        bundle.Save();
+
+        var planned = root.Run(Managed(false), "--debug", "run", "--bundle", bundle.Dir, root.NewId()).AssertSuccess();
+        Assert.Contains("init plan: ", planned.Stderr);
+        Assert.DoesNotContain("init plan: not used", planned.Stderr);
+        var managed = root.Run(Managed(true), "run", "--bundle", bundle.Dir, root.NewId()).AssertSuccess();
+        Assert.Equal(managed.Stdout, planned.Stdout);
+        Assert.Contains("uid=1000 gid=1000 groups=5,7", planned.Stdout);
+        Assert.Contains("/work/dir\n", planned.Stdout);
+        Assert.Contains("NoNewPrivs:\t1", planned.Stdout);
+    }
+
+    [Fact]
+    public void A_created_container_waits_in_one_small_thread_without_the_runtime()
+    {
+        using var root = new TestRoot();
+        using var bundle = PlanBundle("echo started");
+        bundle.Save();
+        var id = root.NewId();
+        root.Run(Managed(false), "create", "--bundle", bundle.Dir, id).AssertSuccess();
+        int pid = (int)JsonNode.Parse(root.Run("state", id).AssertSuccess().Stdout)!["pid"]!;
+        var status = File.ReadAllText($"/proc/{pid}/status");
+        // The managed init has the runtime's threads besides its own.
+        Assert.Matches(@"Threads:\s+1\n", status);
+        root.Run("start", id).AssertSuccess();
+        root.Run("delete", "-f", id).AssertSuccess();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_missing_program_fails_create_and_one_removed_before_start_fails_start(bool managed)
+    {
+        using var root = new TestRoot();
+        using var bundle = PlanBundle("");
+        bundle.SetArgs("no-such-program");
+        bundle.Save();
+        var id = root.NewId();
+        var create = root.Run(Managed(managed), "create", "--bundle", bundle.Dir, id).AssertFailure();
+        Assert.Contains("exec: \"no-such-program\": executable file not found in $PATH", create.Stderr);
+        Assert.Empty(root.ListIds());
+
+        bundle.WriteFile("/bin/prog", "#!/bin/sh\necho prog\n");
+        File.SetUnixFileMode(bundle.HostPath("/bin/prog"), (UnixFileMode)0x1ed);
+        bundle.SetArgs("prog");
+        bundle.Save();
+        root.Run(Managed(managed), "create", "--bundle", bundle.Dir, id).AssertSuccess();
+        File.Delete(bundle.HostPath("/bin/prog"));
+        var start = root.Run("start", id).AssertFailure();
+        Assert.Contains("\"prog\": executable file not found in $PATH", start.Stderr);
+        root.Run("delete", "-f", id).AssertSuccess();
+    }
+}

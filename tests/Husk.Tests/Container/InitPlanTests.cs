@@ -1,0 +1,179 @@
+using System.Buffers.Binary;
+using System.Text;
+using Husk.Container;
+using Husk.Container.Launch;
+using Husk.Spec;
+using OciSpec = Husk.Spec.Spec;
+using Xunit;
+using static Husk.Linux.Native;
+
+namespace Husk.Tests.Container;
+
+/// <summary>
+/// The init plan (native/plan.c's operations) compiled from specs, without root: what it does for
+/// `husk spec`'s default, where it refuses and leaves the container to the managed init, and its
+/// wire format. The e2e suite runs the plans (every default bundle in the cgroup v2 view).
+/// </summary>
+public class InitPlanTests
+{
+    const uint Dir = S_IFDIR | 0x1ed;
+
+    sealed class FakeImage(Dictionary<string, uint> modes, string? passwd = null) : InitPlan.IImage
+    {
+        public uint? ModeOf(string path) => modes.TryGetValue(path, out var m) ? m : null;
+        public string? Passwd() => passwd;
+    }
+
+    static readonly InitPlan.HostFacts Host = new("/b/rootfs", null, CgroupUnified: true, HostHasKcore: false,
+        LastCap: 40, PermittedCaps: ~0UL, HasOpenat2: true);
+
+    static FakeImage Busybox(string? passwd = "root:x:0:0:root:/root:/bin/sh\n") => new(new()
+    {
+        ["/proc"] = Dir, ["/dev"] = Dir, ["/sys"] = Dir, ["/tmp"] = S_IFDIR | 0x3ff, ["/etc"] = Dir,
+    }, passwd);
+
+    /// <summary>`husk spec`'s default, as bundles use it: without a terminal.</summary>
+    static OciSpec Default()
+    {
+        var spec = DefaultSpec.Create(rootless: false);
+        spec.Process!.Terminal = false;
+        return spec;
+    }
+
+    static InitPlan Compile(OciSpec spec, InitPlan.IImage? image = null, InitPlan.HostFacts? host = null, int preserveFds = 0)
+    {
+        var plan = InitPlan.Compile(spec, NamespacePlan.From(spec), "c1", preserveFds, noPivot: false, noNewKeyring: false,
+            host ?? Host, image ?? Busybox(), out var refusal);
+        Assert.True(plan is not null, $"refused: {refusal}");
+        return plan!;
+    }
+
+    static string? Refusal(OciSpec spec, InitPlan.IImage? image = null, InitPlan.HostFacts? host = null, bool noPivot = false)
+    {
+        var plan = InitPlan.Compile(spec, NamespacePlan.From(spec), "c1", 0, noPivot, noNewKeyring: false, host ?? Host, image ?? Busybox(), out var refusal);
+        Assert.Null(plan);
+        return refusal;
+    }
+
+    static int IndexOf(InitPlan plan, string prefix)
+    {
+        for (int i = 0; i < plan.Listing.Count; i++) if (plan.Listing[i].StartsWith(prefix, StringComparison.Ordinal)) return i;
+        Assert.Fail($"no operation starting with \"{prefix}\" in:\n{string.Join('\n', plan.Listing)}");
+        return -1;
+    }
+
+    [Fact]
+    public void Default_spec_runs_in_the_managed_inits_order()
+    {
+        var plan = Compile(Default());
+        int[] order =
+        [
+            IndexOf(plan, "Setsid"), IndexOf(plan, "Keyring"), IndexOf(plan, "Mount i=-1 u=0x84000 s=-|/"),
+            IndexOf(plan, "Mount i=-1 u=0x5000 s=/b/rootfs|/b/rootfs|bind"), IndexOf(plan, "MkdirAll i=1,0 u=0x1ed,0x16 s=proc"),
+            IndexOf(plan, "Mknod"), IndexOf(plan, "Symlink"), IndexOf(plan, "Pivot s=/b/rootfs"), IndexOf(plan, "ReadonlyRoot"),
+            IndexOf(plan, "Hostname"), IndexOf(plan, "BindReadonly"), IndexOf(plan, "CheckDevNull"), IndexOf(plan, "Mask"),
+            IndexOf(plan, "Rlimit i=7"), IndexOf(plan, "Arg s=sh"), IndexOf(plan, "LookPath"), IndexOf(plan, "Ready"),
+            IndexOf(plan, "WaitFifo i=4"), IndexOf(plan, "FixStdio"), IndexOf(plan, "User i=0,0,40"), IndexOf(plan, "NoNewPrivs"),
+            IndexOf(plan, "Umask u=0x12"), IndexOf(plan, "Exec i=3"),
+        ];
+        Assert.Equal(order.Order(), order);
+        Assert.Equal("Exec i=3", plan.Listing[^1]);
+    }
+
+    [Fact]
+    public void Tmpfs_over_an_image_directory_keeps_its_mode_unless_mode_is_given()
+    {
+        var spec = Default();
+        spec.Mounts.Add(new Mount { Destination = "/tmp", Type = "tmpfs", Source = "tmpfs", Options = ["nosuid"] });
+        spec.Mounts.Add(new Mount { Destination = "/etc", Type = "tmpfs", Source = "tmpfs", Options = ["mode=700"] });
+        var plan = Compile(spec);
+        Assert.Contains("Fchmod i=1 u=0x3ff", plan.Listing);
+        Assert.Single(plan.Listing, l => l.StartsWith("Fchmod", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Environment_gets_home_from_the_images_passwd_unless_set()
+    {
+        var spec = Default();
+        spec.Process!.User = new User { UID = 1000, GID = 1000, AdditionalGids = [5, 7] };
+        var plan = Compile(spec, Busybox("root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n"));
+        Assert.Contains("Env s=HOME=/home/u", plan.Listing);
+        Assert.Contains("Group i=5", plan.Listing);
+        Assert.Contains("Group i=7", plan.Listing);
+        Assert.Contains(plan.Listing, l => l.StartsWith("User i=1000,1000,40", StringComparison.Ordinal));
+        Assert.Contains("Env s=HOME=/", Compile(spec, Busybox(passwd: null)).Listing);
+        spec.Process.Env.Add("HOME=/x");
+        Assert.DoesNotContain(Compile(spec).Listing, l => l.StartsWith("Env s=HOME=/h", StringComparison.Ordinal) || l == "Env s=HOME=/");
+    }
+
+    [Fact]
+    public void Preserved_fds_move_the_fifo_and_the_first_fd_closed_on_exec()
+    {
+        var plan = Compile(Default(), preserveFds: 2);
+        Assert.Contains("WaitFifo i=6", plan.Listing);
+        Assert.Equal("Exec i=5", plan.Listing[^1]);
+        Assert.Equal(6, InitLauncher.FifoFd(2));
+    }
+
+    public static TheoryData<string, Action<OciSpec>> Refused => new()
+    {
+        { "a terminal", s => s.Process!.Terminal = true },
+        { "a user namespace", s => s.Linux!.Namespaces.Add(new LinuxNamespace { Type = "user" }) },
+        { "a seccomp filter", s => s.Linux!.Seccomp = new LinuxSeccomp { DefaultAction = "SCMP_ACT_ALLOW" } },
+        { "bind mounts", s => s.Mounts.Add(new Mount { Destination = "/data", Type = "bind", Source = "/tmp", Options = ["rbind"] }) },
+        { "hooks that run during create or in the container", s => s.Hooks = new Hooks { StartContainer = [new Hook { Path = "/bin/true" }] } },
+        { "LSM labels", s => s.Process!.ApparmorProfile = "p" },
+        { "a personality", s => s.Linux!.Personality = new LinuxPersonality { Domain = "LINUX32" } },
+        { "linux.rootfsPropagation", s => s.Linux!.RootfsPropagation = "shared" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Refused))]
+    public void Leaves_to_the_managed_init(string reason, Action<OciSpec> change)
+    {
+        var spec = Default();
+        change(spec);
+        Assert.Equal(reason, Refusal(spec));
+    }
+
+    [Fact]
+    public void Refuses_a_mount_destination_through_a_symlink_of_the_image_and_v1_cgroup_mounts()
+    {
+        var spec = Default();
+        var image = new FakeImage(new() { ["/proc"] = Dir, ["/dev"] = Dir, ["/sys"] = S_IFLNK | 0x1ff });
+        Assert.Equal("a mount destination through a symlink (/sys)", Refusal(spec, image));
+        Assert.Equal("a cgroup mount on a cgroup v1 host", Refusal(spec, host: Host with { CgroupUnified = false }));
+        Assert.Equal("the kernel has no openat2", Refusal(spec, host: Host with { HasOpenat2 = false }));
+        Assert.Equal("--no-pivot", Refusal(spec, noPivot: true));
+    }
+
+    [Fact]
+    public void Fails_as_the_managed_init_would()
+    {
+        var spec = Default();
+        spec.Process!.Rlimits = [new POSIXRlimit { Type = "RLIMIT_NOFILE", Soft = 10, Hard = 5 }];
+        var e = Assert.Throws<HuskException>(() => Compile(spec));
+        Assert.Equal("error setting rlimit type RLIMIT_NOFILE: soft limit 10 is above hard limit 5", e.Message);
+
+        var onFile = Default();
+        var image = new FakeImage(new() { ["/proc"] = S_IFREG | 0x1a4, ["/dev"] = Dir, ["/sys"] = Dir });
+        e = Assert.Throws<HuskException>(() => Compile(onFile, image));
+        Assert.Equal("mount proc to /proc: filesystem \"proc\" must be mounted on ordinary directory", e.Message);
+    }
+
+    [Fact]
+    public void Operations_are_fixed_fields_then_five_nul_terminated_strings()
+    {
+        var spec = Default();
+        var bytes = Compile(spec).Bytes;
+        // The first operation: Setsid, no arguments, five absent strings.
+        Assert.Equal((uint)InitPlan.Op.Setsid, BinaryPrimitives.ReadUInt32LittleEndian(bytes));
+        Assert.All(Enumerable.Range(0, 5), k => Assert.Equal(0u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(60 + 4 * k))));
+        // The second: Keyring, u[0] = KEY_USR_SEARCH, s[0] = "_ses.c1\0".
+        var op = bytes.AsSpan(80);
+        Assert.Equal((uint)InitPlan.Op.Keyring, BinaryPrimitives.ReadUInt32LittleEndian(op));
+        Assert.Equal(0x80000UL, BinaryPrimitives.ReadUInt64LittleEndian(op[20..]));
+        Assert.Equal(8u, BinaryPrimitives.ReadUInt32LittleEndian(op[60..]));
+        Assert.Equal("_ses.c1\0", Encoding.UTF8.GetString(op.Slice(64, 8)));
+    }
+}
