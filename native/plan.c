@@ -18,8 +18,9 @@
  * Wire format of one operation (little-endian): u32 code, i32 i[4], u64 u[5], then five
  * strings, each u32 length then that many bytes, the last of them a NUL (length 0: absent).
  * Registers hold fds (-1: none; an operation on -1 does nothing: an optional path was missing).
- * Errors before READY go to the parent as one line (MSG_ERROR); after it, as the managed init,
- * into the exec fifo for `start` and to stderr, and the init exits 127.
+ * Errors before READY go to the parent as one line (MSG_ERROR), as do those after a READY that
+ * keeps the channel (`husk exec`); after any other READY, as the managed init, into the exec
+ * fifo for `start` and to stderr, and the init exits 127.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -90,7 +91,7 @@ struct op {
 	const char *s[5];
 };
 
-static int sync_fd = -1, procfs_fd = -1, fifo_fd = -1, ready;
+static int sync_fd = -1, procfs_fd = -1, fifo_fd = -1, ready, keep_channel;
 static int regs[MAX_REGS];
 static char *argv_[MAX_ARGS + 1], *envp_[MAX_ARGS + 1];
 static int argc_, envc_;
@@ -130,11 +131,11 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt
 		n += snprintf(msg + n, sizeof(msg) - 2 - (size_t)n, ": %s", strerror(saved));
 	if ((size_t)n >= sizeof(msg) - 2)
 		n = sizeof(msg) - 3;
-	if (!ready) {
+	if (!ready || keep_channel) {
 		uint32_t hdr[2] = { MSG_ERROR, (uint32_t)n };
 		if (write_all(sync_fd, hdr, sizeof(hdr)) == 0)
 			(void)write_all(sync_fd, msg, (size_t)n);
-		_exit(1);
+		_exit(ready ? 127 : 1);
 	}
 	/* As the managed init after create returned: one line for `start`, and the container's stderr. */
 	msg[n] = '\n';
@@ -754,12 +755,16 @@ static void run(const struct op *o)
 		break;
 	}
 	case OP_READY: {
+		/* i[0]: keep the channel (exec: errors until execve go to the parent; close-on-exec). */
 		uint32_t hdr[2] = { MSG_READY, 0 };
 		if (write_all(sync_fd, hdr, sizeof(hdr)) < 0)
 			_exit(1);
-		close(sync_fd);
-		sync_fd = -1;
 		ready = 1;
+		keep_channel = o->i[0];
+		if (!keep_channel) {
+			close(sync_fd);
+			sync_fd = -1;
+		}
 		break;
 	}
 	case OP_WAIT_FIFO:

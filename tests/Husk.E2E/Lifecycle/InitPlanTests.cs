@@ -48,6 +48,27 @@ public class InitPlanTests
     }
 
     [Fact]
+    public void A_planned_exec_gives_the_same_process_as_the_managed_exec_init()
+    {
+        using var root = new TestRoot();
+        using var bundle = PlanBundle("sleep 1000");
+        bundle.Save();
+        var id = root.NewId();
+        root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
+        string[] exec = ["exec", "--user", "1000:1000", "--additional-gids", "5", "--cwd", "/tmp", "--env", "A=b", id,
+            "sh", "-c", "id; grep -E '^(Cap|NoNewPrivs)' /proc/self/status; umask; pwd; env | sort; ulimit -n"];
+        var planned = root.Run(Managed(false), ["--debug", .. exec]).AssertSuccess();
+        Assert.Contains("exec plan: ", planned.Stderr);
+        Assert.DoesNotContain("exec plan: not used", planned.Stderr);
+        var managed = root.Run(Managed(true), exec).AssertSuccess();
+        Assert.Equal(managed.Stdout, planned.Stdout);
+        Assert.Contains("uid=1000 gid=1000 groups=5", planned.Stdout);
+        var missing = root.Run(Managed(false), "exec", id, "no-such-program").AssertFailure();
+        Assert.Contains("exec: \"no-such-program\": executable file not found in $PATH", missing.Stderr);
+        root.Run("delete", "-f", id).AssertSuccess();
+    }
+
+    [Fact]
     public void A_created_container_waits_in_one_small_thread_without_the_runtime()
     {
         using var root = new TestRoot();

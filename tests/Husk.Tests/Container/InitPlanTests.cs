@@ -115,6 +115,25 @@ public class InitPlanTests
         Assert.Equal(6, InitLauncher.FifoFd(2));
     }
 
+    [Fact]
+    public void An_exec_plan_keeps_the_channel_and_has_no_rootfs_or_fifo()
+    {
+        var p = Default().Process!;
+        p.Args = ["sh", "-c", "true"];
+        var plan = InitPlan.CompileExec(p, null, [], "c1", 0, Host, Busybox(), out var refusal);
+        Assert.Null(refusal);
+        Assert.Equal(["Setsid", "Keyring u=0x80000 s=_ses.c1", "Rlimit i=7 u=0x400,0x400", "Arg s=sh", "Arg s=-c", "Arg s=true"],
+            plan!.Listing.Take(6));
+        Assert.Contains("Ready i=1", plan.Listing);
+        Assert.DoesNotContain(plan.Listing, l => l.StartsWith("Mount", StringComparison.Ordinal) || l.StartsWith("WaitFifo", StringComparison.Ordinal));
+        Assert.Equal("Exec i=3", plan.Listing[^1]);
+        Assert.Null(InitPlan.CompileExec(p, new LinuxSeccomp(), [], "c1", 0, Host, Busybox(), out refusal));
+        Assert.Equal("a seccomp filter", refusal);
+        p.Terminal = true;
+        Assert.Null(InitPlan.CompileExec(p, null, [], "c1", 0, Host, Busybox(), out refusal));
+        Assert.Equal("a terminal", refusal);
+    }
+
     public static TheoryData<string, Action<OciSpec>> Refused => new()
     {
         { "a terminal", s => s.Process!.Terminal = true },

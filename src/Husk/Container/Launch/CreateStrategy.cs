@@ -38,13 +38,6 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
 
     public override InitLauncher Spawn()
     {
-        // Where the plan can serve the container, the init never starts the .NET runtime.
-        if (Environment.GetEnvironmentVariable(ManagedInitEnv) is null)
-        {
-            _plan = InitPlan.Compile(spec, plan, container.Id, preserveFds, options.NoPivot, options.NoNewKeyring,
-                InitPlan.HostFacts.Read(container.Record.Rootfs), new InitPlan.RootfsImage(container.Record.Rootfs), out var refusal);
-            Log.Debug(_plan is null ? $"init plan: not used ({refusal})" : $"init plan: {_plan.Listing.Count} operations");
-        }
         var fifoPath = MakeExecFifo(container);
         int console = ConsoleSocket(spec.Process!, options, out var connected);
         using var connectedScope = connected;
@@ -60,6 +53,15 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
     /// </summary>
     public override void BeforeBootstrap()
     {
+        // Where the plan can serve the container, the init never starts the .NET runtime. Compiled
+        // while the init is being exec'd: it is needed only once the init reads its bootstrap.
+        if (Environment.GetEnvironmentVariable(ManagedInitEnv) is null)
+        {
+            using var image = new InitPlan.RootfsImage(container.Record.Rootfs);
+            _plan = InitPlan.Compile(spec, plan, container.Id, preserveFds, options.NoPivot, options.NoNewKeyring,
+                InitPlan.HostFacts.Read(container.Record.Rootfs), image, out var refusal);
+            Log.Debug(_plan is null ? $"init plan: not used ({refusal})" : $"init plan: {_plan.Listing.Count} operations");
+        }
         placement?.CreateWhileStarting();
         cgroup?.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
         // Parent directories it had to make are recorded too: delete removes them (its own are known already).

@@ -298,6 +298,42 @@ public sealed class InitPlan
                 Close(newRoot);
             }
         }
+        EmitRlimits(p);
+        EmitProgram(p, image);
+        Emit(Op.Ready);
+
+        // After `start` (ProcessSteps.BecomeProcess).
+        Emit(Op.WaitFifo, i: [InitLauncher.FifoFd(preserveFds)]);
+        EmitBecomeProcess(p, host, preserveFds);
+    }
+
+    /// <summary>
+    /// The plan of `husk exec`'s process (ExecInit's order), or null (with <paramref name="refusal"/>)
+    /// where the managed exec init must serve it. nsexec.c has joined the container's namespaces.
+    /// </summary>
+    public static InitPlan? CompileExec(Process p, LinuxSeccomp? seccomp, IReadOnlyList<(uint Flag, string Path)> joins,
+        string containerId, int preserveFds, HostFacts host, IImage image, out string? refusal)
+    {
+        refusal = !host.HasOpenat2 ? "the kernel has no openat2"
+            : seccomp is not null ? "a seccomp filter"
+            : joins.Any(j => j.Flag == NamespaceKinds.CLONE_NEWUSER) ? "a user namespace"
+            : p.Terminal ? "a terminal"
+            : !string.IsNullOrEmpty(p.ApparmorProfile) || !string.IsNullOrEmpty(p.SelinuxLabel) ? "LSM labels"
+            : null;
+        if (refusal is not null) return null;
+        var plan = new InitPlan();
+        plan.Emit(Op.Setsid);
+        plan.Emit(Op.Keyring, u: [0x80000 /* KEY_USR_SEARCH */], s: ["_ses." + containerId]);
+        plan.EmitRlimits(p);
+        plan.EmitProgram(p, image);
+        // The channel stays open: errors until execve still reach `exec`, and its end-of-file (close-on-exec) says the program runs.
+        plan.Emit(Op.Ready, i: [1]);
+        plan.EmitBecomeProcess(p, host, preserveFds);
+        return plan;
+    }
+
+    void EmitRlimits(Process p)
+    {
         foreach (var r in p.Rlimits)
         {
             int resource = r.Resource ?? throw new HuskException($"unknown rlimit type {ProcessSteps.Quote(r.Type)}");
@@ -305,19 +341,25 @@ public sealed class InitPlan
                 throw new HuskException($"error setting rlimit type {r.Type}: soft limit {r.Soft} is above hard limit {r.Hard}");
             Emit(Op.Rlimit, i: [resource], u: [r.Soft, r.Hard], what: $"error setting rlimit type {r.Type}");
         }
+    }
 
-        // The program: its arguments, environment (HOME from the image's /etc/passwd, as the managed
-        // init) and cwd; found now so that create fails, not start, when it is missing (as runc).
+    /// <summary>
+    /// The program: its arguments, environment (HOME from the image's /etc/passwd, as the managed init)
+    /// and cwd; looked up at once so that create or exec fails, not later, when it is missing (as runc).
+    /// </summary>
+    void EmitProgram(Process p, IImage image)
+    {
         if (p.Args.Count == 0) throw new HuskException("args must not be empty");
         foreach (var a in p.Args) Emit(Op.Arg, s: [a]);
         var env = ProcessSetup.EnvironmentWithHome(p.Env, () => ProcessSetup.HomeOf(p.User.UID, image.Passwd()));
         foreach (var v in env) Emit(Op.Env, s: [v]);
         if (p.Cwd != "") Emit(Op.Cwd, s: [p.Cwd]);
         Emit(Op.LookPath);
-        Emit(Op.Ready);
+    }
 
-        // After `start` (ProcessSteps.BecomeProcess).
-        Emit(Op.WaitFifo, i: [InitLauncher.FifoFd(preserveFds)]);
+    /// <summary>ProcessSteps.BecomeProcess without seccomp and LSM labels (refused): stdio, user and capabilities, no_new_privs, umask, execve.</summary>
+    void EmitBecomeProcess(Process p, HostFacts host, int preserveFds)
+    {
         Emit(Op.FixStdio, i: [(int)p.User.UID]);
         var masks = ProcessSetup.ComputeMasks(p.Capabilities, host.LastCap);
         ulong missing = masks.Permitted & ~host.PermittedCaps;
@@ -365,33 +407,47 @@ public sealed class InitPlan
 
     static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 
-    /// <summary>The image as the host sees it under the rootfs: lstat-like lookups inside it, never following a symlink out.</summary>
-    public sealed class RootfsImage(string rootfs) : IImage
+    /// <summary>
+    /// The image as the host sees it under a root directory (a rootfs, or /proc/PID/root of a running
+    /// container): lookups inside it (RESOLVE_IN_ROOT), never following a symlink at the end.
+    /// </summary>
+    public sealed class RootfsImage(string root) : IImage, IDisposable
     {
-        public uint? ModeOf(string path)
+        readonly Dictionary<string, uint?> _modes = new(StringComparer.Ordinal);
+        OwnedFd? _root;
+
+        int Root()
         {
             var kernel = LinuxKernel.Instance;
-            int fd = kernel.OpenAt2(AT_FDCWD, rootfs, (ulong)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0, 0);
-            if (fd < 0) return null;
-            using var root = new OwnedFd(kernel, fd);
-            int target = kernel.OpenAt2(root.Fd, Rel(path), (ulong)(O_PATH | O_NOFOLLOW | O_CLOEXEC), 0, InRootResolve);
-            if (target < 0) return null;
-            using var t = new OwnedFd(kernel, target);
-            return kernel.StatxAt(t.Fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, out var st) == 0 ? st.Mode : null;
+            _root ??= kernel.Owned(kernel.OpenAt2(AT_FDCWD, root, (ulong)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0, 0), $"open {root}");
+            return _root.Fd;
+        }
+
+        public uint? ModeOf(string path)
+        {
+            if (_modes.TryGetValue(path, out var known)) return known;
+            var kernel = LinuxKernel.Instance;
+            uint? mode = null;
+            int target = kernel.OpenAt2(Root(), Rel(path), (ulong)(O_PATH | O_NOFOLLOW | O_CLOEXEC), 0, InRootResolve);
+            if (target >= 0)
+            {
+                using var t = new OwnedFd(kernel, target);
+                if (kernel.StatxAt(t.Fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, out var st) == 0) mode = st.Mode;
+            }
+            return _modes[path] = mode;
         }
 
         public string? Passwd()
         {
             var kernel = LinuxKernel.Instance;
-            int fd = kernel.OpenAt2(AT_FDCWD, rootfs, (ulong)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0, 0);
-            if (fd < 0) return null;
-            using var root = new OwnedFd(kernel, fd);
             // Non-blocking: a fifo or device placed at /etc/passwd must not hang create.
-            int file = kernel.OpenAt2(root.Fd, "etc/passwd", (ulong)(O_RDONLY | O_NONBLOCK | O_CLOEXEC), 0, InRootResolve);
+            int file = kernel.OpenAt2(Root(), "etc/passwd", (ulong)(O_RDONLY | O_NONBLOCK | O_CLOEXEC), 0, InRootResolve);
             if (file < 0) return null;
             using var f = new OwnedFd(kernel, file);
             try { return Encoding.UTF8.GetString(SmallFile.ReadFd(f.Fd, 1 << 20, "/etc/passwd")); }
             catch (HuskException) { return null; }
         }
+
+        public void Dispose() => _root?.Dispose();
     }
 }
