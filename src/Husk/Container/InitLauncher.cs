@@ -73,7 +73,7 @@ public sealed class InitLauncher : IDisposable
         // its /proc/PID/exe cannot be used to overwrite the binary on the host.
         var exe = SealedExe.Create();
         Log.Debug($"{exe.Kind} copy of husk for the init: {exe.CopyMilliseconds:0.00} ms");
-        (int Pid, int StatusFd)? inCgroup = null;
+        Spawner.CgroupChild? inCgroup = null;
         try
         {
             int dir = cgroup?.StartInsideFd ?? -1;
@@ -83,7 +83,7 @@ public sealed class InitLauncher : IDisposable
             return new InitLauncher
             {
                 SpawnedPid = pid, Channel = new InitChannel(ours.Release()), StartedInCgroup = inCgroup != null,
-                _execStatus = inCgroup is { } c ? new OwnedFd(c.StatusFd) : null, _exe = inCgroup != null ? exe : null,
+                _execStatus = inCgroup is { } c ? new OwnedFd(c.StatusFd) : null, _child = inCgroup, _exe = inCgroup != null ? exe : null,
             };
         }
         finally { if (inCgroup == null) exe.Dispose(); }
@@ -117,6 +117,7 @@ public sealed class InitLauncher : IDisposable
     }
 
     OwnedFd? _execStatus;
+    Spawner.CgroupChild? _child;
     SealedExe? _exe;
 
     /// <summary>Waits until the spawned process has exec'd husk (the spawn returns before that); throws when it could not.</summary>
@@ -132,7 +133,7 @@ public sealed class InitLauncher : IDisposable
             using (status)
             {
                 if (Channel.WhileWaiting is { } stalled) InitChannel.AwaitReady(status.Fd, Native.POLLIN, stalled, "exec status pipe");
-                Spawner.AwaitExec(status, SpawnedPid, _exe!.ExecPath);
+                Spawner.AwaitExec(status, _child!, _exe!.ExecPath);
             }
         }
         finally { _exe?.Dispose(); _exe = null; }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -47,10 +48,10 @@ public static unsafe partial class Native
     {
         verifierLog = "";
         var lic = Encoding.ASCII.GetBytes(license + "\0");
-        var log = new byte[64 * 1024];
+        // The verifier's log only for the second attempt: 64 KiB touched at every create costs 16 page faults.
+        byte[] log = [];
         fixed (ulong* pi = insns)
         fixed (byte* pl = lic)
-        fixed (byte* plog = log)
         {
             for (int attempt = 0; attempt < 2; attempt++)
             {
@@ -66,9 +67,10 @@ public static unsafe partial class Native
                 if (attempt == 1)
                 {
                     // Again with the verifier log, to say why.
+                    log = GC.AllocateArray<byte>(64 * 1024, pinned: true);
                     attr.LogLevel = 1;
                     attr.LogSize = (uint)log.Length;
-                    attr.LogBuf = (ulong)plog;
+                    attr.LogBuf = (ulong)Unsafe.AsPointer(ref log[0]);
                 }
                 int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, (long)&attr, sizeof(BpfProgLoadAttr), 0, 0, 0);
                 if (fd >= 0) return fd;

@@ -70,5 +70,9 @@ public static unsafe partial class Native
     /// <summary>native/spawn.c: posix_spawn's job plus starting the child inside its cgroup v2 (see <see cref="Spawner.SpawnInCgroup"/>).</summary>
     [LibraryImport("husk_native")]
     public static partial int husk_spawn(byte* path, byte** argv, byte** envp, int* fdSrc, int* fdDst, int fdCount, int closeFrom,
-        int cgroup2Fd, int* pid, int* statusFd, int* err);
+        int cgroup2Fd, int* pid, int* statusFd, nint* arena, nuint* arenaSize, int* err);
+
+    /// <summary>native/spawn.c: unmaps the memory a child of husk_spawn used, once it has exec'd or died.</summary>
+    [LibraryImport("husk_native")]
+    public static partial void husk_spawn_release(nint arena, nuint arenaSize);
 }

@@ -28,8 +28,26 @@ public static unsafe class SmallFile
     /// <summary>What is left to read of <paramref name="fd"/>, at most <paramref name="maxBytes"/>; read errors name <paramref name="what"/>.</summary>
     public static byte[] ReadFd(int fd, int maxBytes, string what)
     {
-        var buf = new byte[Math.Min(4096, maxBytes)];
-        int len = 0;
+        // Most files here are small: read into the stack first and allocate exactly what was read
+        // (a fresh 4 KiB array per read is a page fault per read of the GC heap).
+        Span<byte> first = stackalloc byte[Math.Min(4096, maxBytes)];
+        int got = 0;
+        while (got < first.Length)
+        {
+            nint n;
+            fixed (byte* p = first) n = Native.read(fd, p + got, first.Length - got);
+            if (n < 0)
+            {
+                if (Native.Errno == Native.EINTR) continue;
+                throw new KernelException($"cannot read {what}", Native.Errno);
+            }
+            if (n == 0) return first[..got].ToArray();
+            got += (int)n;
+        }
+        if (got == maxBytes) return first.ToArray();
+        var buf = new byte[Math.Min(8192, maxBytes)];
+        first.CopyTo(buf);
+        int len = got;
         while (true)
         {
             if (len == buf.Length)

@@ -60,14 +60,17 @@ public static unsafe class Spawner
         }
     }
 
+    /// <summary>A child of <see cref="SpawnInCgroup"/> until it has exec'd: its pid, its status fd, the memory it runs in.</summary>
+    public sealed record CgroupChild(int Pid, int StatusFd, nint Arena, nuint ArenaSize);
+
     /// <summary>
     /// As <see cref="Spawn"/>, but the child starts inside the cgroup2 directory <paramref name="cgroup2Dir"/>
     /// (an open fd, the only kind clone3's CLONE_INTO_CGROUP takes; native/spawn.c), without the move by pid that waits for an RCU grace period,
     /// and this returns before the child has exec'd: <see cref="AwaitExec"/> with the returned
-    /// status fd says whether it did. Null where the kernel has no clone3 (before 5.7): the
+    /// child says whether it did. Null where the kernel has no clone3 (before 5.7): the
     /// caller then uses <see cref="Spawn"/> and moves the process by pid.
     /// </summary>
-    public static (int Pid, int StatusFd)? SpawnInCgroup(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env,
+    public static CgroupChild? SpawnInCgroup(string path, IReadOnlyList<string> argv, IReadOnlyList<string> env,
         IReadOnlyList<(int Source, int Target)> fds, int cgroup2Dir)
     {
         var (high, maxTarget) = MoveSourcesHigh(fds);
@@ -76,11 +79,13 @@ public static unsafe class Spawner
         {
             var targets = fds.Select(f => f.Target).ToArray();
             int pid = 0, statusFd = -1, err = 0;
+            nint arena = 0;
+            nuint arenaSize = 0;
             int rc;
             fixed (int* src = high, dst = targets)
                 rc = Native.husk_spawn(strings.Utf8(path), strings.Array(argv), strings.Array(env), src, dst, fds.Count,
-                    maxTarget + 1, cgroup2Dir, &pid, &statusFd, &err);
-            if (rc == 0) return (pid, statusFd);
+                    maxTarget + 1, cgroup2Dir, &pid, &statusFd, &arena, &arenaSize, &err);
+            if (rc == 0) return new CgroupChild(pid, statusFd, arena, arenaSize);
             const int ENOSYS = 38;
             if (err == ENOSYS) return null;
             throw new KernelException($"cannot start {path} in its cgroup (clone3)", err);
@@ -92,16 +97,19 @@ public static unsafe class Spawner
     }
 
     /// <summary>
-    /// Waits until the child of <see cref="SpawnInCgroup"/> has exec'd <paramref name="path"/>
-    /// (its status fd reaches end-of-file) and closes the fd; throws, after reaping it, when it failed.
+    /// Waits until <paramref name="child"/> has exec'd <paramref name="path"/> (its status fd,
+    /// <paramref name="statusFd"/>, reaches end-of-file), closes the fd and gives back the memory the
+    /// child ran in; throws, after reaping it, when it failed. A child never awaited keeps that memory
+    /// (it may still run in it); the process is short-lived.
     /// </summary>
-    public static void AwaitExec(OwnedFd statusFd, int pid, string path)
+    public static void AwaitExec(OwnedFd statusFd, CgroupChild child, string path)
     {
         Span<int> failure = stackalloc int[2];
         bool failed;
         using (statusFd) failed = Native.ReadExact(statusFd.Fd, MemoryMarshal.AsBytes(failure), $"start {path}");
+        if (failed) Native.waitpid(child.Pid, null, 0);
+        Native.husk_spawn_release(child.Arena, child.ArenaSize);
         if (!failed) return;
-        Native.waitpid(pid, null, 0);
         // Steps of native/spawn.c.
         throw new KernelException(failure[0] == 1 ? $"cannot start {path}: placing its fds failed" : $"cannot execute {path}", failure[1]);
     }

@@ -14,6 +14,7 @@ public static class ContainerPath
     /// </summary>
     public static string Clean(string? path)
     {
+        if (path is not null && IsClean(path)) return path;
         var parts = new List<string>();
         foreach (var p in (path ?? "").Split('/'))
         {
@@ -25,6 +26,23 @@ public static class ContainerPath
     }
 
     /// <summary>The components of a cleaned path ("/a/b" → ["a", "b"]; "/" → []).</summary>
+    /// <summary>Already what <see cref="Clean"/> returns: absolute, no empty, "." or ".." component, no trailing '/'.</summary>
+    static bool IsClean(string path)
+    {
+        if (path.Length == 0 || path[0] != '/') return false;
+        if (path.Length == 1) return true;
+        if (path[^1] == '/') return false;
+        for (int start = 1; start <= path.Length;)
+        {
+            int end = path.IndexOf('/', start);
+            if (end < 0) end = path.Length;
+            int len = end - start;
+            if (len == 0 || (len == 1 && path[start] == '.') || (len == 2 && path[start] == '.' && path[start + 1] == '.')) return false;
+            start = end + 1;
+        }
+        return true;
+    }
+
     public static string[] Components(string path) =>
         Clean(path).Split('/', StringSplitOptions.RemoveEmptyEntries);
 

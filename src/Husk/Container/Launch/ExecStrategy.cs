@@ -48,7 +48,7 @@ public sealed class ExecStrategy(ContainerHandle container, Spec.Spec spec, Proc
         using var image = new InitPlan.RootfsImage(root);
         _plan = InitPlan.CompileExec(process, spec.Linux?.Seccomp, joins, container.Id, options.PreserveFds,
             InitPlan.HostFacts.Read(root), image, out var refusal);
-        Log.Debug(_plan is null ? $"exec plan: not used ({refusal})" : $"exec plan: {_plan.Listing.Count} operations");
+        Log.Debug(_plan is null ? $"exec plan: not used ({refusal})" : $"exec plan: {_plan.Count} operations");
     }
 
     public override InitChannel.BootstrapBuilder Bootstrap(IReadOnlyList<string> cgroupTasks)

@@ -33,16 +33,76 @@ public sealed class InitPlan
     /// <summary>As the managed init's <see cref="SafeRoot"/>: in the root, symlinks followed inside it.</summary>
     public const ulong InRootResolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 
-    readonly MemoryStream _bytes = new();
-    readonly List<string> _listing = [];
+    /// <summary>One operation as plan.c reads it: code, four ints, five u64s, five strings (the last: what failed).</summary>
+    readonly record struct Operation(Op Code, int[]? I, ulong[]? U, string?[]? S, string? What);
+
+    readonly List<Operation> _ops = [];
     int _nextReg;
     readonly Stack<int> _freeRegs = new();
 
-    /// <summary>The encoded operations (the bootstrap's REC_PLAN record).</summary>
-    public byte[] Bytes => _bytes.ToArray();
+    /// <summary>The encoded operations (the bootstrap's REC_PLAN record): fixed fields, then each string with its NUL (length 0: absent).</summary>
+    public byte[] Bytes
+    {
+        get
+        {
+            const int Fixed = 4 + 16 + 40;
+            int size = 0;
+            foreach (var o in _ops)
+            {
+                size += Fixed + 5 * 4;
+                for (int k = 0; k < 5; k++) if (StringAt(o, k) is { } str) size += Encoding.UTF8.GetByteCount(str) + 1;
+            }
+            // One array of the exact size (a growing stream touches several times the memory).
+            var bytes = new byte[size];
+            var span = bytes.AsSpan();
+            foreach (var o in _ops)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)o.Code);
+                for (int k = 0; o.I is not null && k < o.I.Length; k++) BinaryPrimitives.WriteInt32LittleEndian(span[(4 + 4 * k)..], o.I[k]);
+                for (int k = 0; o.U is not null && k < o.U.Length; k++) BinaryPrimitives.WriteUInt64LittleEndian(span[(20 + 8 * k)..], o.U[k]);
+                span = span[Fixed..];
+                for (int k = 0; k < 5; k++)
+                {
+                    string? str = StringAt(o, k);
+                    int n = str is null ? 0 : Encoding.UTF8.GetBytes(str, span[4..]) + 1;
+                    BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)n);
+                    span = span[(4 + n)..];   // the NUL is the array's zero
+                }
+            }
+            return bytes;
+        }
+    }
 
-    /// <summary>One line per operation, for tests and `--debug`.</summary>
-    public IReadOnlyList<string> Listing => _listing;
+    static string? StringAt(Operation o, int k) => k == 4 ? o.What : o.S is not null && k < o.S.Length ? o.S[k] : null;
+
+    /// <summary>One line per operation (without its error text), for tests. (Loops, not Linq: see bench/analysis.md, update 5.)</summary>
+    public IReadOnlyList<string> Listing
+    {
+        get
+        {
+            var lines = new List<string>(_ops.Count);
+            foreach (var o in _ops)
+            {
+                var line = new StringBuilder(o.Code.ToString());
+                if (o.I is { Length: > 0 }) line.Append(" i=").Append(string.Join(',', o.I));
+                if (o.U is { Length: > 0 })
+                {
+                    line.Append(" u=");
+                    for (int k = 0; k < o.U.Length; k++) line.Append(k > 0 ? ",0x" : "0x").Append(o.U[k].ToString("x"));
+                }
+                if (o.S is { Length: > 0 })
+                {
+                    line.Append(" s=");
+                    for (int k = 0; k < o.S.Length; k++) line.Append(k > 0 ? "|" : "").Append(o.S[k] ?? "-");
+                }
+                lines.Add(line.ToString());
+            }
+            return lines;
+        }
+    }
+
+    /// <summary>How many operations the plan has.</summary>
+    public int Count => _ops.Count;
 
     /// <summary>A free fd register (plan.c has 64): closed ones are reused.</summary>
     int Reg() => _freeRegs.Count > 0 ? _freeRegs.Pop() : _nextReg < 64 ? _nextReg++ : throw new HuskException("init plan: out of fd registers");
@@ -53,36 +113,7 @@ public sealed class InitPlan
         _freeRegs.Push(reg);
     }
 
-    void Emit(Op op, int[]? i = null, ulong[]? u = null, string?[]? s = null, string? what = null)
-    {
-        Span<byte> fixedPart = stackalloc byte[4 + 16 + 40];
-        BinaryPrimitives.WriteUInt32LittleEndian(fixedPart, (uint)op);
-        for (int k = 0; k < 4; k++) BinaryPrimitives.WriteInt32LittleEndian(fixedPart[(4 + 4 * k)..], i is not null && k < i.Length ? i[k] : 0);
-        for (int k = 0; k < 5; k++) BinaryPrimitives.WriteUInt64LittleEndian(fixedPart[(20 + 8 * k)..], u is not null && k < u.Length ? u[k] : 0);
-        _bytes.Write(fixedPart);
-        var strings = new string?[5];
-        for (int k = 0; k < 4 && s is not null && k < s.Length; k++) strings[k] = s[k];
-        strings[4] = what;
-        Span<byte> len = stackalloc byte[4];
-        foreach (var str in strings)
-        {
-            if (str is null)
-            {
-                BinaryPrimitives.WriteUInt32LittleEndian(len, 0);
-                _bytes.Write(len);
-                continue;
-            }
-            var b = Encoding.UTF8.GetBytes(str + "\0");
-            BinaryPrimitives.WriteUInt32LittleEndian(len, (uint)b.Length);
-            _bytes.Write(len);
-            _bytes.Write(b);
-        }
-        var line = new StringBuilder(op.ToString());
-        if (i is { Length: > 0 }) line.Append(" i=").Append(string.Join(',', i));
-        if (u is { Length: > 0 }) line.Append(" u=").Append(string.Join(',', u.Select(x => "0x" + x.ToString("x"))));
-        if (s is { Length: > 0 }) line.Append(" s=").Append(string.Join('|', s.Select(x => x ?? "-")));
-        _listing.Add(line.ToString());
-    }
+    void Emit(Op op, int[]? i = null, ulong[]? u = null, string?[]? s = null, string? what = null) => _ops.Add(new(op, i, u, s, what));
 
     /// <summary>What the compiler needs to know of the host and of the launch (read by <see cref="HostFacts.Read"/>).</summary>
     public sealed record HostFacts(string RootfsReal, string? SharedParentMount, bool CgroupUnified, bool HostHasKcore,
