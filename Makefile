@@ -22,7 +22,7 @@ CONFIG    ?= Release
 BIN         := bin/husk
 PUBLISH_DIR := .build/publish
 RESULTS_DIR := .build/test-results
-NATIVE_SRC  := native/nsexec.c native/plan.c native/spawn.c native/startfds.c
+NATIVE_SRC  := native/nsexec.c native/plan.c native/prefault.c native/spawn.c native/startfds.c
 NATIVE_OBJ  := $(patsubst native/%.c,native/build/%.o,$(NATIVE_SRC))
 NATIVE_CFLAGS := -O2 -Wall -Wextra -Werror -fPIC
 
