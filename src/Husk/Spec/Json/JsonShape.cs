@@ -12,18 +12,26 @@ namespace Husk.Spec.Json;
 /// </summary>
 public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new()
 {
-    private readonly JsonMember<T>[] _members;
+    private readonly Func<JsonMembers<T>, JsonMember<T>[]> _build;
+    private JsonMember<T>[]? _table;
     private readonly bool _refusesUnknown;
+
+    /// <summary>
+    /// The members, built when the shape is first used: building every shape of the spec model at
+    /// start costs most commands ~0.5 ms of delegates and code for sections their JSON does not have.
+    /// (Built twice at worst by racing threads; the result is the same.)
+    /// </summary>
+    private JsonMember<T>[] MemberTable => _table ??= _build(default);
 
     /// <param name="members">Builds the table: <c>m => [m.String("ociVersion", s => s.OCIVersion, (s, v) => s.OCIVersion = v), ...]</c>.</param>
     /// <param name="refusesUnknown">Whether a member not in the table is an error rather than skipped.</param>
     public JsonShape(Func<JsonMembers<T>, JsonMember<T>[]> members, bool refusesUnknown = false)
     {
-        _members = members(default);
+        _build = members;
         _refusesUnknown = refusesUnknown;
     }
 
-    public IReadOnlyList<IJsonMember> Members => _members;
+    public IReadOnlyList<IJsonMember> Members => MemberTable;
 
     public override string Expected => "an object";
     public override string Plural => "objects";
@@ -41,14 +49,14 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
     private T Fill(ref Utf8JsonReader reader, T value)
     {
         int next = 0;
-        Span<bool> seen = stackalloc bool[_members.Length];
+        Span<bool> seen = stackalloc bool[MemberTable.Length];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             int k = Find(ref reader, ref next);
             if (k < 0 && _refusesUnknown) throw Unknown(reader.GetString()!);
             reader.Read();
             if (k < 0) { reader.Skip(); continue; }
-            var member = _members[k];
+            var member = MemberTable[k];
             try { member.Read(ref reader, value, seen[k]); }
             catch (JsonMismatchException e) { e.Prepend(member.Name); throw; }
             seen[k] = true;
@@ -58,10 +66,10 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
 
     private JsonMismatchException Unknown(string name)
     {
-        // A loop, not _members.Select(m => m.Name): Linq over JsonMember<T>[] instantiates List<>,
+        // A loop, not MemberTable.Select(m => m.Name): Linq over JsonMember<T>[] instantiates List<>,
         // ArrayPool<>, comparers... per shape, ~10 static bases each that every process allocates at start.
-        var names = new string[_members.Length];
-        for (int i = 0; i < names.Length; i++) names[i] = _members[i].Name;
+        var names = new string[MemberTable.Length];
+        for (int i = 0; i < names.Length; i++) names[i] = MemberTable[i].Name;
         var e = new JsonMismatchException($"unknown field {ErrorText.Quote(name)} (known: {string.Join(", ", names)})");
         e.Prepend(name);
         return e;
@@ -69,13 +77,13 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
 
     public override T ReadItem(ref Utf8JsonReader reader) => Read(ref reader) ?? new T();
 
-    internal override JsonCodec? Member(string name) => IndexOf(name) is int k and >= 0 ? _members[k].Codec : null;
+    internal override JsonCodec? Member(string name) => IndexOf(name) is int k and >= 0 ? MemberTable[k].Codec : null;
 
     public override void Write(Utf8JsonWriter writer, T value)
     {
         if (value is null) { writer.WriteNullValue(); return; }
         writer.WriteStartObject();
-        foreach (var member in _members) member.Write(writer, value);
+        foreach (var member in MemberTable) member.Write(writer, value);
         writer.WriteEndObject();
     }
 
@@ -83,7 +91,7 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
     {
         if (value is null) return null!;
         var copy = new T();
-        foreach (var member in _members) member.Copy(value, copy);
+        foreach (var member in MemberTable) member.Copy(value, copy);
         return copy;
     }
 
@@ -91,7 +99,7 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
     {
         if (current is null) return Copy(changes);
         var merged = Copy(current);
-        if (changes is not null) foreach (var member in _members) member.Merge(merged, changes);
+        if (changes is not null) foreach (var member in MemberTable) member.Merge(merged, changes);
         return merged;
     }
 
@@ -99,10 +107,10 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
     // The index of the member the property names, or -1.
     private int Find(ref Utf8JsonReader reader, ref int next)
     {
-        for (int i = 0; i < _members.Length; i++)
+        for (int i = 0; i < MemberTable.Length; i++)
         {
-            int k = next + i < _members.Length ? next + i : next + i - _members.Length;
-            if (reader.ValueTextEquals(_members[k].Utf8Name))
+            int k = next + i < MemberTable.Length ? next + i : next + i - MemberTable.Length;
+            if (reader.ValueTextEquals(MemberTable[k].Utf8Name))
             {
                 next = k + 1;
                 return k;
@@ -114,15 +122,15 @@ public sealed class JsonShape<T> : JsonCodec<T>, IJsonShape where T : class, new
     // The index of the member named exactly name, else in other case; -1 when none is.
     private int IndexOf(string name)
     {
-        for (int k = 0; k < _members.Length; k++)
-            if (_members[k].Name == name) return k;
+        for (int k = 0; k < MemberTable.Length; k++)
+            if (MemberTable[k].Name == name) return k;
         return FoldedIndexOf(name);
     }
 
     private int FoldedIndexOf(string name)
     {
-        for (int k = 0; k < _members.Length; k++)
-            if (GoFoldEquals(name, _members[k].Name)) return k;
+        for (int k = 0; k < MemberTable.Length; k++)
+            if (GoFoldEquals(name, MemberTable[k].Name)) return k;
         return -1;
     }
 
