@@ -83,22 +83,6 @@ enum {
 
 static int sync_fd = -1;
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int read_all(int fd, void *buf, size_t len)
 {
 	char *p = buf;
@@ -120,7 +104,7 @@ static int read_all(int fd, void *buf, size_t len)
 static void send_msg(uint32_t type, const void *payload, uint32_t len)
 {
 	uint32_t hdr[2] = { type, len };
-	if (write_all(sync_fd, hdr, sizeof(hdr)) < 0 || (len && write_all(sync_fd, payload, len) < 0))
+	if (husk_write_all(sync_fd, hdr, sizeof(hdr)) < 0 || (len && husk_write_all(sync_fd, payload, len) < 0))
 		_exit(1);
 }
 
@@ -148,7 +132,7 @@ static void write_proc_file(const char *path, const char *data, size_t len)
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		bail("nsexec: open %s", path);
-	if (write_all(fd, data, len) < 0)
+	if (husk_write_all(fd, data, len) < 0)
 		bail("nsexec: write %s", path);
 	close(fd);
 }

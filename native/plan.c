@@ -100,7 +100,7 @@ static int cwd_entered;
 static gid_t groups_[MAX_GROUPS];
 static int ngroups_;
 
-static int write_all(int fd, const void *buf, size_t len)
+int husk_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len > 0) {
@@ -133,16 +133,16 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt
 		n = sizeof(msg) - 3;
 	if (!ready || keep_channel) {
 		uint32_t hdr[2] = { MSG_ERROR, (uint32_t)n };
-		if (write_all(sync_fd, hdr, sizeof(hdr)) == 0)
-			(void)write_all(sync_fd, msg, (size_t)n);
+		if (husk_write_all(sync_fd, hdr, sizeof(hdr)) == 0)
+			(void)husk_write_all(sync_fd, msg, (size_t)n);
 		_exit(ready ? 127 : 1);
 	}
 	/* As the managed init after create returned: one line for `start`, and the container's stderr. */
 	msg[n] = '\n';
 	if (fifo_fd >= 0)
-		(void)write_all(fifo_fd, msg, (size_t)n + 1);
-	(void)write_all(2, "husk: ", 6);
-	(void)write_all(2, msg, (size_t)n + 1);
+		(void)husk_write_all(fifo_fd, msg, (size_t)n + 1);
+	(void)husk_write_all(2, "husk: ", 6);
+	(void)husk_write_all(2, msg, (size_t)n + 1);
 	_exit(127);
 }
 
@@ -700,7 +700,7 @@ static void run(const struct op *o)
 			errno = 0;
 			fail("%s: not on procfs", o->s[4]);
 		}
-		if (write_all(fd, o->s[1], strlen(o->s[1])) < 0)
+		if (husk_write_all(fd, o->s[1], strlen(o->s[1])) < 0)
 			fail("%s", o->s[4]);
 		close(fd);
 		break;
@@ -757,7 +757,7 @@ static void run(const struct op *o)
 	case OP_READY: {
 		/* i[0]: keep the channel (exec: errors until execve go to the parent; close-on-exec). */
 		uint32_t hdr[2] = { MSG_READY, 0 };
-		if (write_all(sync_fd, hdr, sizeof(hdr)) < 0)
+		if (husk_write_all(sync_fd, hdr, sizeof(hdr)) < 0)
 			_exit(1);
 		ready = 1;
 		keep_channel = o->i[0];
