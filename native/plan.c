@@ -50,7 +50,7 @@ enum {
 	OP_SYMLINK, OP_SETATTR, OP_BIND_READONLY, OP_MASK, OP_CHECK_DEVNULL, OP_NOT_SYMLINK,
 	OP_CHDIR, OP_PIVOT, OP_REMOUNT, OP_READONLY_ROOT, OP_UMASK, OP_HOSTNAME, OP_DOMAINNAME,
 	OP_WRITE_PROC, OP_RLIMIT, OP_MAKE_CWD, OP_ARG, OP_ENV, OP_CWD, OP_LOOKPATH, OP_READY,
-	OP_WAIT_FIFO, OP_FIX_STDIO, OP_USER, OP_GROUP, OP_NO_NEW_PRIVS, OP_EXEC,
+	OP_WAIT_FIFO, OP_FIX_STDIO, OP_USER, OP_GROUP, OP_NO_NEW_PRIVS, OP_EXEC, OP_BIND,
 };
 
 #define MAX_REGS 64
@@ -277,6 +277,24 @@ static void bind_readonly(int fd, const char *what)
 	if (top < 0 || mount(NULL, fd_path(top, p), NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		fail("%s", what);
 	close(top);
+}
+
+/* A bind of the host's `source` onto the directory at dst: a detached clone (recursive when asked)
+ * gets its attributes, then is attached (as RootfsSetup.AttachBindClone). */
+static void bind_clone(const char *source, int dst, int recursive, uint64_t set, uint64_t clear, const char *what)
+{
+	int src = open(source, O_PATH | O_CLOEXEC);
+	if (src < 0)
+		fail("%s", what);
+	int tree = sys_open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
+	if (tree < 0)
+		fail("%s", what);
+	if (sys_mount_setattr(tree, AT_EMPTY_PATH, set, clear) < 0)
+		fail("%s: set mount attributes", what);
+	if (sys_move_mount(tree, dst) < 0)
+		fail("%s", what);
+	close(tree);
+	close(src);
 }
 
 /* A masked path: an empty read-only tmpfs over a directory, the container's /dev/null over anything else. */
@@ -788,6 +806,9 @@ static void run(const struct op *o)
 		break;
 	case OP_EXEC:
 		exec_process(o->i[0]);
+		break;
+	case OP_BIND:
+		bind_clone(o->s[0], reg(o->i[0]), o->i[1], o->u[0], o->u[1], o->s[4]);
 		break;
 	default:
 		errno = 0;

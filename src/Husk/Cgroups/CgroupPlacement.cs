@@ -21,6 +21,7 @@ public sealed class CgroupPlacement : IDisposable
     {
         _cgroup = cgroup;
         SelfMoveFiles = SelfMoveFilesOf(cgroup.Dirs);
+        Directories = cgroup.Dirs.Select(d => d.Dir).ToList();
         _createWhileStarting = createWhileStarting && SelfMoveFiles.Count > 0;
         var start = StartDirectoryOf(cgroup.Dirs);
         StartInsideFd = start == null ? -1
@@ -29,6 +30,9 @@ public sealed class CgroupPlacement : IDisposable
 
     /// <summary>The open directory the process is started inside (clone3 CLONE_INTO_CGROUP); -1: none, it is spawned as usual.</summary>
     public int StartInsideFd { get; private set; }
+
+    /// <summary>Every cgroup directory the process ends up in, one per hierarchy it is placed in.</summary>
+    public IReadOnlyList<string> Directories { get; }
 
     /// <summary>The files the process writes "0" to, while single-threaded, to move itself into the cgroup (nsexec.c).</summary>
     public IReadOnlyList<string> SelfMoveFiles { get; }

@@ -95,12 +95,14 @@ public class ContainerdTests(ContainerdFixture ctd) : IClassFixture<ContainerdFi
 
         // A long-running exec'd process shows up in `ctr task ps` (husk ps --format json) beside the init.
         var bg = Task.Run(() => ctd.Ctr(new RunOptions { Timeout = TimeSpan.FromSeconds(60) }, "task", "exec", "--exec-id", "x3", id, "sleep", "30"));
+        // While the exec starts, ps may also list its short-lived helper (the process that forks into
+        // the pid namespace and exits): wait for two pids that are all still there.
         var deadline = DateTime.UtcNow.AddSeconds(20);
         string[] pids = [];
-        while (DateTime.UtcNow < deadline && pids.Length < 2)
+        while (DateTime.UtcNow < deadline && (pids.Length < 2 || !pids.All(pid => Directory.Exists($"/proc/{pid}"))))
         {
-            pids = ctd.Ctr("task", "ps", id).AssertSuccess().StdoutLines.Skip(1).Select(l => l.Split(' ')[0]).Where(p => p.Length > 0).ToArray();
             Thread.Sleep(100);
+            pids = ctd.Ctr("task", "ps", id).AssertSuccess().StdoutLines.Skip(1).Select(l => l.Split(' ')[0]).Where(p => p.Length > 0).ToArray();
         }
         Assert.True(pids.Length >= 2, $"ctr task ps listed {string.Join(",", pids)}");
         foreach (var pid in pids) Assert.True(Directory.Exists($"/proc/{pid}"), $"ctr task ps listed pid {pid}, which does not exist");

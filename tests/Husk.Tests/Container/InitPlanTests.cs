@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Husk.Container;
 using Husk.Container.Launch;
+using Husk.Rootfs;
 using Husk.Spec;
 using OciSpec = Husk.Spec.Spec;
 using Xunit;
@@ -161,9 +162,43 @@ public class InitPlanTests
         var spec = Default();
         var image = new FakeImage(new() { ["/proc"] = Dir, ["/dev"] = Dir, ["/sys"] = S_IFLNK | 0x1ff });
         Assert.Equal("a mount destination through a symlink (/sys)", Refusal(spec, image));
-        Assert.Equal("a cgroup mount on a cgroup v1 host", Refusal(spec, host: Host with { CgroupUnified = false }));
+        Assert.Equal("a cgroup mount on a cgroup v1 host (its cgroups or mount_setattr unknown)", Refusal(spec, host: Host with { CgroupUnified = false }));
         Assert.Equal("the kernel has no openat2", Refusal(spec, host: Host with { HasOpenat2 = false }));
         Assert.Equal("--no-pivot", Refusal(spec, noPivot: true));
+    }
+
+    static readonly MountInfoEntry[] HybridMounts =
+    [
+        new("/", "/sys/fs/cgroup", "", "tmpfs", "tmpfs", "rw"),
+        new("/", "/sys/fs/cgroup/cpu,cpuacct", "", "cgroup", "cgroup", "rw,cpu,cpuacct"),
+        new("/", "/sys/fs/cgroup/memory", "", "cgroup", "cgroup", "rw,memory"),
+        new("/", "/sys/fs/cgroup/unified", "", "cgroup2", "cgroup2", "rw"),
+    ];
+
+    [Fact]
+    public void The_inits_cgroups_are_the_placements_directories_in_each_hierarchy()
+    {
+        var own = InitPlan.OwnCgroups("2:memory:/user.slice\n1:cpu,cpuacct:/user.slice\n0::/user.slice\n", HybridMounts,
+            ["/sys/fs/cgroup/memory/husk/c1", "/sys/fs/cgroup/cpu,cpuacct/husk/c1"]);
+        Assert.Equal([("memory", "/husk/c1"), ("cpu,cpuacct", "/husk/c1"), ("", "/user.slice")], own);
+    }
+
+    [Fact]
+    public void A_cgroup_v1_mount_is_a_tmpfs_with_a_bind_per_hierarchy_and_the_aliases()
+    {
+        var host = Host with
+        {
+            CgroupUnified = false, HasMountSetattr = true, Mounts = HybridMounts,
+            InitCgroups = [("memory", "/husk/c1"), ("cpu,cpuacct", "/husk/c1"), ("", "/husk/c1")],
+        };
+        var plan = Compile(Default(), host: host);
+        int tmpfs = IndexOf(plan, "Mount i=1 u=0xe s=tmpfs|-|tmpfs|mode=755");
+        int memory = IndexOf(plan, "Bind i=2,1 u=0xf,0x0 s=/sys/fs/cgroup/memory/husk/c1");
+        Assert.Contains("Symlink i=0,1,0 s=cpu|cpu,cpuacct", plan.Listing);
+        Assert.Contains("Symlink i=0,1,0 s=cpuacct|cpu,cpuacct", plan.Listing);
+        Assert.Contains("Bind i=2,1 u=0xf,0x0 s=/sys/fs/cgroup/unified/husk/c1", plan.Listing);
+        int remount = IndexOf(plan, "Remount i=1 u=0x2f");
+        Assert.True(tmpfs < memory && memory < remount);
     }
 
     [Fact]

@@ -59,7 +59,7 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
         {
             using var image = new InitPlan.RootfsImage(container.Record.Rootfs);
             _plan = InitPlan.Compile(spec, plan, container.Id, preserveFds, options.NoPivot, options.NoNewKeyring,
-                InitPlan.HostFacts.Read(container.Record.Rootfs), image, out var refusal);
+                InitPlan.HostFacts.Read(container.Record.Rootfs, placement?.Directories), image, out var refusal);
             Log.Debug(_plan is null ? $"init plan: not used ({refusal})" : $"init plan: {_plan.Count} operations");
         }
         placement?.CreateWhileStarting();

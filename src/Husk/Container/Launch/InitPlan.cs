@@ -25,7 +25,7 @@ public sealed class InitPlan
     {
         Setsid = 1, Keyring, Mount, Open, MkdirAll, Close, Fchmod, Mknod, Symlink, Setattr, BindReadonly, Mask,
         CheckDevNull, NotSymlink, Chdir, Pivot, Remount, ReadonlyRoot, Umask, Hostname, Domainname, WriteProc,
-        Rlimit, MakeCwd, Arg, Env, Cwd, LookPath, Ready, WaitFifo, FixStdio, User, Group, NoNewPrivs, Exec,
+        Rlimit, MakeCwd, Arg, Env, Cwd, LookPath, Ready, WaitFifo, FixStdio, User, Group, NoNewPrivs, Exec, Bind,
     }
 
     /// <summary>Lookups inside the rootfs: in its root, no symlinks at all, no magic links.</summary>
@@ -119,8 +119,17 @@ public sealed class InitPlan
     public sealed record HostFacts(string RootfsReal, string? SharedParentMount, bool CgroupUnified, bool HostHasKcore,
         int LastCap, ulong PermittedCaps, bool HasOpenat2)
     {
-        /// <summary>The facts of this host for a rootfs at <paramref name="rootfs"/>.</summary>
-        public static HostFacts Read(string rootfs)
+        /// <summary>The host's mounts (the init's mount namespace starts as a copy of them).</summary>
+        public IReadOnlyList<MountInfoEntry> Mounts { get; init; } = [];
+
+        /// <summary>What the init's /proc/self/cgroup will say once it is in its cgroups (<see cref="OwnCgroups"/>); null: not known.</summary>
+        public IReadOnlyList<(string Controllers, string Path)>? InitCgroups { get; init; }
+
+        /// <summary>Whether the kernel has mount_setattr (5.12): the plan's bind operation needs it.</summary>
+        public bool HasMountSetattr { get; init; }
+
+        /// <summary>The facts of this host for a rootfs at <paramref name="rootfs"/>; <paramref name="cgroupDirs"/>: the directories the init is placed in.</summary>
+        public static HostFacts Read(string rootfs, IReadOnlyList<string>? cgroupDirs = null)
         {
             var kernel = LinuxKernel.Instance;
             string real;
@@ -134,9 +143,43 @@ public sealed class InitPlan
             int probe = kernel.OpenAt2(AT_FDCWD, real, (ulong)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0, RESOLVE_NO_MAGICLINKS);
             if (probe >= 0) kernel.Close(probe);
             kernel.CapGetPermitted(out ulong permitted);
+            var own = unified ? null : OwnCgroups(kernel.ReadFile("/proc/self/cgroup") ?? "", mounts, cgroupDirs ?? []);
             return new HostFacts(real, parent is { IsShared: true } ? parent.MountPoint : null, unified,
-                kernel.StatxAt(AT_FDCWD, "/proc/kcore", 0, out _) == 0, new ProcessSteps(kernel).KernelLastCap, permitted, probe >= 0);
+                kernel.StatxAt(AT_FDCWD, "/proc/kcore", 0, out _) == 0, new ProcessSteps(kernel).KernelLastCap, permitted, probe >= 0)
+            {
+                Mounts = mounts, InitCgroups = own,
+                // An invalid fd: EBADF where the call exists, ENOSYS where it does not.
+                HasMountSetattr = unified || kernel.MountSetattr(-1, "", (uint)AT_EMPTY_PATH, 0, 0) != -ENOSYS,
+            };
         }
+    }
+
+    /// <summary>
+    /// Pure: the /proc/self/cgroup lines of a process of <paramref name="selfCgroup"/>'s cgroups once it
+    /// is moved into <paramref name="directories"/> (one per hierarchy, as the init is placed): each
+    /// directory replaces the path of its hierarchy's line (found by the mount it is under).
+    /// </summary>
+    public static List<(string Controllers, string Path)> OwnCgroups(string selfCgroup, IReadOnlyList<MountInfoEntry> mounts, IReadOnlyList<string> directories)
+    {
+        var own = CgroupMounts.ParseProcCgroup(selfCgroup);
+        foreach (var dir in directories)
+        {
+            MountInfoEntry? under = null;
+            foreach (var m in mounts)
+                if (m.FsType is "cgroup" or "cgroup2" && ContainerPath.IsWithin(dir, m.MountPoint) && (under is null || m.MountPoint.Length > under.MountPoint.Length))
+                    under = m;
+            if (under is null) continue;
+            string rel = dir.Length > under.MountPoint.Length ? dir[under.MountPoint.Length..] : "";
+            string path = ContainerPath.Clean((under.Root == "/" ? "" : under.Root) + rel);
+            var super = under.FsType == "cgroup2" ? null : under.SuperOptions.Split(',');
+            for (int i = 0; i < own.Count; i++)
+            {
+                var (controllers, _) = own[i];
+                bool mine = super is null ? controllers == "" : controllers != "" && controllers.Split(',').All(super.Contains);
+                if (mine) { own[i] = (controllers, path); break; }
+            }
+        }
+        return own;
     }
 
     /// <summary>What the image has at a path of the container (looked at from the host, never following a symlink).</summary>
@@ -186,7 +229,8 @@ public sealed class InitPlan
             if (e.IsBind) return "bind mounts";
             if (e.TmpCopyUp) return "tmpcopyup";
             if (e.Type.Length == 0) return "a mount without a type";
-            if (e.Type == "cgroup" && !host.CgroupUnified) return "a cgroup mount on a cgroup v1 host";
+            if (e.Type == "cgroup" && !host.CgroupUnified && (host.InitCgroups is null || !host.HasMountSetattr))
+                return "a cgroup mount on a cgroup v1 host (its cgroups or mount_setattr unknown)";
             if (!earlier.Any(x => ContainerPath.IsWithin(e.Destination, x.Destination)))
             {
                 // In the image: no symlink on the way (the C refuses to follow one).
@@ -230,11 +274,7 @@ public sealed class InitPlan
             string what = $"mount {e.Type} to {e.Destination}";
             if (e.Type == "cgroup")
             {
-                const ulong restrict = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-                ulong flags = (e.Flags & restrict) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-                int dir = MkdirAll(root, e.Destination, $"mount cgroup to {e.Destination}");
-                Emit(Op.Mount, i: [dir], u: [flags], s: ["cgroup2", null, "cgroup2", NullIfEmpty(e.Data)], what: $"mount cgroup to {e.Destination}");
-                Close(dir);
+                EmitCgroupMount(root, e, linux?.Has(NamespaceKind.Cgroup) == true, host);
                 mounted.Add(e);
                 continue;
             }
@@ -402,6 +442,47 @@ public sealed class InitPlan
         if (p.NoNewPrivileges) Emit(Op.NoNewPrivs);
         Emit(Op.Umask, u: [(p.User.Umask ?? 0x12) & 0x1ff]);
         Emit(Op.Exec, i: [3 + Math.Max(0, preserveFds)]);
+    }
+
+    /// <summary>A "cgroup" spec mount as RootfsSetup.MountCgroup makes it (see <see cref="CgroupMounts"/>).</summary>
+    void EmitCgroupMount(int root, MountEntry e, bool cgroupNs, HostFacts host)
+    {
+        string what = $"mount cgroup to {e.Destination}";
+        const ulong restrict = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        ulong flags = (e.Flags & restrict) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        if (host.CgroupUnified)
+        {
+            int dir = MkdirAll(root, e.Destination, what);
+            Emit(Op.Mount, i: [dir], u: [flags], s: ["cgroup2", null, "cgroup2", NullIfEmpty(e.Data)], what: what);
+            Close(dir);
+            return;
+        }
+        // v1 or hybrid: a tmpfs holding one directory per hierarchy, writable until the end.
+        int tmpfs = MkdirAll(root, e.Destination, what);
+        Emit(Op.Mount, i: [tmpfs], u: [flags & ~MS_RDONLY], s: ["tmpfs", null, "tmpfs", "mode=755"], what: $"mount tmpfs to {e.Destination}");
+        Close(tmpfs);
+        int top = Reg();
+        Emit(Op.Open, i: [top, root], u: [(ulong)(O_PATH | O_DIRECTORY), StrictResolve], s: [Rel(e.Destination)], what: what);
+        foreach (var h in CgroupMounts.PlanV1(host.Mounts, host.InitCgroups!))
+        {
+            string dest = ContainerPath.Join(e.Destination, h.Name);
+            int dir = MkdirAll(root, dest, what);
+            if (cgroupNs)
+                Emit(Op.Mount, i: [dir], u: [flags], s: [h.FsType, null, h.FsType, NullIfEmpty(h.Data)], what: $"mount {h.FsType} to {dest}");
+            else
+            {
+                var bind = new MountEntry(dest, "bind", h.HostSource, flags | MS_BIND | MS_REC, 0, [], "", 0, 0, false);
+                var (set, clear) = bind.BindAttributes;
+                Emit(Op.Bind, i: [dir, 1], u: [set, clear], s: [h.HostSource], what: $"mount {h.HostSource} to {dest}");
+            }
+            Close(dir);
+            foreach (var alias in h.Aliases) Emit(Op.Symlink, i: [0, top, 0], s: [alias, h.Name], what: $"{what}: symlink {alias}");
+        }
+        if ((e.Flags & MS_RDONLY) != 0) Emit(Op.Remount, i: [top], u: [MS_REMOUNT | flags], what: what);
+        foreach (var prop in e.Propagation) Emit(Op.Mount, i: [top], u: [prop], what: $"{what}: set propagation");
+        if (e.AttrSet != 0 || e.AttrClear != 0)
+            Emit(Op.Setattr, i: [top, 1], u: [e.AttrSet, e.AttrClear], what: $"{what}: set recursive mount attributes");
+        Close(top);
     }
 
     /// <summary>An O_PATH fd of the directory at <paramref name="path"/>, made with its parents (0755) where missing.</summary>
