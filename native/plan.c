@@ -709,8 +709,10 @@ static void run(const struct op *o)
 			fail("setdomainname \"%s\"", o->s[0]);
 		break;
 	case OP_WRITE_PROC: {
-		/* Through the host's procfs (nsexec.c opened it), never the container's /proc. */
-		int fd = openat(procfs_fd, o->s[0], O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* Through the host's procfs (nsexec.c opened it), never the container's /proc, resolved as
+		 * Husk.Linux.ProcFs does: beneath it, on it, no symlinks. */
+		int fd = open_in(procfs_fd, o->s[0], O_WRONLY,
+				 RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV | RESOLVE_BENEATH);
 		struct statfs st;
 		if (fd < 0 || fstatfs(fd, &st) < 0)
 			fail("%s", o->s[4]);
