@@ -56,16 +56,7 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
-#define PROC_SUPER_MAGIC 0x9fa0
 
-/* Message types; keep in sync with src/Husk/Container/InitProtocol.cs. */
-enum {
-	MSG_BOOTSTRAP = 1,      /* parent -> init: records below */
-	MSG_USERMAP_REQ = 2,    /* init -> parent: i32 pid; please write my uid/gid maps */
-	MSG_USERMAP_ACK = 3,    /* parent -> init: maps written */
-	MSG_CHILD_PID = 4,      /* init -> parent: i32 pid of the container init (host pid ns) */
-	MSG_ERROR = 5,          /* init -> parent: one line of text */
-};
 
 /* Bootstrap records: u16 type, u16 unused, u32 length, payload. */
 enum {

@@ -48,7 +48,7 @@
 enum {
 	OP_SETSID = 1, OP_KEYRING, OP_MOUNT, OP_OPEN, OP_MKDIR_ALL, OP_CLOSE, OP_FCHMOD, OP_MKNOD,
 	OP_SYMLINK, OP_SETATTR, OP_BIND_READONLY, OP_MASK, OP_CHECK_DEVNULL, OP_NOT_SYMLINK,
-	OP_CHDIR, OP_PIVOT, OP_REMOUNT, OP_READONLY_ROOT, OP_UMASK, OP_HOSTNAME, OP_DOMAINNAME,
+	OP_PIVOT, OP_REMOUNT, OP_READONLY_ROOT, OP_UMASK, OP_HOSTNAME, OP_DOMAINNAME,
 	OP_WRITE_PROC, OP_RLIMIT, OP_MAKE_CWD, OP_ARG, OP_ENV, OP_CWD, OP_LOOKPATH, OP_READY,
 	OP_WAIT_FIFO, OP_FIX_STDIO, OP_USER, OP_GROUP, OP_NO_NEW_PRIVS, OP_EXEC, OP_BIND,
 };
@@ -56,9 +56,6 @@ enum {
 #define MAX_REGS 64
 #define MAX_ARGS 4096
 #define MAX_GROUPS 256
-#define MSG_ERROR 5
-#define MSG_READY 14
-#define PROC_SUPER_MAGIC 0x9fa0
 #define PIPEFS_MAGIC 0x50495045
 #define SOCKFS_MAGIC 0x534F434B
 
@@ -252,24 +249,24 @@ static void pivot(const char *rootfs)
 		fail("chdir /");
 }
 
-/* A read-only (nosuid, nodev, noexec) recursive bind of the file at fd onto itself. */
+/* A read-only (nosuid, nodev, noexec) recursive bind of the file at fd onto itself. Plans run only
+ * where openat2 (5.6) exists, so the new mount API (5.2) does too; mount_setattr (5.12) may not:
+ * then a bind and a remount through /proc/self/fd, as RootfsSetup.BindReadonly does. */
 static void bind_readonly(int fd, const char *what)
 {
 	const uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 	int tree = sys_open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
-	if (tree >= 0) {
-		if (sys_mount_setattr(tree, AT_EMPTY_PATH | AT_RECURSIVE, attrs, 0) == 0) {
-			if (sys_move_mount(tree, fd) < 0)
-				fail("%s", what);
-			close(tree);
-			return;
-		}
-		if (errno != ENOSYS)
+	if (tree < 0)
+		fail("%s", what);
+	if (sys_mount_setattr(tree, AT_EMPTY_PATH | AT_RECURSIVE, attrs, 0) == 0) {
+		if (sys_move_mount(tree, fd) < 0)
 			fail("%s", what);
 		close(tree);
-	} else if (errno != ENOSYS) {
-		fail("%s", what);
+		return;
 	}
+	if (errno != ENOSYS)
+		fail("%s", what);
+	close(tree);
 	char p[32], q[32];
 	if (mount(fd_path(fd, p), fd_path(fd, q), NULL, MS_BIND | MS_REC, NULL) < 0)
 		fail("%s", what);
@@ -297,38 +294,26 @@ static void bind_clone(const char *source, int dst, int recursive, uint64_t set,
 	close(src);
 }
 
-/* A masked path: an empty read-only tmpfs over a directory, the container's /dev/null over anything else. */
+/* A masked path: an empty read-only tmpfs over a directory, the container's /dev/null over anything
+ * else (fsopen and open_tree exist wherever plans run, see bind_readonly). */
 static void mask(int fd, int devnull, const char *what)
 {
 	struct stat st;
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		fail("%s: stat", what);
-	char p[32], q[32];
+	int mnt;
 	if (S_ISDIR(st.st_mode)) {
 		int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-		if (fs >= 0) {
-			if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-				fail("%s", what);
-			int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
-			if (mnt < 0 || sys_move_mount(mnt, fd) < 0)
-				fail("%s", what);
-			close(mnt);
-			close(fs);
-			return;
-		}
-		if (errno != ENOSYS || mount("tmpfs", fd_path(fd, p), "tmpfs", MS_RDONLY, NULL) < 0)
+		if (fs < 0 || syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 			fail("%s", what);
-		return;
+		mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+		close(fs);
+	} else {
+		mnt = sys_open_tree(devnull, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 	}
-	int tree = sys_open_tree(devnull, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-	if (tree >= 0) {
-		if (sys_move_mount(tree, fd) < 0)
-			fail("%s", what);
-		close(tree);
-		return;
-	}
-	if (errno != ENOSYS || mount(fd_path(devnull, p), fd_path(fd, q), NULL, MS_BIND, NULL) < 0)
+	if (mnt < 0 || sys_move_mount(mnt, fd) < 0)
 		fail("%s", what);
+	close(mnt);
 }
 
 /* MS_REMOUNT by path; EBUSY (something being written) is retried as runc does. */
@@ -404,7 +389,8 @@ static void join_keyring(const char *name, uint64_t bits)
 	/* "keyring;0;0;3f010000;_ses.id": the fourth field is the permission mask in hex. */
 	char *f = desc;
 	for (int i = 0; i < 3 && f; i++)
-		f = strchr(f, ';') ? strchr(f, ';') + 1 : NULL;
+		if ((f = strchr(f, ';')))
+			f++;
 	errno = 0;
 	if (!f)
 		fail("unable to parse the permissions of session keyring \"%s\"", name);
@@ -633,9 +619,7 @@ static void run(const struct op *o)
 		set_reg(o->i[0], mkdir_all(reg(o->i[1]), o->s[0], (mode_t)o->u[0], o->u[1], o->s[4]));
 		break;
 	case OP_CLOSE:
-		if (reg(o->i[0]) >= 0)
-			close(regs[o->i[0]]);
-		regs[o->i[0]] = -1;
+		set_reg(o->i[0], -1);
 		break;
 	case OP_FCHMOD:
 		if (fchmod(reg(o->i[0]), (mode_t)o->u[0]) < 0)
@@ -684,10 +668,6 @@ static void run(const struct op *o)
 			fail("%s: is a symbolic link, refusing to follow it", o->s[4]);
 		break;
 	}
-	case OP_CHDIR:
-		if (chdir(o->s[0]) < 0)
-			fail("chdir %s", o->s[0]);
-		break;
 	case OP_PIVOT:
 		pivot(o->s[0]);
 		break;

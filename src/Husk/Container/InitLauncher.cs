@@ -83,19 +83,19 @@ public sealed class InitLauncher : IDisposable
             return new InitLauncher
             {
                 SpawnedPid = pid, Channel = new InitChannel(ours.Release()), StartedInCgroup = inCgroup != null,
-                _execStatus = inCgroup is { } c ? new OwnedFd(c.StatusFd) : null, _child = inCgroup, _exe = inCgroup != null ? exe : null,
+                _child = inCgroup, _exe = inCgroup != null ? exe : null,
             };
         }
         finally { if (inCgroup == null) exe.Dispose(); }
     }
 
+    /// <summary>The fd number the exec fifo has in the init (the init plan names it).</summary>
+    public static int FifoFd(int preserveFds) => 4 + preserveFds;
+
     /// <summary>
     /// The fds 3.. the init keeps: the <paramref name="listenFds"/> of socket activation, then the
     /// <paramref name="requested"/> of --preserve-fds; each must have been open when husk started. Returns their count.
     /// </summary>
-    /// <summary>The fd number the exec fifo has in the init (the init plan names it).</summary>
-    public static int FifoFd(int preserveFds) => 4 + preserveFds;
-
     public static int CheckPreserveFds(int requested, int listenFds)
     {
         if (requested < 0 || requested > 1000) throw new HuskException($"--preserve-fds {requested}: out of range");
@@ -116,24 +116,23 @@ public sealed class InitLauncher : IDisposable
         if (cgroup is not null && !StartedInCgroup) cgroup.MoveByPid(SpawnedPid);
     }
 
-    OwnedFd? _execStatus;
     Spawner.CgroupChild? _child;
     SealedExe? _exe;
 
     /// <summary>Waits until the spawned process has exec'd husk (the spawn returns before that); throws when it could not.</summary>
     public void AwaitExec()
     {
-        if (_execStatus is not { } status) return;
-        _execStatus = null;
+        if (_child is not { } child) return;
+        _child = null;
         // A child started into a frozen cgroup (CLONE_INTO_CGROUP under a frozen parent) never
         // execs: the caller's stall check gives up on it, as it does for the init's messages.
         try
         {
             // Closed here when the wait gives up, else by Spawner.AwaitExec.
-            using (status)
+            using (child.Status)
             {
-                if (Channel.WhileWaiting is { } stalled) InitChannel.AwaitReady(status.Fd, Native.POLLIN, stalled, "exec status pipe");
-                Spawner.AwaitExec(status, _child!, _exe!.ExecPath);
+                if (Channel.WhileWaiting is { } stalled) InitChannel.AwaitReady(child.Status.Fd, Native.POLLIN, stalled, "exec status pipe");
+                Spawner.AwaitExec(child, _exe!.ExecPath);
             }
         }
         finally { _exe?.Dispose(); _exe = null; }
@@ -141,7 +140,7 @@ public sealed class InitLauncher : IDisposable
 
     public void Dispose()
     {
-        _execStatus?.Dispose();
+        _child?.Status.Dispose();
         _exe?.Dispose();
         Channel.Dispose();
     }

@@ -5,8 +5,8 @@ using Husk.Linux;
 namespace Husk.Container;
 
 /// <summary>
-/// Messages between `husk create` and the container's init over their socket. Types 1-5 are
-/// spoken by native/nsexec.c (keep the numbers in sync); the rest by the managed init.
+/// Messages between `husk create` and the container's init over their socket. Types 1-5 (and Ready, from an init plan) are
+/// spoken by native/nsexec.c and plan.c (native/plan.h; keep the numbers in sync); the rest by the managed init.
 /// Frame: u32 type, u32 length, payload.
 /// </summary>
 public enum InitMessage : uint

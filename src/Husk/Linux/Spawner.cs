@@ -60,8 +60,8 @@ public static unsafe class Spawner
         }
     }
 
-    /// <summary>A child of <see cref="SpawnInCgroup"/> until it has exec'd: its pid, its status fd, the memory it runs in.</summary>
-    public sealed record CgroupChild(int Pid, int StatusFd, nint Arena, nuint ArenaSize);
+    /// <summary>A child of <see cref="SpawnInCgroup"/> until it has exec'd: its pid, its status pipe, the memory it runs in.</summary>
+    public sealed record CgroupChild(int Pid, OwnedFd Status, nint Arena, nuint ArenaSize);
 
     /// <summary>
     /// As <see cref="Spawn"/>, but the child starts inside the cgroup2 directory <paramref name="cgroup2Dir"/>
@@ -85,7 +85,7 @@ public static unsafe class Spawner
             fixed (int* src = high, dst = targets)
                 rc = Native.husk_spawn(strings.Utf8(path), strings.Array(argv), strings.Array(env), src, dst, fds.Count,
                     maxTarget + 1, cgroup2Dir, &pid, &statusFd, &arena, &arenaSize, &err);
-            if (rc == 0) return new CgroupChild(pid, statusFd, arena, arenaSize);
+            if (rc == 0) return new CgroupChild(pid, new OwnedFd(statusFd), arena, arenaSize);
             const int ENOSYS = 38;
             if (err == ENOSYS) return null;
             throw new KernelException($"cannot start {path} in its cgroup (clone3)", err);
@@ -97,16 +97,16 @@ public static unsafe class Spawner
     }
 
     /// <summary>
-    /// Waits until <paramref name="child"/> has exec'd <paramref name="path"/> (its status fd,
-    /// <paramref name="statusFd"/>, reaches end-of-file), closes the fd and gives back the memory the
-    /// child ran in; throws, after reaping it, when it failed. A child never awaited keeps that memory
-    /// (it may still run in it); the process is short-lived.
+    /// Waits until <paramref name="child"/> has exec'd <paramref name="path"/> (its status pipe reaches
+    /// end-of-file), closes the pipe and gives back the memory the child ran in; throws, after reaping
+    /// it, when it failed. A child never awaited keeps that memory (it may still run in it); the
+    /// process is short-lived.
     /// </summary>
-    public static void AwaitExec(OwnedFd statusFd, CgroupChild child, string path)
+    public static void AwaitExec(CgroupChild child, string path)
     {
         Span<int> failure = stackalloc int[2];
         bool failed;
-        using (statusFd) failed = Native.ReadExact(statusFd.Fd, MemoryMarshal.AsBytes(failure), $"start {path}");
+        using (child.Status) failed = Native.ReadExact(child.Status.Fd, MemoryMarshal.AsBytes(failure), $"start {path}");
         if (failed) Native.waitpid(child.Pid, null, 0);
         Native.husk_spawn_release(child.Arena, child.ArenaSize);
         if (!failed) return;

@@ -25,7 +25,6 @@ public static class ContainerPath
         return "/" + string.Join('/', parts);
     }
 
-    /// <summary>The components of a cleaned path ("/a/b" → ["a", "b"]; "/" → []).</summary>
     /// <summary>Already what <see cref="Clean"/> returns: absolute, no empty, "." or ".." component, no trailing '/'.</summary>
     static bool IsClean(string path)
     {
@@ -43,6 +42,7 @@ public static class ContainerPath
         return true;
     }
 
+    /// <summary>The components of a cleaned path ("/a/b" → ["a", "b"]; "/" → []).</summary>
     public static string[] Components(string path) =>
         Clean(path).Split('/', StringSplitOptions.RemoveEmptyEntries);
 

@@ -93,7 +93,7 @@ public class PodmanTests(PodmanFixture pod) : IClassFixture<PodmanFixture>
     {
         HostFacts.Here.RequireController("pids");   // podman sets a pids limit on every container
         HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
-        var huskVm = Path.Combine(Path.GetDirectoryName(HuskCli.BinaryPath)!, "husk-vm");
+        var huskVm = HuskCli.VmBinaryPath;
         // podman binds /etc/hosts, /etc/hostname and /run/.containerenv from the host: they reach the guest.
         var r = pod.PodmanWith(huskVm, "run", "--rm", pod.Image, "sh", "-c", "cat /proc/sys/kernel/osrelease; test -f /run/.containerenv && echo containerenv").AssertSuccess();
         Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), r.StdoutLines[0]);
@@ -158,7 +158,7 @@ public class PodmanTests(PodmanFixture pod) : IClassFixture<PodmanFixture>
     {
         HostFacts.Here.RequireController("pids");   // podman sets a pids limit on every container
         HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
-        var huskVm = Path.Combine(Path.GetDirectoryName(HuskCli.BinaryPath)!, "husk-vm");
+        var huskVm = HuskCli.VmBinaryPath;
         using var s = new PtySession("stty rows 28 cols 88; exec " + PtySession.CommandLine(["podman", "--runtime", huskVm, "run", "-it", "--rm", pod.Image, "sh"]), pod.Env);
         s.WaitFor("# ", TimeSpan.FromMinutes(3));
         s.Type("echo typed-$((6*7)); tty; stty size; cat /proc/sys/kernel/osrelease\r");

@@ -15,6 +15,9 @@ public static class HuskCli
     /// <summary>Absolute path of the husk binary; fails the test with a hint when it is missing.</summary>
     public static string BinaryPath => s_binary.Value;
 
+    /// <summary>bin/husk-vm beside the binary: the same husk, VM isolation by default (a runtime entry that can only name a binary).</summary>
+    public static string VmBinaryPath => Path.Combine(Path.GetDirectoryName(BinaryPath)!, "husk-vm");
+
     /// <summary>Runs <c>husk ARGS</c> with default options (no --root, empty stdin, 30 s timeout).</summary>
     public static Result Run(params string[] args) => Run(new RunOptions(), args);
 

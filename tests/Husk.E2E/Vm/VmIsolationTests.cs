@@ -202,7 +202,7 @@ public class VmIsolationTests
     public void Husk_started_as_husk_vm_defaults_to_a_vm()
     {
         HostFacts.Here.Require("vm", "VM isolation (guest kernel, QEMU, virtiofsd)");
-        var huskVm = Path.Combine(Path.GetDirectoryName(HuskCli.BinaryPath)!, "husk-vm");
+        var huskVm = HuskCli.VmBinaryPath;
         Assert.True(File.Exists(huskVm), $"make builds {huskVm}");
         using var root = new TestRoot();
         using var bundle = new Bundle("sh", "-c", "cat /proc/version");

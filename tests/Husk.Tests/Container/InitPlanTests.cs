@@ -25,8 +25,9 @@ public class InitPlanTests
         public string? Passwd() => passwd;
     }
 
-    static readonly InitPlan.HostFacts Host = new("/b/rootfs", null, CgroupUnified: true, HostHasKcore: false,
-        LastCap: 40, PermittedCaps: ~0UL, HasOpenat2: true);
+    static readonly InitPlan.ProcessFacts Facts = new(LastCap: 40, PermittedCaps: ~0UL, HasOpenat2: true);
+
+    static readonly InitPlan.HostFacts Host = new(Facts, "/b/rootfs", null, CgroupUnified: true, HostHasKcore: false);
 
     static FakeImage Busybox(string? passwd = "root:x:0:0:root:/root:/bin/sh\n") => new(new()
     {
@@ -121,17 +122,17 @@ public class InitPlanTests
     {
         var p = Default().Process!;
         p.Args = ["sh", "-c", "true"];
-        var plan = InitPlan.CompileExec(p, null, [], "c1", 0, Host, Busybox(), out var refusal);
+        var plan = InitPlan.CompileExec(p, null, [], "c1", 0, Facts, Busybox(), out var refusal);
         Assert.Null(refusal);
         Assert.Equal(["Setsid", "Keyring u=0x80000 s=_ses.c1", "Rlimit i=7 u=0x400,0x400", "Arg s=sh", "Arg s=-c", "Arg s=true"],
             plan!.Listing.Take(6));
         Assert.Contains("Ready i=1", plan.Listing);
         Assert.DoesNotContain(plan.Listing, l => l.StartsWith("Mount", StringComparison.Ordinal) || l.StartsWith("WaitFifo", StringComparison.Ordinal));
         Assert.Equal("Exec i=3", plan.Listing[^1]);
-        Assert.Null(InitPlan.CompileExec(p, new LinuxSeccomp(), [], "c1", 0, Host, Busybox(), out refusal));
+        Assert.Null(InitPlan.CompileExec(p, new LinuxSeccomp(), [], "c1", 0, Facts, Busybox(), out refusal));
         Assert.Equal("a seccomp filter", refusal);
         p.Terminal = true;
-        Assert.Null(InitPlan.CompileExec(p, null, [], "c1", 0, Host, Busybox(), out refusal));
+        Assert.Null(InitPlan.CompileExec(p, null, [], "c1", 0, Facts, Busybox(), out refusal));
         Assert.Equal("a terminal", refusal);
     }
 
@@ -163,7 +164,7 @@ public class InitPlanTests
         var image = new FakeImage(new() { ["/proc"] = Dir, ["/dev"] = Dir, ["/sys"] = S_IFLNK | 0x1ff });
         Assert.Equal("a mount destination through a symlink (/sys)", Refusal(spec, image));
         Assert.Equal("a cgroup mount on a cgroup v1 host (its cgroups or mount_setattr unknown)", Refusal(spec, host: Host with { CgroupUnified = false }));
-        Assert.Equal("the kernel has no openat2", Refusal(spec, host: Host with { HasOpenat2 = false }));
+        Assert.Equal("the kernel has no openat2", Refusal(spec, host: Host with { Process = Facts with { HasOpenat2 = false } }));
         Assert.Equal("--no-pivot", Refusal(spec, noPivot: true));
     }
 

@@ -19,10 +19,6 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
 {
     IReadOnlyCollection<int> _idmapped = [];
     string _stateJson = "";
-    InitPlan? _plan;
-
-    /// <summary>Set (to anything) to have the managed init serve every container, as before init plans.</summary>
-    public const string ManagedInitEnv = "HUSK_MANAGED_INIT";
 
     public override string InitName => "container init";
     public override string EnteringNamespaces => "entering namespaces";
@@ -53,15 +49,14 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
     /// </summary>
     public override void BeforeBootstrap()
     {
-        // Where the plan can serve the container, the init never starts the .NET runtime. Compiled
-        // while the init is being exec'd: it is needed only once the init reads its bootstrap.
-        if (Environment.GetEnvironmentVariable(ManagedInitEnv) is null)
+        // Where the plan can serve the container, the init never starts the .NET runtime.
+        UsePlan("init", () =>
         {
             using var image = new InitPlan.RootfsImage(container.Record.Rootfs);
-            _plan = InitPlan.Compile(spec, plan, container.Id, preserveFds, options.NoPivot, options.NoNewKeyring,
+            var compiled = InitPlan.Compile(spec, plan, container.Id, preserveFds, options.NoPivot, options.NoNewKeyring,
                 InitPlan.HostFacts.Read(container.Record.Rootfs, placement?.Directories), image, out var refusal);
-            Log.Debug(_plan is null ? $"init plan: not used ({refusal})" : $"init plan: {_plan.Count} operations");
-        }
+            return (compiled, refusal);
+        });
         placement?.CreateWhileStarting();
         cgroup?.ApplyResources(spec.Linux?.Resources ?? new LinuxResources(), spec.Linux?.Devices, applyDevices: true);
         // Parent directories it had to make are recorded too: delete removes them (its own are known already).
@@ -72,12 +67,7 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
         }
     }
 
-    public override InitChannel.BootstrapBuilder Bootstrap(IReadOnlyList<string> cgroupTasks)
-    {
-        var records = Records(spec, plan, cgroupTasks);
-        if (_plan is not null) records.Add(BootstrapRecord.Plan, _plan.Bytes);
-        return records;
-    }
+    public override InitChannel.BootstrapBuilder Bootstrap(IReadOnlyList<string> cgroupTasks) => WithPlan(Records(spec, plan, cgroupTasks));
 
     /// <summary>The init's bootstrap: the namespaces to create and join, its oom score, the time namespace's offsets.</summary>
     public static InitChannel.BootstrapBuilder Records(Spec.Spec spec, NamespacePlan plan, IReadOnlyList<string> cgroupTasks)
@@ -107,7 +97,7 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
         if (cgroup is null) container.Save();
 
         // A planned init needs nothing more: the plan came with the bootstrap.
-        if (_plan is not null) return;
+        if (Plan is not null) return;
         var config = InitConfig.ForCreate(spec, plan, record.Rootfs, container.State(spec, ContainerStatus.Creating),
             preserveFds, options.NoPivot, options.NoNewKeyring);
         _stateJson = SpecJson.Serialize(config.State);

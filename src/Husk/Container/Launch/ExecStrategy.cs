@@ -17,7 +17,6 @@ public sealed class ExecStrategy(ContainerHandle container, Spec.Spec spec, Proc
 {
     /// <summary>Exec's end of the console socket pair when it relays the terminal itself; null: none. The caller takes it.</summary>
     public OwnedFd? ConsoleParent { get; private set; }
-    InitPlan? _plan;
 
     public override string InitName => "exec init";
     public override string EnteringNamespaces => "joining the container's namespaces";
@@ -40,23 +39,17 @@ public sealed class ExecStrategy(ContainerHandle container, Spec.Spec spec, Proc
             return InitLauncher.Launch(options.PreserveFds, null, consoleChild?.Fd ?? -1, mode: InitLauncher.ExecMode, seccompListener: listener?.Fd ?? -1, cgroup: placement);
     }
 
-    public override void BeforeBootstrap()
+    // As for create: a plan where it can serve; the image is the running container's root.
+    public override void BeforeBootstrap() => UsePlan("exec", () =>
     {
-        // As for create (CreateStrategy.BeforeBootstrap): a plan where it can serve, compiled while the init is exec'd.
-        if (Environment.GetEnvironmentVariable(CreateStrategy.ManagedInitEnv) is not null) return;
-        string root = $"/proc/{container.Record.Pid}/root";
-        using var image = new InitPlan.RootfsImage(root);
-        _plan = InitPlan.CompileExec(process, spec.Linux?.Seccomp, joins, container.Id, options.PreserveFds,
-            InitPlan.HostFacts.Read(root), image, out var refusal);
-        Log.Debug(_plan is null ? $"exec plan: not used ({refusal})" : $"exec plan: {_plan.Count} operations");
-    }
+        using var image = new InitPlan.RootfsImage($"/proc/{container.Record.Pid}/root");
+        var compiled = InitPlan.CompileExec(process, spec.Linux?.Seccomp, joins, container.Id, options.PreserveFds,
+            InitPlan.ProcessFacts.Read(), image, out var refusal);
+        return (compiled, refusal);
+    });
 
-    public override InitChannel.BootstrapBuilder Bootstrap(IReadOnlyList<string> cgroupTasks)
-    {
-        var records = Records(spec.Linux?.Seccomp != null, joins, cgroupTasks);
-        if (_plan is not null) records.Add(BootstrapRecord.Plan, _plan.Bytes);
-        return records;
-    }
+    public override InitChannel.BootstrapBuilder Bootstrap(IReadOnlyList<string> cgroupTasks) =>
+        WithPlan(Records(spec.Linux?.Seccomp != null, joins, cgroupTasks));
 
     /// <summary>The exec init's bootstrap: no namespace of its own, libseccomp when filtered, the namespaces to join.</summary>
     public static InitChannel.BootstrapBuilder Records(bool seccomp, IReadOnlyList<(uint Flag, string Path)> joins, IReadOnlyList<string> cgroupTasks)
@@ -73,7 +66,7 @@ public sealed class ExecStrategy(ContainerHandle container, Spec.Spec spec, Proc
     public override void Configure(InitChannel channel)
     {
         // A planned exec init needs nothing more: the plan came with the bootstrap.
-        if (_plan is not null) return;
+        if (Plan is not null) return;
         var config = InitConfig.ForExec(spec, process, joins, container.State(spec, ContainerStatus.Running), options.PreserveFds, Pid);
         channel.Send(InitMessage.Config, InitConfig.Shape.WriteDocument(config));
     }

@@ -24,7 +24,7 @@ public sealed class InitPlan
     public enum Op : uint
     {
         Setsid = 1, Keyring, Mount, Open, MkdirAll, Close, Fchmod, Mknod, Symlink, Setattr, BindReadonly, Mask,
-        CheckDevNull, NotSymlink, Chdir, Pivot, Remount, ReadonlyRoot, Umask, Hostname, Domainname, WriteProc,
+        CheckDevNull, NotSymlink, Pivot, Remount, ReadonlyRoot, Umask, Hostname, Domainname, WriteProc,
         Rlimit, MakeCwd, Arg, Env, Cwd, LookPath, Ready, WaitFifo, FixStdio, User, Group, NoNewPrivs, Exec, Bind,
     }
 
@@ -115,9 +115,21 @@ public sealed class InitPlan
 
     void Emit(Op op, int[]? i = null, ulong[]? u = null, string?[]? s = null, string? what = null) => _ops.Add(new(op, i, u, s, what));
 
-    /// <summary>What the compiler needs to know of the host and of the launch (read by <see cref="HostFacts.Read"/>).</summary>
-    public sealed record HostFacts(string RootfsReal, string? SharedParentMount, bool CgroupUnified, bool HostHasKcore,
-        int LastCap, ulong PermittedCaps, bool HasOpenat2)
+    /// <summary>What any plan needs to know of this process and kernel (read by <see cref="ProcessFacts.Read"/>).</summary>
+    public sealed record ProcessFacts(int LastCap, ulong PermittedCaps, bool HasOpenat2)
+    {
+        public static ProcessFacts Read()
+        {
+            var kernel = LinuxKernel.Instance;
+            kernel.CapGetPermitted(out ulong permitted);
+            int probe = kernel.OpenAt2(AT_FDCWD, "/", (ulong)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0, RESOLVE_NO_MAGICLINKS);
+            if (probe >= 0) kernel.Close(probe);
+            return new ProcessFacts(new ProcessSteps(kernel).KernelLastCap, permitted, probe >= 0);
+        }
+    }
+
+    /// <summary>What a container's plan also needs to know of the host and of its rootfs (read by <see cref="HostFacts.Read"/>).</summary>
+    public sealed record HostFacts(ProcessFacts Process, string RootfsReal, string? SharedParentMount, bool CgroupUnified, bool HostHasKcore)
     {
         /// <summary>The host's mounts (the init's mount namespace starts as a copy of them).</summary>
         public IReadOnlyList<MountInfoEntry> Mounts { get; init; } = [];
@@ -140,16 +152,14 @@ public sealed class InitPlan
             bool unified = true;
             int cg = kernel.Open("/sys/fs/cgroup", O_PATH | O_DIRECTORY | O_CLOEXEC);
             if (cg >= 0) using (var cgFd = new OwnedFd(kernel, cg)) unified = kernel.FsType(cgFd.Fd) == CgroupMounts.CGROUP2_SUPER_MAGIC;
-            int probe = kernel.OpenAt2(AT_FDCWD, real, (ulong)(O_PATH | O_DIRECTORY | O_CLOEXEC), 0, RESOLVE_NO_MAGICLINKS);
-            if (probe >= 0) kernel.Close(probe);
-            kernel.CapGetPermitted(out ulong permitted);
-            var own = unified ? null : OwnCgroups(kernel.ReadFile("/proc/self/cgroup") ?? "", mounts, cgroupDirs ?? []);
-            return new HostFacts(real, parent is { IsShared: true } ? parent.MountPoint : null, unified,
-                kernel.StatxAt(AT_FDCWD, "/proc/kcore", 0, out _) == 0, new ProcessSteps(kernel).KernelLastCap, permitted, probe >= 0)
+            return new HostFacts(ProcessFacts.Read(), real, parent is { IsShared: true } ? parent.MountPoint : null, unified,
+                kernel.StatxAt(AT_FDCWD, "/proc/kcore", 0, out _) == 0)
             {
-                Mounts = mounts, InitCgroups = own,
+                Mounts = mounts,
+                // Only a cgroup v1 mount needs them (a tmpfs of binds of the init's cgroups).
+                InitCgroups = unified ? null : OwnCgroups(kernel.ReadFile("/proc/self/cgroup") ?? "", mounts, cgroupDirs ?? []),
                 // An invalid fd: EBADF where the call exists, ENOSYS where it does not.
-                HasMountSetattr = unified || kernel.MountSetattr(-1, "", (uint)AT_EMPTY_PATH, 0, 0) != -ENOSYS,
+                HasMountSetattr = kernel.MountSetattr(-1, "", (uint)AT_EMPTY_PATH, 0, 0) != -ENOSYS,
             };
         }
     }
@@ -198,19 +208,20 @@ public sealed class InitPlan
     public static InitPlan? Compile(Spec.Spec spec, NamespacePlan ns, string containerId, int preserveFds, bool noPivot,
         bool noNewKeyring, HostFacts host, IImage image, out string? refusal)
     {
-        refusal = Refusal(spec, ns, noPivot, host, image);
+        var entries = spec.Mounts.Select(MountEntry.From).ToList();
+        refusal = Refusal(spec, entries, ns, noPivot, host, image);
         if (refusal is not null) return null;
         var plan = new InitPlan();
-        plan.Build(spec, ns, containerId, preserveFds, noNewKeyring, host, image);
+        plan.Build(spec, entries, ns, containerId, preserveFds, noNewKeyring, host, image);
         return plan;
     }
 
     /// <summary>Why the plan cannot serve <paramref name="spec"/>; null when it can.</summary>
-    static string? Refusal(Spec.Spec spec, NamespacePlan ns, bool noPivot, HostFacts host, IImage image)
+    static string? Refusal(Spec.Spec spec, List<MountEntry> entries, NamespacePlan ns, bool noPivot, HostFacts host, IImage image)
     {
         var p = spec.Process!;
         var linux = spec.Linux;
-        if (!host.HasOpenat2) return "the kernel has no openat2";
+        if (!host.Process.HasOpenat2) return "the kernel has no openat2";
         if (ns.HasUserNamespace) return "a user namespace";
         if (ns.JoinsExisting(NamespaceKind.Mount)) return "a joined mount namespace";
         if (p.Terminal) return "a terminal";
@@ -223,9 +234,8 @@ public sealed class InitPlan
         if (noPivot) return "--no-pivot";
         if (!string.IsNullOrEmpty(linux?.RootfsPropagation)) return "linux.rootfsPropagation";
         var earlier = new List<MountEntry>();
-        foreach (var m in spec.Mounts)
+        foreach (var e in entries)
         {
-            var e = MountEntry.From(m);
             if (e.IsBind) return "bind mounts";
             if (e.TmpCopyUp) return "tmpcopyup";
             if (e.Type.Length == 0) return "a mount without a type";
@@ -249,13 +259,12 @@ public sealed class InitPlan
         return null;
     }
 
-    void Build(Spec.Spec spec, NamespacePlan ns, string containerId, int preserveFds, bool noNewKeyring, HostFacts host, IImage image)
+    void Build(Spec.Spec spec, List<MountEntry> entries, NamespacePlan ns, string containerId, int preserveFds, bool noNewKeyring,
+        HostFacts host, IImage image)
     {
         var p = spec.Process!;
         var linux = spec.Linux;
-        // ContainerInit.Run: session leader, session keyring.
-        Emit(Op.Setsid);
-        if (!noNewKeyring) Emit(Op.Keyring, u: [0x80000 /* KEY_USR_SEARCH */], s: ["_ses." + containerId]);
+        EmitSessionStart(containerId, noNewKeyring);
 
         // RootfsSetup.Prepare (a), (b).
         Emit(Op.Mount, i: [-1], u: [MS_SLAVE | MS_REC], s: [null, "/"], what: "set propagation of /");
@@ -267,7 +276,6 @@ public sealed class InitPlan
         Emit(Op.Open, i: [root, -1], u: [(ulong)(O_PATH | O_DIRECTORY), 0], s: [rootfs], what: $"open {rootfs}");
 
         // (c) the spec's mounts.
-        var entries = spec.Mounts.Select(MountEntry.From).ToList();
         var mounted = new List<MountEntry>();
         foreach (var e in entries)
         {
@@ -299,9 +307,7 @@ public sealed class InitPlan
                 int top = Reg();
                 Emit(Op.Open, i: [top, root], u: [(ulong)(O_PATH | O_DIRECTORY), StrictResolve], s: [Rel(e.Destination)], what: what);
                 if (remount) Emit(Op.Remount, i: [top], u: [MS_REMOUNT | e.RemountFlags], what: what);
-                foreach (var prop in e.Propagation) Emit(Op.Mount, i: [top], u: [prop], what: $"{what}: set propagation");
-                if (e.AttrSet != 0 || e.AttrClear != 0)
-                    Emit(Op.Setattr, i: [top, 1], u: [e.AttrSet, e.AttrClear], what: $"{what}: set recursive mount attributes");
+                EmitPropagationAndAttrs(top, e, what);
                 Close(top);
             }
             mounted.Add(e);
@@ -375,7 +381,7 @@ public sealed class InitPlan
 
         // After `start` (ProcessSteps.BecomeProcess).
         Emit(Op.WaitFifo, i: [InitLauncher.FifoFd(preserveFds)]);
-        EmitBecomeProcess(p, host, preserveFds);
+        EmitBecomeProcess(p, host.Process, preserveFds);
     }
 
     /// <summary>
@@ -383,9 +389,9 @@ public sealed class InitPlan
     /// where the managed exec init must serve it. nsexec.c has joined the container's namespaces.
     /// </summary>
     public static InitPlan? CompileExec(Process p, LinuxSeccomp? seccomp, IReadOnlyList<(uint Flag, string Path)> joins,
-        string containerId, int preserveFds, HostFacts host, IImage image, out string? refusal)
+        string containerId, int preserveFds, ProcessFacts facts, IImage image, out string? refusal)
     {
-        refusal = !host.HasOpenat2 ? "the kernel has no openat2"
+        refusal = !facts.HasOpenat2 ? "the kernel has no openat2"
             : seccomp is not null ? "a seccomp filter"
             : joins.Any(j => j.Flag == NamespaceKinds.CLONE_NEWUSER) ? "a user namespace"
             : p.Terminal ? "a terminal"
@@ -393,14 +399,20 @@ public sealed class InitPlan
             : null;
         if (refusal is not null) return null;
         var plan = new InitPlan();
-        plan.Emit(Op.Setsid);
-        plan.Emit(Op.Keyring, u: [0x80000 /* KEY_USR_SEARCH */], s: ["_ses." + containerId]);
+        plan.EmitSessionStart(containerId, noNewKeyring: false);
         plan.EmitRlimits(p);
         plan.EmitProgram(p, image);
         // The channel stays open: errors until execve still reach `exec`, and its end-of-file (close-on-exec) says the program runs.
         plan.Emit(Op.Ready, i: [1]);
-        plan.EmitBecomeProcess(p, host, preserveFds);
+        plan.EmitBecomeProcess(p, facts, preserveFds);
         return plan;
+    }
+
+    /// <summary>As runc's nsexec and init: lead a session; join a session keyring of the container's own (unless --no-new-keyring).</summary>
+    void EmitSessionStart(string containerId, bool noNewKeyring)
+    {
+        Emit(Op.Setsid);
+        if (!noNewKeyring) Emit(Op.Keyring, u: [0x80000 /* KEY_USR_SEARCH: not in a user namespace, ProcessSetup.JoinSessionKeyring */], s: ["_ses." + containerId]);
     }
 
     void EmitRlimits(Process p)
@@ -429,15 +441,15 @@ public sealed class InitPlan
     }
 
     /// <summary>ProcessSteps.BecomeProcess without seccomp and LSM labels (refused): stdio, user and capabilities, no_new_privs, umask, execve.</summary>
-    void EmitBecomeProcess(Process p, HostFacts host, int preserveFds)
+    void EmitBecomeProcess(Process p, ProcessFacts facts, int preserveFds)
     {
         Emit(Op.FixStdio, i: [(int)p.User.UID]);
-        var masks = ProcessSetup.ComputeMasks(p.Capabilities, host.LastCap);
-        ulong missing = masks.Permitted & ~host.PermittedCaps;
+        var masks = ProcessSetup.ComputeMasks(p.Capabilities, facts.LastCap);
+        ulong missing = masks.Permitted & ~facts.PermittedCaps;
         if (missing != 0)
             throw new HuskException($"apply capabilities: {string.Join(", ", Husk.Spec.Capabilities.Names(missing))} not in the runtime's permitted set (the host's bounding set lacks it)");
         foreach (var g in p.User.AdditionalGids) Emit(Op.Group, i: [(int)g]);
-        Emit(Op.User, i: [(int)p.User.UID, (int)p.User.GID, host.LastCap],
+        Emit(Op.User, i: [(int)p.User.UID, (int)p.User.GID, facts.LastCap],
             u: [masks.Bounding, masks.Effective, masks.Permitted, masks.Inheritable, masks.Ambient]);
         if (p.NoNewPrivileges) Emit(Op.NoNewPrivs);
         Emit(Op.Umask, u: [(p.User.Umask ?? 0x12) & 0x1ff]);
@@ -479,10 +491,16 @@ public sealed class InitPlan
             foreach (var alias in h.Aliases) Emit(Op.Symlink, i: [0, top, 0], s: [alias, h.Name], what: $"{what}: symlink {alias}");
         }
         if ((e.Flags & MS_RDONLY) != 0) Emit(Op.Remount, i: [top], u: [MS_REMOUNT | flags], what: what);
-        foreach (var prop in e.Propagation) Emit(Op.Mount, i: [top], u: [prop], what: $"{what}: set propagation");
-        if (e.AttrSet != 0 || e.AttrClear != 0)
-            Emit(Op.Setattr, i: [top, 1], u: [e.AttrSet, e.AttrClear], what: $"{what}: set recursive mount attributes");
+        EmitPropagationAndAttrs(top, e, what);
         Close(top);
+    }
+
+    /// <summary>Propagation options one by one, then the recursive attributes (as RootfsSetup.ApplyPropagationAndAttrs).</summary>
+    void EmitPropagationAndAttrs(int mount, MountEntry e, string what)
+    {
+        foreach (var prop in e.Propagation) Emit(Op.Mount, i: [mount], u: [prop], what: $"{what}: set propagation");
+        if (e.AttrSet != 0 || e.AttrClear != 0)
+            Emit(Op.Setattr, i: [mount, 1], u: [e.AttrSet, e.AttrClear], what: $"{what}: set recursive mount attributes");
     }
 
     /// <summary>An O_PATH fd of the directory at <paramref name="path"/>, made with its parents (0755) where missing.</summary>

@@ -43,6 +43,29 @@ public abstract class LaunchStrategy
     public abstract void Terminate();
 
     /// <summary>Makes the container's exec fifo, which `start` writes; returns its path.</summary>
+    /// <summary>Set (to anything) to have the managed init serve every container and exec, as before init plans.</summary>
+    public const string ManagedInitEnv = "HUSK_MANAGED_INIT";
+
+    /// <summary>The init plan sent with the bootstrap (<see cref="InitPlan"/>); null: the managed init serves.</summary>
+    protected InitPlan? Plan { get; private set; }
+
+    /// <summary>
+    /// Compiles the init plan (<paramref name="kind"/>: "init", "exec") unless HUSK_MANAGED_INIT is set;
+    /// `--debug` tells why there is none. Called while the init is exec'd: the plan is needed only
+    /// once it reads its bootstrap.
+    /// </summary>
+    protected void UsePlan(string kind, Func<(InitPlan? Plan, string? Refusal)> compile)
+    {
+        if (Environment.GetEnvironmentVariable(ManagedInitEnv) is not null) return;
+        var (plan, refusal) = compile();
+        Plan = plan;
+        Log.Debug(plan is null ? $"{kind} plan: not used ({refusal})" : $"{kind} plan: {plan.Count} operations");
+    }
+
+    /// <summary><paramref name="records"/> with the plan, when there is one.</summary>
+    protected InitChannel.BootstrapBuilder WithPlan(InitChannel.BootstrapBuilder records) =>
+        Plan is null ? records : records.Add(BootstrapRecord.Plan, Plan.Bytes);
+
     protected static string MakeExecFifo(ContainerHandle container)
     {
         var fifoPath = Path.Combine(container.Dir, StateStore.ExecFifo);
