@@ -16,7 +16,8 @@
  * rootfs changed after the parent looked makes an operation fail, never land elsewhere.
  *
  * Wire format of one operation (little-endian): u32 code, i32 i[4], u64 u[5], then five
- * strings, each u32 length then that many bytes, the last of them a NUL (length 0: absent).
+ * strings, each u32 length then that many bytes, the last of them a NUL (length 0: absent); a
+ * seccomp program travels in the first string's place (its length in i[0], in instructions).
  * Registers hold fds (-1: none; an operation on -1 does nothing: an optional path was missing).
  * Errors before READY go to the parent as one line (MSG_ERROR), as do those after a READY that
  * keeps the channel (`husk exec`); after any other READY, as the managed init, into the exec
@@ -25,7 +26,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,7 +53,7 @@ enum {
 	OP_SYMLINK, OP_SETATTR, OP_BIND_READONLY, OP_MASK, OP_CHECK_DEVNULL, OP_NOT_SYMLINK,
 	OP_PIVOT, OP_REMOUNT, OP_READONLY_ROOT, OP_UMASK, OP_HOSTNAME, OP_DOMAINNAME,
 	OP_WRITE_PROC, OP_RLIMIT, OP_MAKE_CWD, OP_ARG, OP_ENV, OP_CWD, OP_LOOKPATH, OP_READY,
-	OP_WAIT_FIFO, OP_FIX_STDIO, OP_USER, OP_GROUP, OP_NO_NEW_PRIVS, OP_EXEC, OP_BIND,
+	OP_WAIT_FIFO, OP_FIX_STDIO, OP_USER, OP_GROUP, OP_NO_NEW_PRIVS, OP_EXEC, OP_BIND, OP_SECCOMP,
 };
 
 #define MAX_REGS 64
@@ -89,6 +92,10 @@ struct op {
 };
 
 static int sync_fd = -1, procfs_fd = -1, fifo_fd = -1, ready, keep_channel;
+/* A seccomp filter left for exec_process to load right before execve (no_new_privs set); its
+ * strings stay in the plan's buffer. */
+static struct op exec_filter;
+static int has_exec_filter;
 static int regs[MAX_REGS];
 static char *argv_[MAX_ARGS + 1], *envp_[MAX_ARGS + 1];
 static int argc_, envc_;
@@ -165,9 +172,9 @@ static const char *fd_path(int fd, char buf[32])
 	return buf;
 }
 
-static int open_in(int dir, const char *path, uint64_t flags, uint64_t resolve)
+static int open_in(int dir, const char *path, uint64_t flags, uint64_t resolve, mode_t mode)
 {
-	struct open_how how = { .flags = flags | O_CLOEXEC, .mode = 0, .resolve = resolve };
+	struct open_how how = { .flags = flags | O_CLOEXEC, .mode = mode, .resolve = resolve };
 	return (int)syscall(SYS_openat2, dir, path, &how, sizeof(how));
 }
 
@@ -193,7 +200,7 @@ static int sys_mount_setattr(int fd, unsigned flags, uint64_t set, uint64_t clea
  * symlinks), made (0755 as asked) where missing. Returns an O_PATH fd of the directory. */
 static int mkdir_all(int root, const char *path, mode_t mode, uint64_t resolve, const char *what)
 {
-	int fd = open_in(root, path, O_PATH | O_DIRECTORY, resolve);
+	int fd = open_in(root, path, O_PATH | O_DIRECTORY, resolve, 0);
 	if (fd >= 0 || errno != ENOENT) {
 		if (fd < 0)
 			fail("%s", what);
@@ -204,17 +211,17 @@ static int mkdir_all(int root, const char *path, mode_t mode, uint64_t resolve, 
 		errno = ENAMETOOLONG;
 		fail("%s", what);
 	}
-	int parent = open_in(root, ".", O_PATH | O_DIRECTORY, resolve);
+	int parent = open_in(root, ".", O_PATH | O_DIRECTORY, resolve, 0);
 	if (parent < 0)
 		fail("%s", what);
 	char *save = NULL;
 	for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-		int next = open_in(parent, c, O_PATH | O_DIRECTORY, resolve);
+		int next = open_in(parent, c, O_PATH | O_DIRECTORY, resolve, 0);
 		if (next < 0 && errno == ENOENT) {
 			/* mkdirat never follows a symlink in its last component: this lands in parent. */
 			if (mkdirat(parent, c, mode) < 0 && errno != EEXIST)
 				fail("%s", what);
-			next = open_in(parent, c, O_PATH | O_DIRECTORY, resolve);
+			next = open_in(parent, c, O_PATH | O_DIRECTORY, resolve, 0);
 		}
 		if (next < 0)
 			fail("%s", what);
@@ -278,20 +285,46 @@ static void bind_readonly(int fd, const char *what)
 
 /* A bind of the host's `source` onto the directory at dst: a detached clone (recursive when asked)
  * gets its attributes, then is attached (as RootfsSetup.AttachBindClone). */
-static void bind_clone(const char *source, int dst, int recursive, uint64_t set, uint64_t clear, const char *what)
+/* A bind mount: the host's source (its type as the plan expects: 1 a directory, 2 not one, 0 any)
+ * cloned (recursively when asked), its flags and then the recursive attributes set while detached,
+ * attached at dst. The attached clone's fd goes to register tree (-1: closed). */
+static void bind_clone(const struct op *o)
 {
-	int src = open(source, O_PATH | O_CLOEXEC);
+	const char *what = o->s[4];
+	int src = open(o->s[0], O_PATH | O_CLOEXEC);
 	if (src < 0)
 		fail("%s", what);
-	int tree = sys_open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0));
+	struct stat st;
+	if (o->i[2] && (fstat(src, &st) < 0 || (S_ISDIR(st.st_mode) ? 1 : 2) != o->i[2])) {
+		errno = 0;
+		fail("%s: the source changed while the container was created", what);
+	}
+	int tree = sys_open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | (o->i[1] ? AT_RECURSIVE : 0));
 	if (tree < 0)
 		fail("%s", what);
-	if (sys_mount_setattr(tree, AT_EMPTY_PATH, set, clear) < 0)
-		fail("%s: set mount attributes", what);
-	if (sys_move_mount(tree, dst) < 0)
-		fail("%s", what);
-	close(tree);
 	close(src);
+	if (sys_mount_setattr(tree, AT_EMPTY_PATH, o->u[0], o->u[1]) < 0)
+		fail("%s: set mount attributes", what);
+	if ((o->u[2] || o->u[3]) && sys_mount_setattr(tree, AT_EMPTY_PATH | AT_RECURSIVE, o->u[2], o->u[3]) < 0)
+		fail("%s: set recursive mount attributes", what);
+	if (sys_move_mount(tree, reg(o->i[0])) < 0)
+		fail("%s", what);
+	if (o->i[3] >= 0)
+		set_reg(o->i[3], tree);
+	else
+		close(tree);
+}
+
+/* seccomp(2) of the op's program; EACCES gets the op's hint (s[1]) after the error. */
+static void load_filter(const struct op *o)
+{
+	struct sock_fprog prog = { .len = (unsigned short)o->i[0], .filter = (struct sock_filter *)o->s[0] };
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)o->u[0], &prog) == 0)
+		return;
+	if (errno != EACCES || !o->s[1])
+		fail("%s", o->s[4]);
+	errno = 0;
+	fail("%s: %s%s", o->s[4], strerror(EACCES), o->s[1]);
 }
 
 /* A masked path: an empty read-only tmpfs over a directory, the container's /dev/null over anything
@@ -586,6 +619,17 @@ static void exec_process(int close_from)
 		enter_cwd();
 	char buf[4096];
 	const char *path = look_path(buf, sizeof(buf));
+	if (has_exec_filter) {
+		/* Under the filter a failed execve gets one line on stderr, as the managed init's
+		 * (ProcessSteps.ExecVe): the filter may refuse what fail() would do. */
+		char msg[4200];
+		load_filter(&exec_filter);
+		execve(path, argv_, envp_);
+		int n = snprintf(msg, sizeof(msg), "husk: exec \"%s\" failed (denied by the seccomp filter?): errno %d\n", path, errno);
+		if (n > 0)
+			(void)husk_write_all(2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+		_exit(127);
+	}
 	execve(path, argv_, envp_);
 	fail("exec \"%s\"", path);
 }
@@ -609,7 +653,7 @@ static void run(const struct op *o)
 	}
 	case OP_OPEN: {
 		int dir = o->i[1] < 0 ? AT_FDCWD : reg(o->i[1]);
-		int fd = open_in(dir, o->s[0], o->u[0], o->u[1]);
+		int fd = open_in(dir, o->s[0], o->u[0], o->u[1], (mode_t)o->u[2]);
 		if (fd < 0 && !(o->i[2] && (errno == ENOENT || errno == ENOTDIR)))
 			fail("%s", o->s[4]);
 		set_reg(o->i[0], fd);
@@ -692,7 +736,7 @@ static void run(const struct op *o)
 		/* Through the host's procfs (nsexec.c opened it), never the container's /proc, resolved as
 		 * Husk.Linux.ProcFs does: beneath it, on it, no symlinks. */
 		int fd = open_in(procfs_fd, o->s[0], O_WRONLY,
-				 RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV | RESOLVE_BENEATH);
+				 RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV | RESOLVE_BENEATH, 0);
 		struct statfs st;
 		if (fd < 0 || fstatfs(fd, &st) < 0)
 			fail("%s", o->s[4]);
@@ -790,7 +834,14 @@ static void run(const struct op *o)
 		exec_process(o->i[0]);
 		break;
 	case OP_BIND:
-		bind_clone(o->s[0], reg(o->i[0]), o->i[1], o->u[0], o->u[1], o->s[4]);
+		bind_clone(o);
+		break;
+	case OP_SECCOMP:
+		if (o->i[1]) {
+			exec_filter = *o;
+			has_exec_filter = 1;
+		} else
+			load_filter(o);
 		break;
 	default:
 		errno = 0;

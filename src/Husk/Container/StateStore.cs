@@ -58,7 +58,7 @@ public sealed partial class StateStore(string root)
     /// mkdir -p with mode 0700 for each directory it makes, as runc's MkdirAll(root, 0o700): the state
     /// holds every container's config, its environment (often secrets) included.
     /// </summary>
-    static void MakePrivateDirectory(string dir)
+    internal static void MakePrivateDirectory(string dir)
     {
         const int Mode0700 = 0x1c0;
         if (Native.mkdir(dir, Mode0700) == 0 || Native.Errno == Native.EEXIST) return;

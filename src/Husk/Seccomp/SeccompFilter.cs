@@ -71,6 +71,13 @@ public sealed class SeccompListener : IDisposable
     }
 }
 
+/// <summary>A seccomp filter as the kernel takes it: classic BPF instructions and seccomp(2)'s flags.</summary>
+public sealed record SeccompProgram(Native.SockFilter[] Instructions, uint Flags)
+{
+    /// <summary>The instructions as bytes (struct sock_filter, host byte order).</summary>
+    public byte[] Bytes => System.Runtime.InteropServices.MemoryMarshal.AsBytes(Instructions.AsSpan()).ToArray();
+}
+
 /// <summary>
 /// Loads linux.seccomp into the calling thread through libseccomp, as runc's
 /// libcontainer/seccomp InitSeccomp: default action and errno, extra architectures, flags as
@@ -111,7 +118,7 @@ public static unsafe class SeccompFilter
     {
         if (seccomp is null) return;
         if (!SeccompSupport.Available) throw new HuskException($"seccomp: {SeccompSupport.Error}");
-        var plan = SeccompProfile.Build(seccomp, SeccompSupport.FlagSupported, SeccompSupport.Version);
+        var plan = PlanOf(seccomp);
         foreach (var action in seccomp.Syscalls.Select(s => s.Action).Append(seccomp.DefaultAction).Distinct())
             if (!SeccompSupport.ActionSupported(action))
                 throw new HuskException($"seccomp: action {action} is not supported by libseccomp {SeccompSupport.Version} on this kernel");
@@ -130,43 +137,17 @@ public static unsafe class SeccompFilter
     {
         if (seccomp is null) return;
         if (!SeccompSupport.Available) throw new HuskException($"seccomp: {SeccompSupport.Error}");
-        var plan = SeccompProfile.Build(seccomp, SeccompSupport.FlagSupported, SeccompSupport.Version);
+        var plan = PlanOf(seccomp);
         if (plan.UsesNotify && string.IsNullOrEmpty(seccomp.ListenerPath))
             throw new HuskException("seccomp: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
         if (plan.UsesNotify && !SeccompSupport.ActionSupported("SCMP_ACT_NOTIFY"))
             throw new HuskException($"seccomp: SCMP_ACT_NOTIFY is not supported by libseccomp {SeccompSupport.Version} on this kernel");
 
-        nint ctx = Native.seccomp_init(plan.DefaultAction);
-        if (ctx == 0) throw new HuskException($"seccomp: cannot create a filter with default action {seccomp.DefaultAction}");
+        nint ctx = NewContext(seccomp, plan);
         int sock = -1;
         bool loaded = false;
         try
         {
-            foreach (var arch in plan.Architectures)
-            {
-                uint token = Native.seccomp_arch_resolve_name(arch);
-                if (token == 0) throw new HuskException($"seccomp: libseccomp {SeccompSupport.Version} does not know architecture {arch}");
-                int rc = Native.seccomp_arch_add(ctx, token);
-                if (rc < 0 && rc != -EEXIST) throw new HuskException($"seccomp: add architecture {arch}: {Native.StrError(-rc)}");
-            }
-            foreach (var (attr, value) in plan.Attributes)
-                LibCheck(Native.seccomp_attr_set(ctx, attr, value), $"set filter attribute {attr}");
-            LibCheck(Native.seccomp_attr_set(ctx, Native.SCMP_FLTATR_CTL_NNP, 0), "clear the no_new_privs attribute");
-
-            var conds = stackalloc Native.ScmpArgCmp[6];
-            foreach (var rule in plan.Rules)
-            {
-                int nr = Native.seccomp_syscall_resolve_name(rule.Syscall);
-                if (nr == -1) continue;   // __NR_SCMP_ERROR: unknown here; ignored, as runc does
-                int n = Math.Min(rule.Conditions.Count, 6);
-                for (int i = 0; i < n; i++)
-                {
-                    var c = rule.Conditions[i];
-                    conds[i] = new Native.ScmpArgCmp { Arg = c.Index, Op = c.Op, DatumA = c.DatumA, DatumB = c.DatumB };
-                }
-                LibCheck(Native.seccomp_rule_add_array(ctx, rule.Action, nr, (uint)n, conds), $"add rule for {rule.Syscall}");
-            }
-
             // Everything that allocates or may fail is done before the load.
             byte[]? message = null;
             if (plan.UsesNotify)
@@ -199,6 +180,87 @@ public static unsafe class SeccompFilter
         {
             if (sock >= 0) Native.close(sock);
             if (!loaded) Native.seccomp_release(ctx);
+        }
+    }
+
+    /// <summary>
+    /// For an init plan (native/plan.c loads it with seccomp(2), no libseccomp in the init): the
+    /// program and flags <see cref="Install"/> would load for <paramref name="seccomp"/>, runc's
+    /// -ENOSYS stub included; as root from <see cref="SeccompCache"/> when it was built before. Null
+    /// where the filter notifies an agent (the managed init serves that: it must send the listener
+    /// fd). Throws what Install would.
+    /// </summary>
+    public static SeccompProgram? ForPlan(LinuxSeccomp seccomp)
+    {
+        if (!SeccompSupport.Available) throw new HuskException($"seccomp: {SeccompSupport.Error}");
+        var plan = PlanOf(seccomp);
+        if (plan.UsesNotify) return null;
+        uint flags = SeccompProfile.KernelFlags(plan);
+        byte[]? key = Native.geteuid() == 0
+            ? SeccompCache.Key(seccomp, plan, SeccompSupport.Version, SeccompSupport.ApiLevel, SmallFile.ReadTextOrNull(SeccompCache.BootIdFile) ?? "")
+            : null;
+        if (key is not null && SeccompCache.Read(SeccompCache.Dir, key) is { } cached) return new SeccompProgram(cached, flags);
+        nint ctx = NewContext(seccomp, plan);
+        Native.SockFilter[] program;
+        try
+        {
+            var stub = SeccompProfile.EnosysStub(plan, LastSyscall(seccomp));
+            var exported = ExportProgram(ctx);
+            program = stub is null ? exported : [.. stub, .. exported];
+        }
+        finally { Native.seccomp_release(ctx); }
+        if (key is not null) SeccompCache.Write(SeccompCache.Dir, key, program);
+        return new SeccompProgram(program, flags);
+    }
+
+    static (LinuxSeccomp Seccomp, SeccompPlan Plan)? s_built;
+
+    /// <summary>SeccompProfile.Build with this host's library, once per section: `create` checks it, then builds the plan's program.</summary>
+    static SeccompPlan PlanOf(LinuxSeccomp seccomp)
+    {
+        if (s_built is { } built && ReferenceEquals(built.Seccomp, seccomp)) return built.Plan;
+        var plan = SeccompProfile.Build(seccomp, SeccompSupport.FlagSupported, SeccompSupport.Version);
+        s_built = (seccomp, plan);
+        return plan;
+    }
+
+    /// <summary>A libseccomp filter context with <paramref name="plan"/>'s architectures, attributes and rules; the caller releases it.</summary>
+    static nint NewContext(LinuxSeccomp seccomp, SeccompPlan plan)
+    {
+        nint ctx = Native.seccomp_init(plan.DefaultAction);
+        if (ctx == 0) throw new HuskException($"seccomp: cannot create a filter with default action {seccomp.DefaultAction}");
+        try
+        {
+            foreach (var arch in plan.Architectures)
+            {
+                uint token = Native.seccomp_arch_resolve_name(arch);
+                if (token == 0) throw new HuskException($"seccomp: libseccomp {SeccompSupport.Version} does not know architecture {arch}");
+                int rc = Native.seccomp_arch_add(ctx, token);
+                if (rc < 0 && rc != -EEXIST) throw new HuskException($"seccomp: add architecture {arch}: {Native.StrError(-rc)}");
+            }
+            foreach (var (attr, value) in plan.Attributes)
+                LibCheck(Native.seccomp_attr_set(ctx, attr, value), $"set filter attribute {attr}");
+            LibCheck(Native.seccomp_attr_set(ctx, Native.SCMP_FLTATR_CTL_NNP, 0), "clear the no_new_privs attribute");
+
+            var conds = stackalloc Native.ScmpArgCmp[6];
+            foreach (var rule in plan.Rules)
+            {
+                int nr = Native.seccomp_syscall_resolve_name(rule.Syscall);
+                if (nr == -1) continue;   // __NR_SCMP_ERROR: unknown here; ignored, as runc does
+                int n = Math.Min(rule.Conditions.Count, 6);
+                for (int i = 0; i < n; i++)
+                {
+                    var c = rule.Conditions[i];
+                    conds[i] = new Native.ScmpArgCmp { Arg = c.Index, Op = c.Op, DatumA = c.DatumA, DatumB = c.DatumB };
+                }
+                LibCheck(Native.seccomp_rule_add_array(ctx, rule.Action, nr, (uint)n, conds), $"add rule for {rule.Syscall}");
+            }
+            return ctx;
+        }
+        catch
+        {
+            Native.seccomp_release(ctx);
+            throw;
         }
     }
 

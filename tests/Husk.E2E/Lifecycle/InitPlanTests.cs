@@ -48,6 +48,84 @@ public class InitPlanTests
         Assert.Contains("NoNewPrivs:\t1", planned.Stdout);
     }
 
+    /// <summary>mkdir refused (EPERM) by a filter that allows everything else, with a conditional rule too.</summary>
+    static JsonObject MkdirFilter(params string[] alsoRefused) => new()
+    {
+        ["defaultAction"] = "SCMP_ACT_ALLOW",
+        ["architectures"] = new JsonArray("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"),
+        ["syscalls"] = new JsonArray(
+            new JsonObject { ["names"] = new JsonArray(["mkdir", "mkdirat", .. alsoRefused]), ["action"] = "SCMP_ACT_ERRNO", ["errnoRet"] = 1 },
+            new JsonObject
+            {
+                ["names"] = new JsonArray("personality"), ["action"] = "SCMP_ACT_ERRNO", ["errnoRet"] = 22,
+                ["args"] = new JsonArray(new JsonObject { ["index"] = 0, ["value"] = 8, ["op"] = "SCMP_CMP_EQ" }),
+            }),
+    };
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_planned_init_loads_the_same_seccomp_filter_and_binds_the_same_mounts(bool noNewPrivileges)
+    {
+        using var root = new TestRoot();
+        using var bundle = PlanBundle(
+            "mkdir /tmp/x; echo mkdir=$?; grep -E '^(Seccomp|NoNewPrivs)' /proc/self/status; " +
+            "cat /etc/planned /mnt/host/data/file; touch /mnt/host/data/new; echo touch=$?; " +
+            "grep -E ' /(etc/planned|mnt/host/data|mnt/rw) ' /proc/self/mountinfo | awk '{print $5, $6}'; echo > /mnt/rw/written; echo write=$?");
+        string data = Path.Combine(bundle.Dir, "host-data"), rw = Path.Combine(bundle.Dir, "host-rw");
+        Directory.CreateDirectory(data);
+        Directory.CreateDirectory(rw);
+        File.WriteAllText(Path.Combine(data, "file"), "in a host directory\n");
+        File.WriteAllText(Path.Combine(bundle.Dir, "host-file"), "a host file\n");
+        bundle.Process["noNewPrivileges"] = noNewPrivileges;
+        bundle.Config["linux"]!["seccomp"] = MkdirFilter();
+        var mounts = bundle.Config["mounts"]!.AsArray();
+        mounts.Add(new JsonObject { ["destination"] = "/etc/planned", ["type"] = "bind", ["source"] = Path.Combine(bundle.Dir, "host-file"), ["options"] = new JsonArray("bind", "ro") });
+        mounts.Add(new JsonObject { ["destination"] = "/mnt/host/data", ["type"] = "bind", ["source"] = data, ["options"] = new JsonArray("rbind", "ro", "nosuid", "rprivate") });
+        mounts.Add(new JsonObject { ["destination"] = "/mnt/rw", ["source"] = rw, ["options"] = new JsonArray("bind") });
+        bundle.Save();
+
+        string plannedId = root.NewId(), managedId = root.NewId();
+        var planned = root.Run(Managed(false), "--debug", "run", "--bundle", bundle.Dir, plannedId).AssertSuccess();
+        Assert.Contains("init plan: ", planned.Stderr);
+        Assert.DoesNotContain("init plan: not used", planned.Stderr);
+        var managed = root.Run(Managed(true), "run", "--bundle", bundle.Dir, managedId).AssertSuccess();
+        Assert.Equal(managed.Stdout, planned.Stdout);
+        Assert.Contains("mkdir=1", planned.Stdout);
+        Assert.Contains("Seccomp:\t2", planned.Stdout);
+        Assert.Contains("a host file\nin a host directory\ntouch=1", planned.Stdout);
+        Assert.Contains("/mnt/host/data ro,nosuid", planned.Stdout);
+        Assert.Contains("write=0", planned.Stdout);
+        Assert.True(File.Exists(Path.Combine(rw, "written")));
+
+        // `husk exec` into it: the same filter on the exec'd process.
+        bundle.SetScript("sleep 1000");
+        bundle.Save();
+        var id = root.NewId();
+        root.Run("run", "-d", "--bundle", bundle.Dir, id).AssertSuccess();
+        string[] exec = ["exec", id, "sh", "-c", "mkdir /tmp/y; echo mkdir=$?; grep -E '^(Seccomp|NoNewPrivs)' /proc/self/status"];
+        var plannedExec = root.Run(Managed(false), ["--debug", .. exec]).AssertSuccess();
+        Assert.Contains("exec plan: ", plannedExec.Stderr);
+        Assert.DoesNotContain("exec plan: not used", plannedExec.Stderr);
+        Assert.Equal(root.Run(Managed(true), exec).AssertSuccess().Stdout, plannedExec.Stdout);
+        Assert.Contains("mkdir=1", plannedExec.Stdout);
+        root.Run("delete", "-f", id).AssertSuccess();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_filter_that_refuses_execve_fails_the_program_with_the_managed_inits_line(bool managed)
+    {
+        using var root = new TestRoot();
+        using var bundle = PlanBundle("true");
+        bundle.Config["linux"]!["seccomp"] = MkdirFilter("execve", "execveat");
+        bundle.Save();
+        var run = root.Run(Managed(managed), "run", "--bundle", bundle.Dir, root.NewId());
+        Assert.Equal(127, run.ExitCode);
+        Assert.Matches("husk: exec \"/bin/sh\" failed \\(denied by the seccomp filter\\?\\): errno 1\n", run.Stderr);
+    }
+
     [Fact]
     public void A_planned_exec_gives_the_same_process_as_the_managed_exec_init()
     {

@@ -3,6 +3,7 @@ using System.Text;
 using Husk.Container;
 using Husk.Container.Launch;
 using Husk.Rootfs;
+using Husk.Seccomp;
 using Husk.Spec;
 using OciSpec = Husk.Spec.Spec;
 using Xunit;
@@ -27,7 +28,20 @@ public class InitPlanTests
 
     static readonly InitPlan.ProcessFacts Facts = new(LastCap: 40, PermittedCaps: ~0UL, HasOpenat2: true);
 
-    static readonly InitPlan.HostFacts Host = new(Facts, "/b/rootfs", null, CgroupUnified: true, HostHasKcore: false);
+    static readonly InitPlan.HostFacts Host = new(Facts, "/b/rootfs", null, CgroupUnified: true, HostHasKcore: false)
+    {
+        HasMountSetattr = true,
+        BindSources = new Dictionary<string, InitPlan.BindSource>
+        {
+            ["/srv/data"] = new(IsDirectory: true, IsProcfs: false),
+            ["/srv/hosts"] = new(IsDirectory: false, IsProcfs: false),
+            ["/proc/self/fd"] = new(IsDirectory: true, IsProcfs: true),
+        },
+    };
+
+    /// <summary>Stands in for libseccomp (SeccompFilter.ForPlan): one instruction (RET ALLOW), flags 4 (SPEC_ALLOW); null where a rule notifies.</summary>
+    static SeccompProgram? Filter(LinuxSeccomp s) =>
+        s.Syscalls.Any(x => x.Action == "SCMP_ACT_NOTIFY") ? null : new SeccompProgram([new(0x06, 0, 0, 0x7fff0000)], 4);
 
     static FakeImage Busybox(string? passwd = "root:x:0:0:root:/root:/bin/sh\n") => new(new()
     {
@@ -45,14 +59,14 @@ public class InitPlanTests
     static InitPlan Compile(OciSpec spec, InitPlan.IImage? image = null, InitPlan.HostFacts? host = null, int preserveFds = 0)
     {
         var plan = InitPlan.Compile(spec, NamespacePlan.From(spec), "c1", preserveFds, noPivot: false, noNewKeyring: false,
-            host ?? Host, image ?? Busybox(), out var refusal);
+            host ?? Host, image ?? Busybox(), Filter, out var refusal);
         Assert.True(plan is not null, $"refused: {refusal}");
         return plan!;
     }
 
     static string? Refusal(OciSpec spec, InitPlan.IImage? image = null, InitPlan.HostFacts? host = null, bool noPivot = false)
     {
-        var plan = InitPlan.Compile(spec, NamespacePlan.From(spec), "c1", 0, noPivot, noNewKeyring: false, host ?? Host, image ?? Busybox(), out var refusal);
+        var plan = InitPlan.Compile(spec, NamespacePlan.From(spec), "c1", 0, noPivot, noNewKeyring: false, host ?? Host, image ?? Busybox(), Filter, out var refusal);
         Assert.Null(plan);
         return refusal;
     }
@@ -122,17 +136,19 @@ public class InitPlanTests
     {
         var p = Default().Process!;
         p.Args = ["sh", "-c", "true"];
-        var plan = InitPlan.CompileExec(p, null, [], "c1", 0, Facts, Busybox(), out var refusal);
+        var plan = InitPlan.CompileExec(p, null, [], "c1", 0, Facts, Busybox(), Filter, out var refusal);
         Assert.Null(refusal);
         Assert.Equal(["Setsid", "Keyring u=0x80000 s=_ses.c1", "Rlimit i=7 u=0x400,0x400", "Arg s=sh", "Arg s=-c", "Arg s=true"],
             plan!.Listing.Take(6));
         Assert.Contains("Ready i=1", plan.Listing);
         Assert.DoesNotContain(plan.Listing, l => l.StartsWith("Mount", StringComparison.Ordinal) || l.StartsWith("WaitFifo", StringComparison.Ordinal));
         Assert.Equal("Exec i=3", plan.Listing[^1]);
-        Assert.Null(InitPlan.CompileExec(p, new LinuxSeccomp(), [], "c1", 0, Facts, Busybox(), out refusal));
-        Assert.Equal("a seccomp filter", refusal);
+        Assert.Null(InitPlan.CompileExec(p, Notifying(), [], "c1", 0, Facts, Busybox(), Filter, out refusal));
+        Assert.Equal("a seccomp filter that notifies an agent", refusal);
+        var filtered = InitPlan.CompileExec(p, new LinuxSeccomp { DefaultAction = "SCMP_ACT_ALLOW" }, [], "c1", 0, Facts, Busybox(), Filter, out refusal);
+        Assert.Equal(["Umask u=0x12", "Seccomp i=1,1 u=0x4 blob=8 s=-| (without no_new_privs it needs CAP_SYS_ADMIN)", "Exec i=3"], filtered!.Listing.TakeLast(3));
         p.Terminal = true;
-        Assert.Null(InitPlan.CompileExec(p, null, [], "c1", 0, Facts, Busybox(), out refusal));
+        Assert.Null(InitPlan.CompileExec(p, null, [], "c1", 0, Facts, Busybox(), Filter, out refusal));
         Assert.Equal("a terminal", refusal);
     }
 
@@ -140,12 +156,25 @@ public class InitPlanTests
     {
         { "a terminal", s => s.Process!.Terminal = true },
         { "a user namespace", s => s.Linux!.Namespaces.Add(new LinuxNamespace { Type = "user" }) },
-        { "a seccomp filter", s => s.Linux!.Seccomp = new LinuxSeccomp { DefaultAction = "SCMP_ACT_ALLOW" } },
-        { "bind mounts", s => s.Mounts.Add(new Mount { Destination = "/data", Type = "bind", Source = "/tmp", Options = ["rbind"] }) },
+        { "a seccomp filter that notifies an agent", s => s.Linux!.Seccomp = Notifying() },
+        { "a bind mount whose source is missing (/nonexistent)", s => s.Mounts.Add(Bind("/nonexistent", "/data")) },
+        { "a bind mount whose source is not an absolute path", s => s.Mounts.Add(Bind("data", "/data")) },
+        { "id-mapped mounts", s => s.Mounts.Add(new Mount { Destination = "/data", Type = "bind", Source = "/srv/data", Options = ["rbind", "idmap"],
+            UIDMappings = [new LinuxIDMapping { ContainerID = 0, HostID = 1000, Size = 1 }], GIDMappings = [new LinuxIDMapping { ContainerID = 0, HostID = 1000, Size = 1 }] }) },
+        { "a mount inside a bind mount", s => s.Mounts.AddRange([Bind("/srv/data", "/data"), new Mount { Destination = "/data/tmp", Type = "tmpfs", Source = "tmpfs" }]) },
         { "hooks that run during create or in the container", s => s.Hooks = new Hooks { StartContainer = [new Hook { Path = "/bin/true" }] } },
         { "LSM labels", s => s.Process!.ApparmorProfile = "p" },
         { "a personality", s => s.Linux!.Personality = new LinuxPersonality { Domain = "LINUX32" } },
         { "linux.rootfsPropagation", s => s.Linux!.RootfsPropagation = "shared" },
+    };
+
+    static Mount Bind(string source, string destination, params string[] options) =>
+        new() { Destination = destination, Type = "bind", Source = source, Options = ["rbind", .. options] };
+
+    static LinuxSeccomp Notifying() => new()
+    {
+        DefaultAction = "SCMP_ACT_ALLOW", ListenerPath = "/run/agent.sock",
+        Syscalls = [new LinuxSyscall { Names = ["mkdir"], Action = "SCMP_ACT_NOTIFY" }],
     };
 
     [Theory]
@@ -165,6 +194,8 @@ public class InitPlanTests
         Assert.Equal("a mount destination through a symlink (/sys)", Refusal(spec, image));
         Assert.Equal("a cgroup mount on a cgroup v1 host (its cgroups or mount_setattr unknown)", Refusal(spec, host: Host with { CgroupUnified = false }));
         Assert.Equal("the kernel has no openat2", Refusal(spec, host: Host with { Process = Facts with { HasOpenat2 = false } }));
+        spec.Mounts.Add(Bind("/srv/data", "/data"));
+        Assert.Equal("bind mounts on a kernel without mount_setattr", Refusal(spec, host: Host with { HasMountSetattr = false }));
         Assert.Equal("--no-pivot", Refusal(spec, noPivot: true));
     }
 
@@ -194,12 +225,58 @@ public class InitPlanTests
         };
         var plan = Compile(Default(), host: host);
         int tmpfs = IndexOf(plan, "Mount i=1 u=0xe s=tmpfs|-|tmpfs|mode=755");
-        int memory = IndexOf(plan, "Bind i=2,1 u=0xf,0x0 s=/sys/fs/cgroup/memory/husk/c1");
+        int memory = IndexOf(plan, "Bind i=2,1,0,-1 u=0xf,0x0 s=/sys/fs/cgroup/memory/husk/c1");
         Assert.Contains("Symlink i=0,1,0 s=cpu|cpu,cpuacct", plan.Listing);
         Assert.Contains("Symlink i=0,1,0 s=cpuacct|cpu,cpuacct", plan.Listing);
-        Assert.Contains("Bind i=2,1 u=0xf,0x0 s=/sys/fs/cgroup/unified/husk/c1", plan.Listing);
+        Assert.Contains("Bind i=2,1,0,-1 u=0xf,0x0 s=/sys/fs/cgroup/unified/husk/c1", plan.Listing);
         int remount = IndexOf(plan, "Remount i=1 u=0x2f");
         Assert.True(tmpfs < memory && memory < remount);
+    }
+
+    [Fact]
+    public void A_seccomp_filter_needing_CAP_SYS_ADMIN_is_loaded_before_the_capabilities_go_else_at_exec()
+    {
+        var spec = Default();
+        spec.Linux!.Seccomp = new LinuxSeccomp { DefaultAction = "SCMP_ACT_ALLOW" };
+        spec.Process!.NoNewPrivileges = false;
+        var plan = Compile(spec);
+        int filter = IndexOf(plan, "Seccomp i=1,0 u=0x4 blob=8");
+        Assert.True(IndexOf(plan, "FixStdio") < filter && filter < IndexOf(plan, "User "));
+        // With no_new_privs the op hands the filter to Exec, which loads it after the path lookup.
+        spec.Process.NoNewPrivileges = true;
+        plan = Compile(spec);
+        Assert.Equal(plan.Listing.Count - 2, IndexOf(plan, "Seccomp i=1,1 u=0x4 blob=8"));
+        // On the wire the program is the first string's bytes, its NUL after them.
+        var bytes = plan.Bytes;
+        var program = new byte[] { 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f, 0 };
+        Assert.True(bytes.AsSpan().IndexOf(program) > 0);
+    }
+
+    [Fact]
+    public void A_bind_mount_makes_its_destination_like_its_source_and_attaches_a_clone_with_its_flags()
+    {
+        var spec = Default();
+        spec.Mounts.Add(Bind("/srv/data", "/data", "ro", "rslave"));
+        spec.Mounts.Add(new Mount { Destination = "/etc/hosts", Type = "bind", Source = "/srv/hosts", Options = ["bind", "nosuid"] });
+        var plan = Compile(spec);
+        // A directory: made with its parents, the recursive clone read-only (MOUNT_ATTR_RDONLY), then rslave through the clone's fd.
+        int dir = IndexOf(plan, "MkdirAll i=1,0 u=0x1ed,0x16 s=data");
+        int bind = IndexOf(plan, "Bind i=1,1,1,2 u=0x1,0x0,0x0,0x0 s=/srv/data");
+        Assert.Equal($"Mount i=2 u=0x{MS_SLAVE | MS_REC:x}", plan.Listing[bind + 2]);
+        Assert.True(dir < bind);
+        // A file: its parent made, the file created 0644 (O_CREAT|O_NONBLOCK|O_NOCTTY), not recursive, nosuid.
+        ulong create = (ulong)(O_CREAT | O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        int file = IndexOf(plan, $"Open i=1,2 u=0x{create:x},0x16,0x1a4 s=hosts");
+        Assert.True(IndexOf(plan, "MkdirAll i=2,0 u=0x1ed,0x16 s=etc") < file && file < IndexOf(plan, "Bind i=1,0,2,-1 u=0x2,0x0,0x0,0x0 s=/srv/hosts"));
+
+        // Only a procfs may cover /proc (the source's file system, as the host has it).
+        var proc = Default();
+        proc.Mounts.Add(Bind("/srv/data", "/proc"));
+        var e = Assert.Throws<HuskException>(() => Compile(proc));
+        Assert.Equal("mount /srv/data to /proc: /proc cannot be mounted because it is not of type proc", e.Message);
+        var procfs = Default();
+        procfs.Mounts.Add(Bind("/proc/self/fd", "/proc"));
+        Assert.Contains(Compile(procfs).Listing, l => l.EndsWith("s=/proc/self/fd", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -53,8 +53,10 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
         UsePlan("init", () =>
         {
             using var image = new InitPlan.RootfsImage(container.Record.Rootfs);
+            var host = InitPlan.HostFacts.Read(container.Record.Rootfs, placement?.Directories,
+                spec.Mounts.Select(MountEntry.From).Where(e => e.IsBind && e.Type != "cgroup").Select(e => e.Source));
             var compiled = InitPlan.Compile(spec, plan, container.Id, preserveFds, options.NoPivot, options.NoNewKeyring,
-                InitPlan.HostFacts.Read(container.Record.Rootfs, placement?.Directories), image, out var refusal);
+                host, image, Seccomp.SeccompFilter.ForPlan, out var refusal);
             return (compiled, refusal);
         });
         placement?.CreateWhileStarting();

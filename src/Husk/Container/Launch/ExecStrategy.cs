@@ -44,12 +44,12 @@ public sealed class ExecStrategy(ContainerHandle container, Spec.Spec spec, Proc
     {
         using var image = new InitPlan.RootfsImage($"/proc/{container.Record.Pid}/root");
         var compiled = InitPlan.CompileExec(process, spec.Linux?.Seccomp, joins, container.Id, options.PreserveFds,
-            InitPlan.ProcessFacts.Read(), image, out var refusal);
+            InitPlan.ProcessFacts.Read(), image, Seccomp.SeccompFilter.ForPlan, out var refusal);
         return (compiled, refusal);
     });
 
     public override InitChannel.BootstrapBuilder Bootstrap(IReadOnlyList<string> cgroupTasks) =>
-        WithPlan(Records(spec.Linux?.Seccomp != null, joins, cgroupTasks));
+        WithPlan(Records(spec.Linux?.Seccomp != null && Plan is null, joins, cgroupTasks));
 
     /// <summary>The exec init's bootstrap: no namespace of its own, libseccomp when filtered, the namespaces to join.</summary>
     public static InitChannel.BootstrapBuilder Records(bool seccomp, IReadOnlyList<(uint Flag, string Path)> joins, IReadOnlyList<string> cgroupTasks)

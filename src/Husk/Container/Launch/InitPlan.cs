@@ -3,6 +3,7 @@ using System.Text;
 using Husk.Init;
 using Husk.Linux;
 using Husk.Rootfs;
+using Husk.Seccomp;
 using Husk.Spec;
 using static Husk.Linux.Native;
 
@@ -25,7 +26,7 @@ public sealed class InitPlan
     {
         Setsid = 1, Keyring, Mount, Open, MkdirAll, Close, Fchmod, Mknod, Symlink, Setattr, BindReadonly, Mask,
         CheckDevNull, NotSymlink, Pivot, Remount, ReadonlyRoot, Umask, Hostname, Domainname, WriteProc,
-        Rlimit, MakeCwd, Arg, Env, Cwd, LookPath, Ready, WaitFifo, FixStdio, User, Group, NoNewPrivs, Exec, Bind,
+        Rlimit, MakeCwd, Arg, Env, Cwd, LookPath, Ready, WaitFifo, FixStdio, User, Group, NoNewPrivs, Exec, Bind, Seccomp,
     }
 
     /// <summary>Lookups inside the rootfs: in its root, no symlinks at all, no magic links.</summary>
@@ -33,8 +34,8 @@ public sealed class InitPlan
     /// <summary>As the managed init's <see cref="SafeRoot"/>: in the root, symlinks followed inside it.</summary>
     public const ulong InRootResolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 
-    /// <summary>One operation as plan.c reads it: code, four ints, five u64s, five strings (the last: what failed).</summary>
-    readonly record struct Operation(Op Code, int[]? I, ulong[]? U, string?[]? S, string? What);
+    /// <summary>One operation as plan.c reads it: code, four ints, five u64s, five strings (the last: what failed); a blob of bytes, when there is one, in the first string's place.</summary>
+    readonly record struct Operation(Op Code, int[]? I, ulong[]? U, string?[]? S, string? What, byte[]? Blob = null);
 
     readonly List<Operation> _ops = [];
     int _nextReg;
@@ -51,6 +52,7 @@ public sealed class InitPlan
             {
                 size += Fixed + 5 * 4;
                 for (int k = 0; k < 5; k++) if (StringAt(o, k) is { } str) size += Encoding.UTF8.GetByteCount(str) + 1;
+                if (o.Blob is not null) size += o.Blob.Length + 1;
             }
             // One array of the exact size (a growing stream touches several times the memory).
             var bytes = new byte[size];
@@ -64,7 +66,13 @@ public sealed class InitPlan
                 for (int k = 0; k < 5; k++)
                 {
                     string? str = StringAt(o, k);
-                    int n = str is null ? 0 : Encoding.UTF8.GetBytes(str, span[4..]) + 1;
+                    int n;
+                    if (k == 0 && o.Blob is not null)
+                    {
+                        o.Blob.CopyTo(span[4..]);
+                        n = o.Blob.Length + 1;
+                    }
+                    else n = str is null ? 0 : Encoding.UTF8.GetBytes(str, span[4..]) + 1;
                     BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)n);
                     span = span[(4 + n)..];   // the NUL is the array's zero
                 }
@@ -90,6 +98,7 @@ public sealed class InitPlan
                     line.Append(" u=");
                     for (int k = 0; k < o.U.Length; k++) line.Append(k > 0 ? ",0x" : "0x").Append(o.U[k].ToString("x"));
                 }
+                if (o.Blob is not null) line.Append(" blob=").Append(o.Blob.Length);
                 if (o.S is { Length: > 0 })
                 {
                     line.Append(" s=");
@@ -113,7 +122,7 @@ public sealed class InitPlan
         _freeRegs.Push(reg);
     }
 
-    void Emit(Op op, int[]? i = null, ulong[]? u = null, string?[]? s = null, string? what = null) => _ops.Add(new(op, i, u, s, what));
+    void Emit(Op op, int[]? i = null, ulong[]? u = null, string?[]? s = null, string? what = null, byte[]? blob = null) => _ops.Add(new(op, i, u, s, what, blob));
 
     /// <summary>What any plan needs to know of this process and kernel (read by <see cref="ProcessFacts.Read"/>).</summary>
     public sealed record ProcessFacts(int LastCap, ulong PermittedCaps, bool HasOpenat2)
@@ -140,8 +149,14 @@ public sealed class InitPlan
         /// <summary>Whether the kernel has mount_setattr (5.12): the plan's bind operation needs it.</summary>
         public bool HasMountSetattr { get; init; }
 
-        /// <summary>The facts of this host for a rootfs at <paramref name="rootfs"/>; <paramref name="cgroupDirs"/>: the directories the init is placed in.</summary>
-        public static HostFacts Read(string rootfs, IReadOnlyList<string>? cgroupDirs = null)
+        /// <summary>What each bind mount's source is on the host (symlinks followed); a missing one is absent.</summary>
+        public IReadOnlyDictionary<string, BindSource> BindSources { get; init; } = new Dictionary<string, BindSource>();
+
+        /// <summary>
+        /// The facts of this host for a rootfs at <paramref name="rootfs"/>; <paramref name="cgroupDirs"/>: the
+        /// directories the init is placed in; <paramref name="bindSources"/>: the host paths the spec binds.
+        /// </summary>
+        public static HostFacts Read(string rootfs, IReadOnlyList<string>? cgroupDirs = null, IEnumerable<string>? bindSources = null)
         {
             var kernel = LinuxKernel.Instance;
             string real;
@@ -160,9 +175,28 @@ public sealed class InitPlan
                 InitCgroups = unified ? null : OwnCgroups(kernel.ReadFile("/proc/self/cgroup") ?? "", mounts, cgroupDirs ?? []),
                 // An invalid fd: EBADF where the call exists, ENOSYS where it does not.
                 HasMountSetattr = kernel.MountSetattr(-1, "", (uint)AT_EMPTY_PATH, 0, 0) != -ENOSYS,
+                BindSources = ReadBindSources(kernel, bindSources ?? []),
             };
         }
+
+        static Dictionary<string, BindSource> ReadBindSources(LinuxKernel kernel, IEnumerable<string> paths)
+        {
+            var sources = new Dictionary<string, BindSource>(StringComparer.Ordinal);
+            foreach (var path in paths)
+            {
+                if (sources.ContainsKey(path) || !path.StartsWith('/')) continue;
+                int fd = kernel.Open(path, O_PATH | O_CLOEXEC);
+                if (fd < 0) continue;
+                using var f = new OwnedFd(kernel, fd);
+                if (kernel.StatxAt(f.Fd, "", AT_EMPTY_PATH, out var st) == 0)
+                    sources[path] = new BindSource((st.Mode & S_IFMT) == S_IFDIR, kernel.FsType(f.Fd) == PROC_SUPER_MAGIC);
+            }
+            return sources;
+        }
     }
+
+    /// <summary>A bind mount's source as the host has it: a directory or not, on a procfs or not.</summary>
+    public readonly record struct BindSource(bool IsDirectory, bool IsProcfs);
 
     /// <summary>
     /// Pure: the /proc/self/cgroup lines of a process of <paramref name="selfCgroup"/>'s cgroups once it
@@ -205,15 +239,23 @@ public sealed class InitPlan
     /// The plan for <paramref name="spec"/>, or null (with <paramref name="refusal"/>) where the managed
     /// init must serve it. Throws for a spec the managed init would fail on too (with its message).
     /// </summary>
+    /// <param name="filterOf">The program of a seccomp filter (<see cref="SeccompFilter.ForPlan"/>), built only for a plan that will be used; null where it notifies.</param>
     public static InitPlan? Compile(Spec.Spec spec, NamespacePlan ns, string containerId, int preserveFds, bool noPivot,
-        bool noNewKeyring, HostFacts host, IImage image, out string? refusal)
+        bool noNewKeyring, HostFacts host, IImage image, Func<LinuxSeccomp, SeccompProgram?> filterOf, out string? refusal)
     {
         var entries = spec.Mounts.Select(MountEntry.From).ToList();
-        refusal = Refusal(spec, entries, ns, noPivot, host, image);
+        SeccompProgram? filter = null;
+        refusal = Refusal(spec, entries, ns, noPivot, host, image) ?? FilterRefusal(spec.Linux?.Seccomp, filterOf, out filter);
         if (refusal is not null) return null;
         var plan = new InitPlan();
-        plan.Build(spec, entries, ns, containerId, preserveFds, noNewKeyring, host, image);
+        plan.Build(spec, entries, ns, containerId, preserveFds, noNewKeyring, host, image, filter);
         return plan;
+    }
+
+    static string? FilterRefusal(LinuxSeccomp? seccomp, Func<LinuxSeccomp, SeccompProgram?> filterOf, out SeccompProgram? filter)
+    {
+        filter = seccomp is null ? null : filterOf(seccomp);
+        return seccomp is not null && filter is null ? "a seccomp filter that notifies an agent" : null;
     }
 
     /// <summary>Why the plan cannot serve <paramref name="spec"/>; null when it can.</summary>
@@ -227,18 +269,25 @@ public sealed class InitPlan
         if (p.Terminal) return "a terminal";
         if (spec.Hooks is { } h && (h.Prestart.Count > 0 || h.CreateRuntime.Count > 0 || h.CreateContainer.Count > 0 || h.StartContainer.Count > 0))
             return "hooks that run during create or in the container";
-        if (linux?.Seccomp is not null) return "a seccomp filter";
         if (!string.IsNullOrEmpty(p.ApparmorProfile) || !string.IsNullOrEmpty(p.SelinuxLabel) || !string.IsNullOrEmpty(linux?.MountLabel))
             return "LSM labels";
         if (linux?.Personality is not null) return "a personality";
         if (noPivot) return "--no-pivot";
         if (!string.IsNullOrEmpty(linux?.RootfsPropagation)) return "linux.rootfsPropagation";
+        if (IdmappedMounts.Plan(spec).Count > 0) return "id-mapped mounts";
         var earlier = new List<MountEntry>();
         foreach (var e in entries)
         {
-            if (e.IsBind) return "bind mounts";
+            if (e.IsBind && e.Type != "cgroup")
+            {
+                if (!e.Source.StartsWith('/')) return "a bind mount whose source is not an absolute path";
+                if (!host.BindSources.ContainsKey(e.Source)) return $"a bind mount whose source is missing ({e.Source})";
+                if (!host.HasMountSetattr) return "bind mounts on a kernel without mount_setattr";
+            }
+            if (earlier.Any(x => x.IsBind && ContainerPath.IsWithin(e.Destination, x.Destination)))
+                return "a mount inside a bind mount";
             if (e.TmpCopyUp) return "tmpcopyup";
-            if (e.Type.Length == 0) return "a mount without a type";
+            if (!e.IsBind && e.Type.Length == 0) return "a mount without a type";
             if (e.Type == "cgroup" && !host.CgroupUnified && (host.InitCgroups is null || !host.HasMountSetattr))
                 return "a cgroup mount on a cgroup v1 host (its cgroups or mount_setattr unknown)";
             if (!earlier.Any(x => ContainerPath.IsWithin(e.Destination, x.Destination)))
@@ -260,7 +309,7 @@ public sealed class InitPlan
     }
 
     void Build(Spec.Spec spec, List<MountEntry> entries, NamespacePlan ns, string containerId, int preserveFds, bool noNewKeyring,
-        HostFacts host, IImage image)
+        HostFacts host, IImage image, SeccompProgram? filter)
     {
         var p = spec.Process!;
         var linux = spec.Linux;
@@ -279,16 +328,22 @@ public sealed class InitPlan
         var mounted = new List<MountEntry>();
         foreach (var e in entries)
         {
-            string what = $"mount {e.Type} to {e.Destination}";
+            string what = $"mount {(e.IsBind ? e.Source : e.Type)} to {e.Destination}";
+            bool inImage = !mounted.Any(x => ContainerPath.IsWithin(e.Destination, x.Destination));
+            uint? existing = inImage ? image.ModeOf(e.Destination) : null;
             if (e.Type == "cgroup")
             {
                 EmitCgroupMount(root, e, linux?.Has(NamespaceKind.Cgroup) == true, host);
                 mounted.Add(e);
                 continue;
             }
+            if (e.IsBind)
+            {
+                EmitBind(root, e, host.BindSources[e.Source], existing, what);
+                mounted.Add(e);
+                continue;
+            }
             if (MountEntry.CheckProcMount(e.Destination, e.Type == "proc") is { } err) throw new HuskException($"{what}: {err}");
-            bool inImage = !mounted.Any(x => ContainerPath.IsWithin(e.Destination, x.Destination));
-            uint? existing = inImage ? image.ModeOf(e.Destination) : null;
             if (e.Type is "proc" or "sysfs" && existing is { } m && (m & S_IFMT) != S_IFDIR)
                 throw new HuskException($"{what}: filesystem \"{e.Type}\" must be mounted on ordinary directory");
             int target = MkdirAll(root, e.Destination, what);
@@ -381,7 +436,7 @@ public sealed class InitPlan
 
         // After `start` (ProcessSteps.BecomeProcess).
         Emit(Op.WaitFifo, i: [InitLauncher.FifoFd(preserveFds)]);
-        EmitBecomeProcess(p, host.Process, preserveFds);
+        EmitBecomeProcess(p, host.Process, preserveFds, filter);
     }
 
     /// <summary>
@@ -389,14 +444,14 @@ public sealed class InitPlan
     /// where the managed exec init must serve it. nsexec.c has joined the container's namespaces.
     /// </summary>
     public static InitPlan? CompileExec(Process p, LinuxSeccomp? seccomp, IReadOnlyList<(uint Flag, string Path)> joins,
-        string containerId, int preserveFds, ProcessFacts facts, IImage image, out string? refusal)
+        string containerId, int preserveFds, ProcessFacts facts, IImage image, Func<LinuxSeccomp, SeccompProgram?> filterOf, out string? refusal)
     {
+        SeccompProgram? filter = null;
         refusal = !facts.HasOpenat2 ? "the kernel has no openat2"
-            : seccomp is not null ? "a seccomp filter"
             : joins.Any(j => j.Flag == NamespaceKinds.CLONE_NEWUSER) ? "a user namespace"
             : p.Terminal ? "a terminal"
             : !string.IsNullOrEmpty(p.ApparmorProfile) || !string.IsNullOrEmpty(p.SelinuxLabel) ? "LSM labels"
-            : null;
+            : FilterRefusal(seccomp, filterOf, out filter);
         if (refusal is not null) return null;
         var plan = new InitPlan();
         plan.EmitSessionStart(containerId, noNewKeyring: false);
@@ -404,7 +459,7 @@ public sealed class InitPlan
         plan.EmitProgram(p, image);
         // The channel stays open: errors until execve still reach `exec`, and its end-of-file (close-on-exec) says the program runs.
         plan.Emit(Op.Ready, i: [1]);
-        plan.EmitBecomeProcess(p, facts, preserveFds);
+        plan.EmitBecomeProcess(p, facts, preserveFds, filter);
         return plan;
     }
 
@@ -440,10 +495,15 @@ public sealed class InitPlan
         Emit(Op.LookPath);
     }
 
-    /// <summary>ProcessSteps.BecomeProcess without seccomp and LSM labels (refused): stdio, user and capabilities, no_new_privs, umask, execve.</summary>
-    void EmitBecomeProcess(Process p, ProcessFacts facts, int preserveFds)
+    /// <summary>
+    /// ProcessSteps.BecomeProcess without LSM labels (refused): stdio, the seccomp filter where loading
+    /// it needs CAP_SYS_ADMIN (no no_new_privs), user and capabilities, no_new_privs, umask, execve
+    /// (the filter, with no_new_privs, right before it: the Exec operation loads it).
+    /// </summary>
+    void EmitBecomeProcess(Process p, ProcessFacts facts, int preserveFds, SeccompProgram? filter)
     {
         Emit(Op.FixStdio, i: [(int)p.User.UID]);
+        if (filter is not null && !p.NoNewPrivileges) EmitSeccomp(filter, atExec: false);
         var masks = ProcessSetup.ComputeMasks(p.Capabilities, facts.LastCap);
         ulong missing = masks.Permitted & ~facts.PermittedCaps;
         if (missing != 0)
@@ -453,7 +513,49 @@ public sealed class InitPlan
             u: [masks.Bounding, masks.Effective, masks.Permitted, masks.Inheritable, masks.Ambient]);
         if (p.NoNewPrivileges) Emit(Op.NoNewPrivs);
         Emit(Op.Umask, u: [(p.User.Umask ?? 0x12) & 0x1ff]);
+        if (filter is not null && p.NoNewPrivileges) EmitSeccomp(filter, atExec: true);
         Emit(Op.Exec, i: [3 + Math.Max(0, preserveFds)]);
+    }
+
+    /// <summary>The filter loaded now, or (<paramref name="atExec"/>) handed to the next Exec, which loads it once the program's path is found.</summary>
+    void EmitSeccomp(SeccompProgram filter, bool atExec) =>
+        Emit(Op.Seccomp, i: [filter.Instructions.Length, atExec ? 1 : 0], u: [filter.Flags],
+            s: [null, " (without no_new_privs it needs CAP_SYS_ADMIN)"], what: "seccomp: load the filter", blob: filter.Bytes);
+
+    /// <summary>
+    /// A bind mount as RootfsSetup.MountBind makes it: the destination a directory or a file, like the
+    /// source; the source cloned (recursively for rbind) with its flags set while detached
+    /// (mount_setattr), attached, then given its propagation. <paramref name="existing"/>: the
+    /// destination's mode in the image, when it is there.
+    /// </summary>
+    void EmitBind(int root, MountEntry e, BindSource source, uint? existing, string what)
+    {
+        if (MountEntry.CheckProcMount(e.Destination, source.IsProcfs) is { } err) throw new HuskException($"{what}: {err}");
+        int dst;
+        if (source.IsDirectory) dst = MkdirAll(root, e.Destination, what);
+        else if (existing is { } mode && (mode & S_IFMT) != S_IFREG)
+        {
+            // Not opened for reading: a device or fifo of the image stays untouched (the attach then fails on a directory).
+            dst = Reg();
+            Emit(Op.Open, i: [dst, root], u: [(ulong)O_PATH, StrictResolve], s: [Rel(e.Destination)], what: what);
+        }
+        else
+        {
+            // As SafeRoot.CreateFile: parents 0755, the file 0644; O_NONBLOCK|O_NOCTTY harmless should a fifo or tty appear.
+            var (parentPath, name) = ContainerPath.Split(e.Destination);
+            int dir = MkdirAll(root, parentPath, what);
+            dst = Reg();
+            Emit(Op.Open, i: [dst, dir], u: [(ulong)(O_CREAT | O_RDONLY | O_NONBLOCK | O_NOCTTY), StrictResolve, 0x1a4], s: [name], what: what);
+            Close(dir);
+        }
+        var (set, clear) = e.BindAttributes;
+        int tree = e.Propagation.Count > 0 ? Reg() : -1;
+        Emit(Op.Bind, i: [dst, (e.Flags & MS_REC) != 0 ? 1 : 0, source.IsDirectory ? 1 : 2, tree], u: [set, clear, e.AttrSet, e.AttrClear],
+            s: [e.Source], what: what);
+        Close(dst);
+        if (tree < 0) return;
+        foreach (var prop in e.Propagation) Emit(Op.Mount, i: [tree], u: [prop], what: $"{what}: set propagation");
+        Close(tree);
     }
 
     /// <summary>A "cgroup" spec mount as RootfsSetup.MountCgroup makes it (see <see cref="CgroupMounts"/>).</summary>
@@ -485,7 +587,7 @@ public sealed class InitPlan
             {
                 var bind = new MountEntry(dest, "bind", h.HostSource, flags | MS_BIND | MS_REC, 0, [], "", 0, 0, false);
                 var (set, clear) = bind.BindAttributes;
-                Emit(Op.Bind, i: [dir, 1], u: [set, clear], s: [h.HostSource], what: $"mount {h.HostSource} to {dest}");
+                Emit(Op.Bind, i: [dir, 1, 0, -1], u: [set, clear], s: [h.HostSource], what: $"mount {h.HostSource} to {dest}");
             }
             Close(dir);
             foreach (var alias in h.Aliases) Emit(Op.Symlink, i: [0, top, 0], s: [alias, h.Name], what: $"{what}: symlink {alias}");
