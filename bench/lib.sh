@@ -20,6 +20,8 @@ FLOOR=$OUT/tools/floor
 SHIM=$OUT/tools/memlock_shim.so
 BUNDLE=$OUT/bundle              # process.args = /bin/true
 BUNDLE_SLEEP=$OUT/bundle-sleep  # same rootfs, process.args = sleep 1000000 (exec target)
+BUNDLE_CLIENT=$OUT/bundle-client  # same rootfs and /bin/true, with what podman gives a container:
+                                  # its default seccomp profile (bench/client-seccomp.json) and 4 binds
 ROOTFS=$BUNDLE/rootfs
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }

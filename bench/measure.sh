@@ -93,6 +93,15 @@ for ((r = 1; r <= RUNS; r++)); do
     done
 done
 
+# ---- 1b. run /bin/true with a client's config (seccomp profile, binds) -----------------------
+log "$view: run with a client's config x$RUNS"
+for ((r = 1; r <= RUNS; r++)); do
+    for rt in "${runtimes[@]}"; do
+        rt_cmd "$rt" "$view"
+        timed "$rt" client "$r" "${CMD[@]}" run --bundle "$BUNDLE_CLIENT" "$rt-client-$r"
+    done
+done
+
 # ---- 2. create, start, delete separately ----------------------------------------------
 log "$view: create + start + delete x$RUNS"
 for ((r = 1; r <= RUNS; r++)); do

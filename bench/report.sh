@@ -81,9 +81,10 @@ for v in $views; do
     echo
     echo "| scenario | husk | runc | crun | floor | husk/runc | husk/crun | husk − floor |"
     echo "|---|---|---|---|---|---|---|---|"
-    for sc in run create start delete csd exec conc; do
+    for sc in run client create start delete csd exec conc; do
         case $sc in
             run) label='`run` /bin/true' ;; create) label='`create`' ;; start) label='`start`' ;;
+            client) label="\`run\` /bin/true, podman's config (seccomp profile, 4 binds)" ;;
             delete) label='`delete` (stopped)' ;; csd) label='create+start+delete' ;;
             exec) label='`exec` /bin/true' ;; conc) label="$CONC × \`run\` at once (wall)" ;;
         esac

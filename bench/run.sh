@@ -32,6 +32,17 @@ mv "$BUNDLE/config.json.tmp" "$BUNDLE/config.json"
 mkdir -p "$BUNDLE_SLEEP"
 jq --arg root "$ROOTFS" '.root.path = $root | .process.args = ["sleep", "1000000"]' \
     "$BUNDLE/config.json" >"$BUNDLE_SLEEP/config.json"
+# bench/client-seccomp.json: podman's default profile (containers/common's seccomp.json, Apache-2.0)
+# as podman hands it to the runtime for a container without added capabilities on x86_64.
+mkdir -p "$BUNDLE_CLIENT" "$OUT/client-host/data"
+for f in hosts hostname resolv.conf; do echo "# $f" >"$OUT/client-host/$f"; done
+jq --arg root "$ROOTFS" --arg host "$OUT/client-host" --slurpfile seccomp "$BENCH_DIR/client-seccomp.json" '
+    .root.path = $root | .linux.seccomp = $seccomp[0] |
+    .mounts += [{destination: "/etc/hosts", type: "bind", source: "\($host)/hosts", options: ["rbind", "rprivate", "rw"]},
+                {destination: "/etc/hostname", type: "bind", source: "\($host)/hostname", options: ["rbind", "rprivate", "rw"]},
+                {destination: "/etc/resolv.conf", type: "bind", source: "\($host)/resolv.conf", options: ["rbind", "rprivate", "ro"]},
+                {destination: "/data", type: "bind", source: "\($host)/data", options: ["rbind", "rprivate", "rw"]}]' \
+    "$BUNDLE/config.json" >"$BUNDLE_CLIENT/config.json"
 
 echo "$HUSK: $("$HUSK" --version 2>/dev/null | head -1), $(stat -c %s "$HUSK") bytes, built $(date -r "$HUSK" '+%F %T'), tree $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src native 2>/dev/null || echo ' + uncommitted changes in src/ or native/')" >"$OUT/husk.txt"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

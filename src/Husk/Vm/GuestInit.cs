@@ -228,12 +228,19 @@ public static class GuestInit
 /// <summary>The control port's framing between host and guest: length-prefixed frames host → guest, lines guest → host.</summary>
 public static class VmControl
 {
+    static readonly Lock s_writing = new();
+
+    /// <summary>
+    /// One frame, whole: frames are written from more than one thread (the size of a terminal from
+    /// the SIGWINCH handler while the main thread sends "start"), and two interleaved would leave the
+    /// guest reading one frame's length with the other's bytes.
+    /// </summary>
     public static void WriteFrame(int fd, ReadOnlySpan<byte> payload)
     {
-        Span<byte> len = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(len, (uint)payload.Length);
-        Native.WriteAll(fd, len, "VM control port");
-        Native.WriteAll(fd, payload, "VM control port");
+        var frame = new byte[4 + payload.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(frame, (uint)payload.Length);
+        payload.CopyTo(frame.AsSpan(4));
+        lock (s_writing) Native.WriteAll(fd, frame, "VM control port");
     }
 
     /// <summary>The next frame; null at end of file.</summary>
