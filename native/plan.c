@@ -283,11 +283,10 @@ static void bind_readonly(int fd, const char *what)
 	close(top);
 }
 
-/* A bind of the host's `source` onto the directory at dst: a detached clone (recursive when asked)
- * gets its attributes, then is attached (as RootfsSetup.AttachBindClone). */
-/* A bind mount: the host's source (its type as the plan expects: 1 a directory, 2 not one, 0 any)
- * cloned (recursively when asked), its flags and then the recursive attributes set while detached,
- * attached at dst. The attached clone's fd goes to register tree (-1: closed). */
+/* A bind mount, as RootfsSetup.AttachBindClone: the host's source (its type as the plan expects:
+ * 1 a directory, 2 not one, 0 any) cloned (recursively when asked), its flags and then the
+ * recursive attributes set while detached, attached at i[0]. The attached clone's fd goes to
+ * register i[3] (-1: closed), for its propagation. */
 static void bind_clone(const struct op *o)
 {
 	const char *what = o->s[4];
