@@ -131,7 +131,7 @@ public class CgroupV1Tests
         Cg.SetResources(bundle, """{"memory": {"limit": 16777216, "swap": 16777216}}""");
         var id = root.NewId();
         root.Run("create", "--bundle", bundle.Dir, id).AssertSuccess();
-        var events = Task.Run(() => root.Run(new RunOptions { Timeout = TimeSpan.FromSeconds(60) }, "events", "--interval", "30s", id));
+        var events = root.RunInBackground(new RunOptions { Timeout = TimeSpan.FromSeconds(60) }, "events", "--interval", "30s", id);
         Thread.Sleep(500); // let events register for OOM notifications
         root.Run("start", id).AssertSuccess();
         Cg.WaitFor(() => Cg.Status(root, id) == "stopped", "the container to be OOM-killed", 30);
@@ -270,7 +270,7 @@ public class CgroupV1Tests
         Assert.NotNull(data["hugetlb"]);
 
         // With an interval: stats lines until the container stops.
-        var events = Task.Run(() => root.Run(new RunOptions { Timeout = TimeSpan.FromSeconds(30) }, "events", "--interval", "200ms", id));
+        var events = root.RunInBackground(new RunOptions { Timeout = TimeSpan.FromSeconds(30) }, "events", "--interval", "200ms", id);
         Thread.Sleep(900);
         root.Run("kill", id, "KILL").AssertSuccess();
         var all = (await events).AssertSuccess();

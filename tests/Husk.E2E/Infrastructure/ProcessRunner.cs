@@ -33,6 +33,9 @@ public sealed record RunOptions
     /// the container never gets SIGPIPE).
     /// </summary>
     public TimeSpan OutputGrace { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Called with the process's pid once it has started.</summary>
+    public Action<int>? Started { get; init; }
 }
 
 /// <summary>Exit code and output of one finished process.</summary>
@@ -96,6 +99,7 @@ public static partial class ProcessRunner
         try
         {
             process.Start();
+            options.Started?.Invoke(process.Id);
         }
         catch (Exception e)
         {

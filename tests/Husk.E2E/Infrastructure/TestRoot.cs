@@ -35,6 +35,18 @@ public sealed class TestRoot : IDisposable
     /// <summary>Runs <c>husk --root PATH ARGS</c> with options (stdin, timeout, env...); options.Root is replaced.</summary>
     public Result Run(RunOptions options, params string[] args) => HuskCli.Run(options with { Root = Path }, args);
 
+    /// <summary>
+    /// `husk ARGS` on a thread of its own (not the thread pool, which a loaded parallel test run can
+    /// starve for seconds), returned once its process has started; the task ends when it exits.
+    /// </summary>
+    public Task<Result> RunInBackground(RunOptions options, params string[] args)
+    {
+        var started = new ManualResetEventSlim();
+        var run = Task.Factory.StartNew(() => Run(options with { Started = _ => started.Set() }, args), TaskCreationOptions.LongRunning);
+        WaitHandle.WaitAny([started.WaitHandle, ((IAsyncResult)run).AsyncWaitHandle], options.Timeout);
+        return run;
+    }
+
     /// <summary>Ids from <c>husk --root PATH list -q</c> (empty when the command fails).</summary>
     public IReadOnlyList<string> ListIds()
     {
