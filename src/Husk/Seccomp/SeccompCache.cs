@@ -26,13 +26,20 @@ public static class SeccompCache
     const int MaxInstructions = 4096;
     const int InstructionSize = 8;
     /// <summary>Different at every boot: a kernel or library upgraded and booted never meets an older entry.</summary>
-    public const string BootIdFile = "/proc/sys/kernel/random/boot_id";
+    const string BootIdFile = "/proc/sys/kernel/random/boot_id";
+
+    /// <summary>This boot's id; null where it cannot be read (then nothing is cached).</summary>
+    public static string? BootId()
+    {
+        try { return SmallFile.ReadTextOrNull(BootIdFile)?.Trim() is { Length: > 0 } id ? id : null; }
+        catch (HuskException) { return null; }
+    }
 
     /// <summary>What the program of <paramref name="seccomp"/> (decoded as <paramref name="plan"/>) depends on, with this library and kernel. Pure.</summary>
     public static byte[] Key(LinuxSeccomp seccomp, SeccompPlan plan, string libseccompVersion, uint apiLevel, string bootId)
     {
         var head = new StringBuilder("husk seccomp cache 1\n")
-            .Append(libseccompVersion).Append('\n').Append(apiLevel).Append('\n').Append(bootId.Trim()).Append('\n');
+            .Append(libseccompVersion).Append('\n').Append(apiLevel).Append('\n').Append(bootId).Append('\n');
         foreach (var (attribute, value) in plan.Attributes) head.Append(attribute).Append('=').Append(value).Append(' ');
         head.Append('\n');
         return [.. Encoding.UTF8.GetBytes(head.ToString()), .. LinuxSeccomp.Shape.WriteDocument(seccomp)];

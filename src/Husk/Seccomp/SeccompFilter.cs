@@ -196,8 +196,8 @@ public static unsafe class SeccompFilter
         var plan = PlanOf(seccomp);
         if (plan.UsesNotify) return null;
         uint flags = SeccompProfile.KernelFlags(plan);
-        byte[]? key = Native.geteuid() == 0
-            ? SeccompCache.Key(seccomp, plan, SeccompSupport.Version, SeccompSupport.ApiLevel, SmallFile.ReadTextOrNull(SeccompCache.BootIdFile) ?? "")
+        byte[]? key = Native.geteuid() == 0 && SeccompCache.BootId() is { } boot
+            ? SeccompCache.Key(seccomp, plan, SeccompSupport.Version, SeccompSupport.ApiLevel, boot)
             : null;
         if (key is not null && SeccompCache.Read(SeccompCache.Dir, key) is { } cached) return new SeccompProgram(cached, flags);
         nint ctx = NewContext(seccomp, plan);

@@ -33,6 +33,8 @@ public class SeccompCacheTests
         flagged.Flags = ["SECCOMP_FILTER_FLAG_LOG"];
         Assert.NotEqual(key, Key(flagged));
         Assert.Matches("^[0-9a-f]{16}$", SeccompCache.Name(key));
+        // This boot's id, as the kernel gives it (/proc/sys/kernel/random/boot_id).
+        Assert.Matches("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", SeccompCache.BootId());
     }
 
     [Fact]
