@@ -619,12 +619,14 @@ static void exec_process(int close_from)
 	char buf[4096];
 	const char *path = look_path(buf, sizeof(buf));
 	if (has_exec_filter) {
-		/* Under the filter a failed execve gets one line on stderr, as the managed init's
-		 * (ProcessSteps.ExecVe): the filter may refuse what fail() would do. */
+		/* Under the filter a failed execve gets one line on stderr, the plan's text around the
+		 * path and the errno, as the managed init's (ProcessSteps.ExecVe): the filter may refuse
+		 * what fail() would do. */
 		char msg[4200];
 		load_filter(&exec_filter);
 		execve(path, argv_, envp_);
-		int n = snprintf(msg, sizeof(msg), "husk: exec \"%s\" failed (denied by the seccomp filter?): errno %d\n", path, errno);
+		int n = snprintf(msg, sizeof(msg), "%s%s%s%d\n", exec_filter.s[2] ? exec_filter.s[2] : "",
+				 path, exec_filter.s[3] ? exec_filter.s[3] : "", errno);
 		if (n > 0)
 			(void)husk_write_all(2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
 		_exit(127);

@@ -361,7 +361,7 @@ public sealed unsafe class ProcessSteps(IKernel kernel)
         {
             // After the filter the runtime itself may be refused the syscalls that throwing needs
             // (mmap, ...): a failed execve is reported with one write and _exit.
-            var prefix = Encoding.UTF8.GetBytes($"husk: exec {Quote(path)} failed (denied by the seccomp filter?): errno ");
+            var prefix = Encoding.UTF8.GetBytes($"{FilteredExecFailure}{Quote(path)}{FilteredExecFailureAfterPath}");
             byte* msg = stackalloc byte[prefix.Length + 16];
             prefix.CopyTo(new Span<byte>(msg, prefix.Length));
             installSeccomp();
@@ -379,6 +379,9 @@ public sealed unsafe class ProcessSteps(IKernel kernel)
         int errno = -kernel.ExecVe(cpath, cargv, cenv);
         throw new HuskException($"exec {Quote(path)}: {Native.StrError(errno)}");
     }
+
+    /// <summary>The one line a failed execve under the seccomp filter writes to stderr, around the quoted path and before the errno (an init plan's too).</summary>
+    public const string FilteredExecFailure = "husk: exec ", FilteredExecFailureAfterPath = " failed (denied by the seccomp filter?): errno ";
 
     /// <summary>Go's %q, near enough for messages: the string in double quotes.</summary>
     internal static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";

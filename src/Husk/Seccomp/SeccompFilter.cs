@@ -155,17 +155,14 @@ public static unsafe class SeccompFilter
                 message = ProcessStateMessage(stateJson, processPid, seccomp.ListenerMetadata);
                 sock = listener is not null ? listener.TakeConnection() : ConnectUnix(seccomp.ListenerPath!, seccomp.ListenerPath!);
             }
-            // With runc's -ENOSYS stub the program is libseccomp's with the stub before it, loaded here.
-            var stub = SeccompProfile.EnosysStub(plan, LastSyscall(seccomp));
-            Native.SockFilter[]? program = stub is null ? null : [.. stub, .. ExportProgram(ctx)];
+            var program = StubbedProgram(ctx, seccomp, plan);
 
             // Negative errno on failure, as libseccomp's; the listener fd when the stub's load notifies.
             int loadRc;
             if (program is null) loadRc = Native.seccomp_load(ctx);
             else if ((loadRc = Native.SeccompSetModeFilter(program, SeccompProfile.KernelFlags(plan))) < 0) loadRc = -Native.Errno;
             if (loadRc < 0)
-                throw new HuskException($"seccomp: load the filter: {Native.StrError(-loadRc)}" +
-                    (-loadRc == Native.EACCES ? " (without no_new_privs it needs CAP_SYS_ADMIN)" : ""));
+                throw new HuskException($"{LoadFailure}: {Native.StrError(-loadRc)}" + (-loadRc == Native.EACCES ? LoadNeedsCapSysAdmin : ""));
             loaded = true;
 
             if (message is not null)
@@ -202,16 +199,19 @@ public static unsafe class SeccompFilter
         if (key is not null && SeccompCache.Read(SeccompCache.Dir, key) is { } cached) return new SeccompProgram(cached, flags);
         nint ctx = NewContext(seccomp, plan);
         Native.SockFilter[] program;
-        try
-        {
-            var stub = SeccompProfile.EnosysStub(plan, LastSyscall(seccomp));
-            var exported = ExportProgram(ctx);
-            program = stub is null ? exported : [.. stub, .. exported];
-        }
+        try { program = StubbedProgram(ctx, seccomp, plan) ?? ExportProgram(ctx); }
         finally { Native.seccomp_release(ctx); }
         if (key is not null) SeccompCache.Write(SeccompCache.Dir, key, program);
         return new SeccompProgram(program, flags);
     }
+
+    /// <summary>What a failed load says, before the error; with EACCES <see cref="LoadNeedsCapSysAdmin"/> follows it (an init plan's too).</summary>
+    public const string LoadFailure = "seccomp: load the filter";
+    public const string LoadNeedsCapSysAdmin = " (without no_new_privs it needs CAP_SYS_ADMIN)";
+
+    /// <summary>With runc's -ENOSYS stub (<see cref="SeccompProfile.EnosysStub"/>), the program: libseccomp's with the stub before it; null without one.</summary>
+    static Native.SockFilter[]? StubbedProgram(nint ctx, LinuxSeccomp seccomp, SeccompPlan plan) =>
+        SeccompProfile.EnosysStub(plan, LastSyscall(seccomp)) is { } stub ? [.. stub, .. ExportProgram(ctx)] : null;
 
     static (LinuxSeccomp Seccomp, SeccompPlan Plan)? s_built;
 

@@ -31,11 +31,12 @@ public class InitPlanTests
     static readonly InitPlan.HostFacts Host = new(Facts, "/b/rootfs", null, CgroupUnified: true, HostHasKcore: false)
     {
         HasMountSetattr = true,
-        BindSources = new Dictionary<string, InitPlan.BindSource>
+        BindSourceOf = path => path switch
         {
-            ["/srv/data"] = new(IsDirectory: true, IsProcfs: false),
-            ["/srv/hosts"] = new(IsDirectory: false, IsProcfs: false),
-            ["/proc/self/fd"] = new(IsDirectory: true, IsProcfs: true),
+            "/srv/data" => new InitPlan.BindSource(IsDirectory: true, IsProcfs: false),
+            "/srv/hosts" => new InitPlan.BindSource(IsDirectory: false, IsProcfs: false),
+            "/proc/self/fd" => new InitPlan.BindSource(IsDirectory: true, IsProcfs: true),
+            _ => null,
         },
     };
 
@@ -146,7 +147,7 @@ public class InitPlanTests
         Assert.Null(InitPlan.CompileExec(p, Notifying(), [], "c1", 0, Facts, Busybox(), Filter, out refusal));
         Assert.Equal("a seccomp filter that notifies an agent", refusal);
         var filtered = InitPlan.CompileExec(p, new LinuxSeccomp { DefaultAction = "SCMP_ACT_ALLOW" }, [], "c1", 0, Facts, Busybox(), Filter, out refusal);
-        Assert.Equal(["Umask u=0x12", "Seccomp i=1,1 u=0x4 blob=8 s=-| (without no_new_privs it needs CAP_SYS_ADMIN)", "Exec i=3"], filtered!.Listing.TakeLast(3));
+        Assert.Equal(["Umask u=0x12", "Seccomp i=1,1 u=0x4 blob=8 s=-| (without no_new_privs it needs CAP_SYS_ADMIN)|husk: exec \"|\" failed (denied by the seccomp filter?): errno ", "Exec i=3"], filtered!.Listing.TakeLast(3));
         p.Terminal = true;
         Assert.Null(InitPlan.CompileExec(p, null, [], "c1", 0, Facts, Busybox(), Filter, out refusal));
         Assert.Equal("a terminal", refusal);

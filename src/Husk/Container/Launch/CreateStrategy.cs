@@ -53,14 +53,8 @@ public sealed class CreateStrategy(ContainerHandle container, Spec.Spec spec, Na
         UsePlan("init", () =>
         {
             using var image = new InitPlan.RootfsImage(container.Record.Rootfs);
-            // A loop, not Linq: a Select after a Where is a generic virtual call, and resolving one
-            // maps the runtime's type-loader tables (~0.5 MiB more of the image; bench/analysis.md, update 8).
-            var bindSources = new List<string>();
-            foreach (var m in spec.Mounts)
-                if (MountEntry.From(m) is { IsBind: true, Type: not "cgroup" } e) bindSources.Add(e.Source);
-            var host = InitPlan.HostFacts.Read(container.Record.Rootfs, placement?.Directories, bindSources);
             var compiled = InitPlan.Compile(spec, plan, container.Id, preserveFds, options.NoPivot, options.NoNewKeyring,
-                host, image, Seccomp.SeccompFilter.ForPlan, out var refusal);
+                InitPlan.HostFacts.Read(container.Record.Rootfs, placement?.Directories), image, Seccomp.SeccompFilter.ForPlan, out var refusal);
             return (compiled, refusal);
         });
         placement?.CreateWhileStarting();

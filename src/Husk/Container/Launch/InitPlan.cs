@@ -149,14 +149,11 @@ public sealed class InitPlan
         /// <summary>Whether the kernel has mount_setattr (5.12): the plan's bind operation needs it.</summary>
         public bool HasMountSetattr { get; init; }
 
-        /// <summary>What each bind mount's source is on the host (symlinks followed); a missing one is absent.</summary>
-        public IReadOnlyDictionary<string, BindSource> BindSources { get; init; } = new Dictionary<string, BindSource>();
+        /// <summary>What a bind mount's source (an absolute host path) is on the host, symlinks followed; null when it is missing. Looked at only when asked, once per path.</summary>
+        public Func<string, BindSource?> BindSourceOf { get; init; } = _ => null;
 
-        /// <summary>
-        /// The facts of this host for a rootfs at <paramref name="rootfs"/>; <paramref name="cgroupDirs"/>: the
-        /// directories the init is placed in; <paramref name="bindSources"/>: the host paths the spec binds.
-        /// </summary>
-        public static HostFacts Read(string rootfs, IReadOnlyList<string>? cgroupDirs = null, IEnumerable<string>? bindSources = null)
+        /// <summary>The facts of this host for a rootfs at <paramref name="rootfs"/>; <paramref name="cgroupDirs"/>: the directories the init is placed in.</summary>
+        public static HostFacts Read(string rootfs, IReadOnlyList<string>? cgroupDirs = null)
         {
             var kernel = LinuxKernel.Instance;
             string real;
@@ -175,23 +172,26 @@ public sealed class InitPlan
                 InitCgroups = unified ? null : OwnCgroups(kernel.ReadFile("/proc/self/cgroup") ?? "", mounts, cgroupDirs ?? []),
                 // An invalid fd: EBADF where the call exists, ENOSYS where it does not.
                 HasMountSetattr = kernel.MountSetattr(-1, "", (uint)AT_EMPTY_PATH, 0, 0) != -ENOSYS,
-                BindSources = ReadBindSources(kernel, bindSources ?? []),
+                BindSourceOf = BindSourceProbe(kernel),
             };
         }
 
-        static Dictionary<string, BindSource> ReadBindSources(LinuxKernel kernel, IEnumerable<string> paths)
+        static Func<string, BindSource?> BindSourceProbe(LinuxKernel kernel)
         {
-            var sources = new Dictionary<string, BindSource>(StringComparer.Ordinal);
-            foreach (var path in paths)
+            var known = new Dictionary<string, BindSource?>(StringComparer.Ordinal);
+            return path =>
             {
-                if (sources.ContainsKey(path) || !path.StartsWith('/')) continue;
+                if (known.TryGetValue(path, out var seen)) return seen;
+                BindSource? source = null;
                 int fd = kernel.Open(path, O_PATH | O_CLOEXEC);
-                if (fd < 0) continue;
-                using var f = new OwnedFd(kernel, fd);
-                if (kernel.StatxAt(f.Fd, "", AT_EMPTY_PATH, out var st) == 0)
-                    sources[path] = new BindSource((st.Mode & S_IFMT) == S_IFDIR, kernel.FsType(f.Fd) == PROC_SUPER_MAGIC);
-            }
-            return sources;
+                if (fd >= 0)
+                {
+                    using var f = new OwnedFd(kernel, fd);
+                    if (kernel.StatxAt(f.Fd, "", AT_EMPTY_PATH, out var st) == 0)
+                        source = new BindSource((st.Mode & S_IFMT) == S_IFDIR, kernel.FsType(f.Fd) == PROC_SUPER_MAGIC);
+                }
+                return known[path] = source;
+            };
         }
     }
 
@@ -281,7 +281,7 @@ public sealed class InitPlan
             if (e.IsBind && e.Type != "cgroup")
             {
                 if (!e.Source.StartsWith('/')) return "a bind mount whose source is not an absolute path";
-                if (!host.BindSources.ContainsKey(e.Source)) return $"a bind mount whose source is missing ({e.Source})";
+                if (host.BindSourceOf(e.Source) is null) return $"a bind mount whose source is missing ({e.Source})";
                 if (!host.HasMountSetattr) return "bind mounts on a kernel without mount_setattr";
             }
             if (earlier.Any(x => x.IsBind && ContainerPath.IsWithin(e.Destination, x.Destination)))
@@ -329,17 +329,17 @@ public sealed class InitPlan
         foreach (var e in entries)
         {
             string what = $"mount {(e.IsBind ? e.Source : e.Type)} to {e.Destination}";
-            bool inImage = !mounted.Any(x => ContainerPath.IsWithin(e.Destination, x.Destination));
-            uint? existing = inImage ? image.ModeOf(e.Destination) : null;
             if (e.Type == "cgroup")
             {
                 EmitCgroupMount(root, e, linux?.Has(NamespaceKind.Cgroup) == true, host);
                 mounted.Add(e);
                 continue;
             }
+            bool inImage = !mounted.Any(x => ContainerPath.IsWithin(e.Destination, x.Destination));
+            uint? existing = inImage ? image.ModeOf(e.Destination) : null;
             if (e.IsBind)
             {
-                EmitBind(root, e, host.BindSources[e.Source], existing, what);
+                EmitBind(root, e, host.BindSourceOf(e.Source)!.Value, existing, what);
                 mounted.Add(e);
                 continue;
             }
@@ -517,10 +517,15 @@ public sealed class InitPlan
         Emit(Op.Exec, i: [3 + Math.Max(0, preserveFds)]);
     }
 
-    /// <summary>The filter loaded now, or (<paramref name="atExec"/>) handed to the next Exec, which loads it once the program's path is found.</summary>
+    /// <summary>
+    /// The filter loaded now, or (<paramref name="atExec"/>) handed to the next Exec, which loads it once
+    /// the program's path is found; with SeccompFilter's error texts, and the line ProcessSteps.ExecVe
+    /// writes when execve fails under the filter (around the path, which plan.c quotes).
+    /// </summary>
     void EmitSeccomp(SeccompProgram filter, bool atExec) =>
         Emit(Op.Seccomp, i: [filter.Instructions.Length, atExec ? 1 : 0], u: [filter.Flags],
-            s: [null, " (without no_new_privs it needs CAP_SYS_ADMIN)"], what: "seccomp: load the filter", blob: filter.Bytes);
+            s: [null, SeccompFilter.LoadNeedsCapSysAdmin, ProcessSteps.FilteredExecFailure + "\"", "\"" + ProcessSteps.FilteredExecFailureAfterPath],
+            what: SeccompFilter.LoadFailure, blob: filter.Bytes);
 
     /// <summary>
     /// A bind mount as RootfsSetup.MountBind makes it: the destination a directory or a file, like the
