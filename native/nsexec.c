@@ -18,8 +18,7 @@
  *      lock (and its RCU grace period) that a move by pid takes; the runtime's threads, made
  *      later, inherit the cgroups. (cgroup v2: the process was started inside, native/spawn.c.)
  *   4. Write oom_score_adj (before a new user namespace makes lowering it impossible).
- *   5. dlopen the libraries the bootstrap names (from the host, before its files go out of reach),
- *      open every namespace path to join, then setns() into them, the user namespace first.
+ *   5. Open every namespace path to join, then setns() into them, the user namespace first.
  *   6. If asked for a new user namespace: unshare it, ask the parent to write
  *      uid_map/gid_map, wait for its answer, become uid/gid 0 inside.
  *   7. unshare() every other new namespace; write time namespace offsets.
@@ -34,7 +33,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -64,7 +62,6 @@ enum {
 	REC_NS_PATH = 2,        /* u32 CLONE_NEW* type, then a NUL-terminated path to setns into */
 	REC_OOM_SCORE_ADJ = 3,  /* text written to /proc/self/oom_score_adj */
 	REC_TIMENS_OFFSETS = 4, /* text written to /proc/self/timens_offsets */
-	REC_PRELOAD = 5,        /* NUL-terminated library name to dlopen before joining namespaces */
 	REC_CGROUP_TASKS = 6,   /* NUL-terminated path of a cgroup v1 tasks file to move into */
 	REC_PLAN = 7,           /* the whole init as operations (plan.c): no .NET runtime in the init */
 };
@@ -150,8 +147,6 @@ struct bootstrap {
 	const char *ns_path[MAX_NS_PATHS];
 	const char *oom_score_adj; size_t oom_len;
 	const char *timens_offsets; size_t timens_len;
-	int preload_count;
-	const char *preload[4];
 	int cgroup_count;
 	const char *cgroup_tasks[MAX_CGROUPS];
 	char *plan; uint32_t plan_len;
@@ -186,10 +181,6 @@ static void parse_bootstrap(char *buf, uint32_t len, struct bootstrap *b)
 		case REC_OOM_SCORE_ADJ:
 			b->oom_score_adj = p;
 			b->oom_len = rlen;
-			break;
-		case REC_PRELOAD:
-			if (rlen > 1 && b->preload_count < 4 && p[rlen - 1] == '\0')
-				b->preload[b->preload_count++] = p;
 			break;
 		case REC_TIMENS_OFFSETS:
 			b->timens_offsets = p;
@@ -309,16 +300,6 @@ __attribute__((constructor)) static void husk_nsexec(void)
 
 	if (b.oom_score_adj)
 		write_proc_file("/proc/self/oom_score_adj", b.oom_score_adj, b.oom_len);
-
-	/* Libraries the managed code will need once it runs inside the container's mount namespace
-	 * (`husk exec`: libseccomp), loaded now from the host's file system, never the container's. */
-	for (int i = 0; i < b.preload_count; i++) {
-		if (!dlopen(b.preload[i], RTLD_NOW | RTLD_GLOBAL)) {
-			const char *why = dlerror();
-			errno = 0;
-			bail("nsexec: load %s: %s", b.preload[i], why ? why : "unknown error");
-		}
-	}
 
 	join_namespaces(&b);
 

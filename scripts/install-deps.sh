@@ -4,10 +4,11 @@
 # costs a few dpkg queries. Run as root (or with sudo available).
 set -euo pipefail
 
-# busybox-static: the rootfs of every test/demo bundle.  libseccomp: seccomp filters.
+# busybox-static: the rootfs of every test/demo bundle.  libseccomp: seccomp filters (libseccomp.a
+# and glibc's libc.a from libc6-dev: bin/husk is linked statically).
 # iptables + criu: checkpoint/restore.  runc + crun: side-by-side comparisons/benchmarks.
 # hyperfine, time, strace: benchmarks and debugging.  jq: editing config.json in scripts.
-PACKAGES=(busybox-static libseccomp2 libseccomp-dev iptables criu runc crun hyperfine time strace jq)
+PACKAGES=(busybox-static libseccomp2 libseccomp-dev libc6-dev iptables criu runc crun hyperfine time strace jq)
 # The real clients of the e2e tests (tests/Husk.E2E/Clients): containerd (ctr and its runc shim),
 # podman with conmon and uidmap; bsdutils' `script` gives the terminal tests a pty.
 PACKAGES+=(containerd podman conmon uidmap bsdutils)

@@ -30,8 +30,6 @@ public static class ExecInit
             ProcessSetup.ApplyRlimits(process.Rlimits);
             var seccomp = config.Seccomp;
             var listener = Husk.Seccomp.SeccompListener.Inherited(seccomp);
-            if (seccomp is not null && !LibSeccompPreloaded())
-                throw new HuskException("seccomp: libseccomp was not loaded from the host before joining the container");
             // Fail with a clear message now when the program cannot be found. Errors after Ready
             // still reach `exec` (it reads the socket until the close-on-exec end-of-file).
             ProcessSetup.ResolveExecutable(process.Args.Count > 0 ? process.Args[0] : "",
@@ -48,16 +46,5 @@ public static class ExecInit
             try { channel.Send(InitMessage.Error, msg); } catch (HuskException) { }
             return 127;
         }
-    }
-
-    /// <summary>
-    /// Whether nsexec.c loaded libseccomp (BootstrapRecord.Preload) before joining the container: only
-    /// then does the library's name resolve to the host's copy, and not to one in the container's image.
-    /// </summary>
-    static bool LibSeccompPreloaded()
-    {
-        // The host's procfs (ProcFs.Open): the container's /proc could show a fake maps.
-        try { return ProcFs.ReadText("self/maps", 1 << 20)?.Contains("/libseccomp.so", StringComparison.Ordinal) == true; }
-        catch (KernelException) { return false; }
     }
 }

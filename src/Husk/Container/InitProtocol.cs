@@ -33,8 +33,6 @@ public enum BootstrapRecord : ushort
     NamespacePath = 2,
     OomScoreAdj = 3,
     TimeNamespaceOffsets = 4,
-    /// <summary>A library (NUL-terminated name) nsexec.c dlopens from the host before joining namespaces.</summary>
-    Preload = 5,
     /// <summary>A cgroup v1 `tasks` file (NUL-terminated path) nsexec.c moves the process into, first.</summary>
     CgroupTasks = 6,
     /// <summary>The whole init as operations (<see cref="Launch.InitPlan"/>, native/plan.c): no .NET runtime in the init.</summary>

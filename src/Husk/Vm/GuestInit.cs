@@ -116,7 +116,7 @@ public static class GuestInit
     /// <summary>
     /// Moves to a tmpfs root, as switch_root does: the initramfs is the root mount itself, which
     /// pivot_root cannot leave, and the container's create pivots into its rootfs as on a host.
-    /// The libraries the container's `husk init` loads come along; the mounts move.
+    /// The mounts move.
     /// </summary>
     static void SwitchRoot()
     {
@@ -124,7 +124,6 @@ public static class GuestInit
         Directory.CreateDirectory(newRoot);
         Native.Check(Native.mount("tmpfs", newRoot, "tmpfs", 0, "mode=755"), "mount the guest's root tmpfs");
         foreach (var dir in Initramfs.RootDirectories) Directory.CreateDirectory(newRoot + "/" + dir);
-        foreach (var lib in Initramfs.LibraryPaths) File.Copy("/" + lib, newRoot + "/" + lib);
         foreach (var mount in new[] { "/proc", "/sys", "/dev", "/run" })
             Native.Check(Native.mount(mount, newRoot + mount, null, Native.MS_MOVE, null), $"move {mount}");
         Native.Check(Native.chdir(newRoot), "chdir to the guest's root");

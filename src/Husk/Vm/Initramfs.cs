@@ -4,8 +4,8 @@ namespace Husk.Vm;
 
 /// <summary>
 /// The guest's initramfs: Husk itself as /init (the same binary, which knows it is the guest's
-/// PID 1, <see cref="GuestInit"/>), the libraries it loads (the C library and libseccomp, copied
-/// from the host), and the guest kernel's modules. Built once per husk binary and kernel, and
+/// PID 1, <see cref="GuestInit"/>; linked statically, so no library comes along), and the guest
+/// kernel's modules. Built once per husk binary and kernel, and
 /// kept in <see cref="CacheDirectory"/>: a VM start only reads it.
 /// </summary>
 public static class Initramfs
@@ -14,17 +14,9 @@ public static class Initramfs
     /// <summary>Where the modules go in the guest; their names sort in load order.</summary>
     public const string ModulesDirectory = "/modules";
 
-    /// <summary>What the NativeAOT binary links, and libseccomp, which the init loads by name.</summary>
-    static readonly string[] Libraries = ["ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libseccomp.so.2"];
-    static readonly string[] LibraryDirectories = ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64"];
-
     /// <summary>The directories of the guest's root (made in the initramfs, and again in the tmpfs root GuestInit moves to).</summary>
     public static readonly string[] RootDirectories =
-        ["dev", "proc", "sys", "run", "tmp", "lib", "lib64", "lib/x86_64-linux-gnu", GuestInit.ShareMount[1..], GuestInit.BundleDirectory[1..]];
-
-    /// <summary>Where each library is in the guest (relative to its root): the dynamic loader at /lib64, the rest in Debian's multiarch directory.</summary>
-    public static IEnumerable<string> LibraryPaths =>
-        Libraries.Select(lib => lib.StartsWith("ld-", StringComparison.Ordinal) ? $"lib64/{lib}" : $"lib/x86_64-linux-gnu/{lib}");
+        ["dev", "proc", "sys", "run", "tmp", GuestInit.ShareMount[1..], GuestInit.BundleDirectory[1..]];
 
     /// <summary>The cached image for this husk binary and guest kernel, made when missing.</summary>
     public static string For(GuestAssets assets)
@@ -50,12 +42,6 @@ public static class Initramfs
         var cpio = new CpioWriter(output);
         foreach (var dir in RootDirectories.Append(ModulesDirectory[1..])) cpio.Directory(dir);
         cpio.File("init", File.ReadAllBytes(husk), 0x1ed);
-        foreach (var (lib, path) in Libraries.Zip(LibraryPaths))
-        {
-            var found = LibraryDirectories.Select(d => Path.Combine(d, lib)).FirstOrDefault(File.Exists)
-                ?? throw new HuskException($"VM isolation: {lib} not found on the host (looked in {string.Join(", ", LibraryDirectories)})");
-            cpio.File(path, File.ReadAllBytes(found), 0x1ed);
-        }
         for (int i = 0; i < assets.Modules.Count; i++)
             cpio.File($"{ModulesDirectory[1..]}/{i:D2}-{Path.GetFileName(assets.Modules[i])}", File.ReadAllBytes(assets.Modules[i]), 0x1a4);
         cpio.Finish();

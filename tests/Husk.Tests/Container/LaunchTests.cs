@@ -78,20 +78,17 @@ public class LaunchTests
     }
 
     [Fact]
-    public void Exec_bootstrap_creates_nothing_preloads_libseccomp_when_filtered_and_joins()
+    public void Exec_bootstrap_creates_nothing_and_joins()
     {
         (uint, string)[] joins = [(CLONE_NEWUSER, "/proc/42/ns/user"), (CLONE_NEWNS, "/proc/42/ns/mnt")];
-        var records = Records(ExecStrategy.Records(seccomp: true, joins, ["/sys/fs/cgroup/pids/c/tasks"]));
+        var records = Records(ExecStrategy.Records(joins, ["/sys/fs/cgroup/pids/c/tasks"]));
 
         Assert.Equal(
-            [BootstrapRecord.CgroupTasks, BootstrapRecord.CloneFlags, BootstrapRecord.Preload, BootstrapRecord.NamespacePath, BootstrapRecord.NamespacePath],
+            [BootstrapRecord.CgroupTasks, BootstrapRecord.CloneFlags, BootstrapRecord.NamespacePath, BootstrapRecord.NamespacePath],
             records.Select(r => r.Type));
         Assert.Equal(0u, U32(records[1].Payload));
-        Assert.Equal(Native.LibSeccomp + "\0", Text(records[2].Payload));
-        Assert.Equal((CLONE_NEWUSER, "/proc/42/ns/user"), NsPath(records[3].Payload));
-        Assert.Equal((CLONE_NEWNS, "/proc/42/ns/mnt"), NsPath(records[4].Payload));
-
-        Assert.DoesNotContain(Records(ExecStrategy.Records(seccomp: false, joins, [])), r => r.Type == BootstrapRecord.Preload);
+        Assert.Equal((CLONE_NEWUSER, "/proc/42/ns/user"), NsPath(records[2].Payload));
+        Assert.Equal((CLONE_NEWNS, "/proc/42/ns/mnt"), NsPath(records[3].Payload));
     }
 
     [Fact]

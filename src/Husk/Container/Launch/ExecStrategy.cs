@@ -49,16 +49,13 @@ public sealed class ExecStrategy(ContainerHandle container, Spec.Spec spec, Proc
     });
 
     public override InitChannel.BootstrapBuilder Bootstrap(IReadOnlyList<string> cgroupTasks) =>
-        WithPlan(Records(spec.Linux?.Seccomp != null && Plan is null, joins, cgroupTasks));
+        WithPlan(Records(joins, cgroupTasks));
 
-    /// <summary>The exec init's bootstrap: no namespace of its own, libseccomp when filtered, the namespaces to join.</summary>
-    public static InitChannel.BootstrapBuilder Records(bool seccomp, IReadOnlyList<(uint Flag, string Path)> joins, IReadOnlyList<string> cgroupTasks)
+    /// <summary>The exec init's bootstrap: no namespace of its own, the namespaces to join.</summary>
+    public static InitChannel.BootstrapBuilder Records(IReadOnlyList<(uint Flag, string Path)> joins, IReadOnlyList<string> cgroupTasks)
     {
         var b = CgroupRecords(cgroupTasks);
         b.AddUInt32(BootstrapRecord.CloneFlags, 0);
-        // The exec init starts inside the container's mount namespace: libseccomp must be
-        // loaded by nsexec.c from the host before it joins (never from the container's image).
-        if (seccomp) b.AddText(BootstrapRecord.Preload, Native.LibSeccomp + "\0");
         foreach (var (flag, path) in joins) b.AddNamespacePath(flag, path);
         return b;
     }
