@@ -9,7 +9,9 @@ public abstract class Flag(string name, string help, string[] aliases)
 {
     public string Name => name;
     public string Help => help;
-    public IEnumerable<string> AllNames => aliases.Prepend(name);
+    /// <summary>Its other names (e.g. a one-letter one), without dashes.</summary>
+    public ReadOnlySpan<string> Aliases => aliases;
+    public bool IsNamed(string n) => n == name || Array.IndexOf(aliases, n) >= 0;
     public abstract bool TakesValue { get; }
 }
 
@@ -85,7 +87,13 @@ public static class ArgParser
     public static ParsedArgs Parse(IReadOnlyList<string> args, IReadOnlyList<Flag> flags, out int consumed, bool stopAtPositional = true, bool skipUnknown = false)
     {
         var byName = new Dictionary<string, Flag>();
-        foreach (var f in flags) foreach (var n in f.AllNames) byName[n] = f;
+        // Loops, not Linq: this runs in every husk process, and each generic iterator costs its
+        // first-call dispatch and fresh pages there.
+        foreach (var f in flags)
+        {
+            byName[f.Name] = f;
+            foreach (var n in f.Aliases) byName[n] = f;
+        }
         var result = new ParsedArgs();
         int i = 0;
         for (; i < args.Count; i++)
@@ -160,8 +168,13 @@ public static class ArgParser
             }
             flagArgs.Add(a);
             var body = a.TrimStart('-');
-            if (!body.Contains('=') && flags.FirstOrDefault(f => f.AllNames.Contains(body)) is { TakesValue: true } && i + 1 < args.Count)
-                flagArgs.Add(args[++i]);
+            if (body.Contains('=') || i + 1 >= args.Count) continue;
+            foreach (var f in flags)
+                if (f.IsNamed(body))
+                {
+                    if (f.TakesValue) flagArgs.Add(args[++i]);
+                    break;
+                }
         }
         return [.. flagArgs, .. others];
     }

@@ -146,9 +146,12 @@ namespace Husk.Cli
 
         static string FlagLine(Flag f)
         {
-            var names = string.Join(", ", f.AllNames.Select(n => n.Length == 1 ? "-" + n : "--" + n));
-            if (f.TakesValue) names += " value";
+            var names = new System.Text.StringBuilder(Dashed(f.Name));
+            foreach (var n in f.Aliases) names.Append(", ").Append(Dashed(n));
+            if (f.TakesValue) names.Append(" value");
             return $"   {names,-28} {f.Help}\n";
         }
+
+        static string Dashed(string name) => name.Length == 1 ? "-" + name : "--" + name;
     }
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Husk;
@@ -37,7 +36,7 @@ public static class Log
         if (_json)
         {
             using var ms = new MemoryStream();
-            using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Encoder = Spec.Json.JsonEscaping.Instance }))
             {
                 w.WriteStartObject();
                 w.WriteString("level", level);

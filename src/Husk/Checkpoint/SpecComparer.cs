@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Husk.Spec;
@@ -63,7 +62,7 @@ public sealed class SpecComparison
 /// </summary>
 public static class SpecComparer
 {
-    static readonly JsonSerializerOptions PrintOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    static readonly JsonSerializerOptions PrintOptions = new() { Encoder = Spec.Json.JsonEscaping.Instance };
 
     public static SpecComparison Compare(Spec.Spec checkpointed, Spec.Spec restore) =>
         Compare(Normalize(checkpointed), Normalize(restore));

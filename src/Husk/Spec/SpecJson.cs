@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
 using Husk.Spec.Json;
@@ -19,11 +18,11 @@ public static class SpecJson
     /// <summary>The deepest nesting accepted.</summary>
     public const int MaxDepth = 64;
 
-    // Compact output is the codec's default (JsonCodec.WriteDocument: '<', '>', '&', '+' and non-ASCII
-    // printed as they are, like Go does for most text); indented output uses tabs like runc.
+    // Both escape as the codec's default does (JsonEscaping: non-ASCII printed as it is);
+    // indented output uses tabs like runc.
     private static readonly JsonWriterOptions IndentedOptions = new()
     {
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true, IndentCharacter = '\t', IndentSize = 1,
+        Encoder = JsonEscaping.Instance, Indented = true, IndentCharacter = '\t', IndentSize = 1,
     };
 
     // ---- config.json ----
