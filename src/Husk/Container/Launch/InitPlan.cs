@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using Husk.Init;
 using Husk.Linux;
@@ -34,10 +36,39 @@ public sealed class InitPlan
     /// <summary>As the managed init's <see cref="SafeRoot"/>: in the root, symlinks followed inside it.</summary>
     public const ulong InRootResolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 
-    /// <summary>One operation as plan.c reads it: code, four ints, five u64s, five strings (the last: what failed); a blob of bytes, when there is one, in the first string's place.</summary>
-    readonly record struct Operation(Op Code, int[]? I, ulong[]? U, string?[]? S, string? What, byte[]? Blob = null);
+    /// <summary>
+    /// One operation as plan.c reads it: code, four ints, five u64s, five strings (the last: what
+    /// failed); a blob of bytes, when there is one, in the first string's place. Held inline, not
+    /// in arrays of their own: a plan has ~200 operations, compiled in every `create`.
+    /// </summary>
+    readonly struct Operation
+    {
+        public readonly Op Code;
+        public readonly Ints I;
+        public readonly Longs U;
+        public readonly Strings S;
+        public readonly int IntCount, LongCount, StringCount;
+        public readonly string? What;
+        public readonly byte[]? Blob;
 
-    readonly List<Operation> _ops = [];
+        public Operation(Op code, ReadOnlySpan<int> i, ReadOnlySpan<ulong> u, ReadOnlySpan<string?> s, string? what, byte[]? blob)
+        {
+            Code = code;
+            i.CopyTo(I);
+            u.CopyTo(U);
+            s.CopyTo(S);
+            (IntCount, LongCount, StringCount) = (i.Length, u.Length, s.Length);
+            What = what;
+            Blob = blob;
+        }
+    }
+
+    [InlineArray(4)] struct Ints { int _first; }
+    [InlineArray(5)] struct Longs { ulong _first; }
+    [InlineArray(4)] struct Strings { string? _first; }
+
+    // Room for a default spec's plan (~180 operations) without growing the list by copies.
+    readonly List<Operation> _ops = new(256);
     int _nextReg;
     readonly Stack<int> _freeRegs = new();
 
@@ -48,7 +79,7 @@ public sealed class InitPlan
         {
             const int Fixed = 4 + 16 + 40;
             int size = 0;
-            foreach (var o in _ops)
+            foreach (ref readonly var o in CollectionsMarshal.AsSpan(_ops))
             {
                 size += Fixed + 5 * 4;
                 for (int k = 0; k < 5; k++) if (StringAt(o, k) is { } str) size += Encoding.UTF8.GetByteCount(str) + 1;
@@ -57,11 +88,11 @@ public sealed class InitPlan
             // One array of the exact size (a growing stream touches several times the memory).
             var bytes = new byte[size];
             var span = bytes.AsSpan();
-            foreach (var o in _ops)
+            foreach (ref readonly var o in CollectionsMarshal.AsSpan(_ops))
             {
                 BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)o.Code);
-                for (int k = 0; o.I is not null && k < o.I.Length; k++) BinaryPrimitives.WriteInt32LittleEndian(span[(4 + 4 * k)..], o.I[k]);
-                for (int k = 0; o.U is not null && k < o.U.Length; k++) BinaryPrimitives.WriteUInt64LittleEndian(span[(20 + 8 * k)..], o.U[k]);
+                for (int k = 0; k < o.IntCount; k++) BinaryPrimitives.WriteInt32LittleEndian(span[(4 + 4 * k)..], o.I[k]);
+                for (int k = 0; k < o.LongCount; k++) BinaryPrimitives.WriteUInt64LittleEndian(span[(20 + 8 * k)..], o.U[k]);
                 span = span[Fixed..];
                 for (int k = 0; k < 5; k++)
                 {
@@ -81,7 +112,7 @@ public sealed class InitPlan
         }
     }
 
-    static string? StringAt(Operation o, int k) => k == 4 ? o.What : o.S is not null && k < o.S.Length ? o.S[k] : null;
+    static string? StringAt(in Operation o, int k) => k == 4 ? o.What : k < o.StringCount ? o.S[k] : null;
 
     /// <summary>One line per operation (without its error text), for tests. (Loops, not Linq: see bench/analysis.md, update 5.)</summary>
     public IReadOnlyList<string> Listing
@@ -89,20 +120,24 @@ public sealed class InitPlan
         get
         {
             var lines = new List<string>(_ops.Count);
-            foreach (var o in _ops)
+            foreach (ref readonly var o in CollectionsMarshal.AsSpan(_ops))
             {
                 var line = new StringBuilder(o.Code.ToString());
-                if (o.I is { Length: > 0 }) line.Append(" i=").Append(string.Join(',', o.I));
-                if (o.U is { Length: > 0 })
+                if (o.IntCount > 0)
+                {
+                    line.Append(" i=");
+                    for (int k = 0; k < o.IntCount; k++) line.Append(k > 0 ? "," : "").Append(o.I[k]);
+                }
+                if (o.LongCount > 0)
                 {
                     line.Append(" u=");
-                    for (int k = 0; k < o.U.Length; k++) line.Append(k > 0 ? ",0x" : "0x").Append(o.U[k].ToString("x"));
+                    for (int k = 0; k < o.LongCount; k++) line.Append(k > 0 ? ",0x" : "0x").Append(o.U[k].ToString("x"));
                 }
                 if (o.Blob is not null) line.Append(" blob=").Append(o.Blob.Length);
-                if (o.S is { Length: > 0 })
+                if (o.StringCount > 0)
                 {
                     line.Append(" s=");
-                    for (int k = 0; k < o.S.Length; k++) line.Append(k > 0 ? "|" : "").Append(o.S[k] ?? "-");
+                    for (int k = 0; k < o.StringCount; k++) line.Append(k > 0 ? "|" : "").Append(o.S[k] ?? "-");
                 }
                 lines.Add(line.ToString());
             }
@@ -122,7 +157,8 @@ public sealed class InitPlan
         _freeRegs.Push(reg);
     }
 
-    void Emit(Op op, int[]? i = null, ulong[]? u = null, string?[]? s = null, string? what = null, byte[]? blob = null) => _ops.Add(new(op, i, u, s, what, blob));
+    void Emit(Op op, ReadOnlySpan<int> i = default, ReadOnlySpan<ulong> u = default, ReadOnlySpan<string?> s = default, string? what = null, byte[]? blob = null) =>
+        _ops.Add(new(op, i, u, s, what, blob));
 
     /// <summary>What any plan needs to know of this process and kernel (read by <see cref="ProcessFacts.Read"/>).</summary>
     public sealed record ProcessFacts(int LastCap, ulong PermittedCaps, bool HasOpenat2)
