@@ -1,4 +1,4 @@
-using System.Text;
+using Husk.Rootfs;
 
 namespace Husk.Cgroups;
 
@@ -93,18 +93,11 @@ public static class CgroupHost
         var v2 = new List<CgroupHierarchy>();
         var seenDevices = new Dictionary<string, int>(); // dev -> index in its list, to drop duplicate mounts
 
-        foreach (var raw in mountinfo.Split('\n'))
+        foreach (var mount in MountInfoEntry.Parse(mountinfo))
         {
-            var line = raw.TrimEnd('\r');
-            if (line.Length == 0) continue;
-            var f = line.Split(' ');
-            int sep = Array.IndexOf(f, "-", 6);
-            if (sep < 0 || f.Length < sep + 3 || f.Length < 5) continue;
-            string fsType = f[sep + 1];
-            if (fsType != "cgroup" && fsType != "cgroup2") continue;
-            string dev = f[2], root = Unescape(f[3]), mountpoint = Unescape(f[4]);
-            string superOpts = f.Length > sep + 3 ? f[sep + 3] : "";
-            bool isV2 = fsType == "cgroup2";
+            if (mount.FsType is not ("cgroup" or "cgroup2")) continue;
+            string dev = mount.Dev, root = mount.Root, mountpoint = mount.MountPoint, superOpts = mount.SuperOptions;
+            bool isV2 = mount.FsType == "cgroup2";
 
             CgroupHierarchy h;
             if (isV2)
@@ -193,24 +186,4 @@ public static class CgroupHost
         }
         return result;
     }
-
-    /// <summary>Undoes mountinfo's octal escapes (\040 for a space, \011, \012, \134).</summary>
-    internal static string Unescape(string s)
-    {
-        if (!s.Contains('\\')) return s;
-        var bytes = new List<byte>();
-        var utf8 = Encoding.UTF8.GetBytes(s);
-        for (int i = 0; i < utf8.Length; i++)
-        {
-            if (utf8[i] == (byte)'\\' && i + 3 < utf8.Length && IsOctal(utf8[i + 1]) && IsOctal(utf8[i + 2]) && IsOctal(utf8[i + 3]))
-            {
-                bytes.Add((byte)(((utf8[i + 1] - '0') << 6) | ((utf8[i + 2] - '0') << 3) | (utf8[i + 3] - '0')));
-                i += 3;
-            }
-            else bytes.Add(utf8[i]);
-        }
-        return Encoding.UTF8.GetString(bytes.ToArray());
-    }
-
-    static bool IsOctal(byte b) => b >= (byte)'0' && b <= (byte)'7';
 }

@@ -5,19 +5,29 @@ namespace Husk.Rootfs;
 /// <summary>One line of /proc/self/mountinfo (proc(5)).</summary>
 public sealed record MountInfoEntry(string Root, string MountPoint, string Optional, string FsType, string Source, string SuperOptions)
 {
-    public bool IsShared => Optional.Split(' ').Any(f => f.StartsWith("shared:", StringComparison.Ordinal));
+    /// <summary>The device (major:minor) of the file system: two mounts of one file system share it.</summary>
+    public string Dev { get; init; } = "";
+
+    public bool IsShared => Optional.StartsWith("shared:", StringComparison.Ordinal) || Optional.Contains(" shared:", StringComparison.Ordinal);
 
     /// <summary>Parses mountinfo text; malformed lines are skipped.</summary>
     public static List<MountInfoEntry> Parse(string text)
     {
+        // Spans, not Split: every create parses the host's mountinfo, and splitting made a string
+        // (and an array) of every field of every line; only six fields become strings here.
         var list = new List<MountInfoEntry>();
-        foreach (var line in text.Split('\n'))
+        Span<Range> f = stackalloc Range[64];
+        foreach (var lineRange in text.AsSpan().Split('\n'))
         {
-            var f = line.Split(' ');
-            int dash = Array.IndexOf(f, "-");
-            if (f.Length < 10 || dash < 6 || dash + 3 >= f.Length) continue;
-            list.Add(new MountInfoEntry(Unescape(f[3]), Unescape(f[4]), string.Join(' ', f[6..dash]),
-                f[dash + 1], Unescape(f[dash + 2]), f[dash + 3]));
+            var line = text.AsSpan()[lineRange].TrimEnd('\r');
+            int n = line.Split(f, ' ');
+            int dash = -1;
+            for (int k = 6; k < n; k++)
+                if (line[f[k]] is "-") { dash = k; break; }
+            if (n < 10 || dash < 6 || dash + 3 >= n) continue;
+            string optional = dash > 6 ? line[f[6].Start..f[dash - 1].End].ToString() : "";
+            list.Add(new MountInfoEntry(Unescape(line[f[3]]), Unescape(line[f[4]]), optional,
+                line[f[dash + 1]].ToString(), Unescape(line[f[dash + 2]]), line[f[dash + 3]].ToString()) { Dev = line[f[2]].ToString() });
         }
         return list;
     }
@@ -32,23 +42,23 @@ public sealed record MountInfoEntry(string Root, string MountPoint, string Optio
         return best;
     }
 
-    /// <summary>Undoes the octal escapes (\040 space, \011 tab, \012 newline, \134 backslash) of mountinfo.</summary>
-    public static string Unescape(string s)
+    /// <summary>Undoes mountinfo's octal escapes (\040 for a space, \011, \012, \134), byte by byte of the UTF-8 text.</summary>
+    public static string Unescape(ReadOnlySpan<char> field)
     {
-        if (!s.Contains('\\')) return s;
-        var bytes = new List<byte>();
-        for (int i = 0; i < s.Length; i++)
+        if (!field.Contains('\\')) return field.ToString();
+        var utf8 = Encoding.UTF8.GetBytes(field.ToString());
+        int length = 0;
+        for (int i = 0; i < utf8.Length; i++)
         {
-            if (s[i] == '\\' && IsOctal(s, i + 1))
+            if (utf8[i] == (byte)'\\' && i + 3 < utf8.Length && IsOctal(utf8[i + 1]) && IsOctal(utf8[i + 2]) && IsOctal(utf8[i + 3]))
             {
-                bytes.Add((byte)Convert.ToInt32(s.Substring(i + 1, 3), 8));
+                utf8[length++] = (byte)(((utf8[i + 1] - '0') << 6) | ((utf8[i + 2] - '0') << 3) | (utf8[i + 3] - '0'));
                 i += 3;
             }
-            else bytes.AddRange(Encoding.UTF8.GetBytes(s[i].ToString()));
+            else utf8[length++] = utf8[i];
         }
-        return Encoding.UTF8.GetString(bytes.ToArray());
+        return Encoding.UTF8.GetString(utf8, 0, length);
     }
 
-    static bool IsOctal(string s, int at) =>
-        at + 3 <= s.Length && s.Substring(at, 3).All(c => c is >= '0' and <= '7');
+    static bool IsOctal(byte b) => b >= (byte)'0' && b <= (byte)'7';
 }

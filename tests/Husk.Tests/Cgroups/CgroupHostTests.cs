@@ -153,8 +153,8 @@ public class CgroupHostTests
     [Fact]
     public void Mountinfo_escapes_are_decoded()
     {
-        Assert.Equal("/mnt/a b\\c", CgroupHost.Unescape("/mnt/a\\040b\\134c"));
-        Assert.Equal("/plain", CgroupHost.Unescape("/plain"));
+        Assert.Equal("/mnt/a b\\c", Husk.Rootfs.MountInfoEntry.Unescape("/mnt/a\\040b\\134c"));
+        Assert.Equal("/plain", Husk.Rootfs.MountInfoEntry.Unescape("/plain"));
     }
 
     [Fact]
