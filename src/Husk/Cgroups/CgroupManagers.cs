@@ -47,8 +47,9 @@ public static class CgroupManagers
         CgroupHierarchy? best = null;
         foreach (var h in host.Hierarchies)
         {
-            string m = h.Mountpoint.TrimEnd('/');
-            if (dir.StartsWith(m + "/", StringComparison.Ordinal) && (best == null || m.Length > best.Mountpoint.TrimEnd('/').Length))
+            var m = h.Mountpoint.AsSpan().TrimEnd('/');
+            if (dir.Length > m.Length && dir[m.Length] == '/' && dir.AsSpan().StartsWith(m, StringComparison.Ordinal)
+                && (best == null || m.Length > best.Mountpoint.AsSpan().TrimEnd('/').Length))
                 best = h;
         }
         return best ?? new CgroupHierarchy(Path.GetDirectoryName(dir) ?? "/", "/", [], host.Layout == CgroupLayout.V2, "/");

@@ -123,22 +123,19 @@ public sealed class InitChannel(int fd) : IDisposable
     /// <summary>Builds the bootstrap payload for nsexec.c.</summary>
     public sealed class BootstrapBuilder
     {
-        readonly MemoryStream _buf = new();
+        // The records, joined once at the end into one array of the exact size: a plan is ~20 KB,
+        // and a growing stream would have copied it through arrays of twice that.
+        readonly List<(BootstrapRecord Type, byte[] Payload)> _records = [];
 
-        public BootstrapBuilder Add(BootstrapRecord type, ReadOnlySpan<byte> payload)
+        public BootstrapBuilder Add(BootstrapRecord type, byte[] payload)
         {
-            Span<byte> hdr = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt16LittleEndian(hdr, (ushort)type);
-            BinaryPrimitives.WriteUInt16LittleEndian(hdr[2..], 0);
-            BinaryPrimitives.WriteUInt32LittleEndian(hdr[4..], (uint)payload.Length);
-            _buf.Write(hdr);
-            _buf.Write(payload);
+            _records.Add((type, payload));
             return this;
         }
 
         public BootstrapBuilder AddUInt32(BootstrapRecord type, uint value)
         {
-            Span<byte> b = stackalloc byte[4];
+            var b = new byte[4];
             BinaryPrimitives.WriteUInt32LittleEndian(b, value);
             return Add(type, b);
         }
@@ -153,6 +150,21 @@ public sealed class InitChannel(int fd) : IDisposable
             return Add(BootstrapRecord.NamespacePath, bytes);
         }
 
-        public byte[] ToArray() => _buf.ToArray();
+        /// <summary>Each record: u16 type, u16 zero, u32 length, the payload.</summary>
+        public byte[] ToArray()
+        {
+            int size = 0;
+            foreach (var (_, payload) in _records) size += 8 + payload.Length;
+            var bytes = new byte[size];
+            var span = bytes.AsSpan();
+            foreach (var (type, payload) in _records)
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)type);
+                BinaryPrimitives.WriteUInt32LittleEndian(span[4..], (uint)payload.Length);
+                payload.CopyTo(span[8..]);
+                span = span[(8 + payload.Length)..];
+            }
+            return bytes;
+        }
     }
 }

@@ -62,7 +62,7 @@ public static class ContainerPath
     {
         var p = Clean(path);
         var d = Clean(dir);
-        return d == "/" || p == d || p.StartsWith(d + "/", StringComparison.Ordinal);
+        return d == "/" || p == d || (p.Length > d.Length && p[d.Length] == '/' && p.StartsWith(d, StringComparison.Ordinal));
     }
 
     /// <summary>
