@@ -197,7 +197,8 @@ static int sys_mount_setattr(int fd, unsigned flags, uint64_t set, uint64_t clea
 /* ---- the parts of the init that are more than one call ---- */
 
 /* mkdir -p below root: each component opened with `resolve` (the plan's: in the root, no
- * symlinks), made (0755 as asked) where missing. Returns an O_PATH fd of the directory. */
+ * symlinks), made (0755 as asked) where missing. Returns an O_PATH fd of the directory.
+ * (A component that is a symlink or not a directory fails the open of its prefix: ELOOP, ENOTDIR.) */
 static int mkdir_all(int root, const char *path, mode_t mode, uint64_t resolve, const char *what)
 {
 	int fd = open_in(root, path, O_PATH | O_DIRECTORY, resolve, 0);
@@ -211,18 +212,32 @@ static int mkdir_all(int root, const char *path, mode_t mode, uint64_t resolve, 
 		errno = ENAMETOOLONG;
 		fail("%s", what);
 	}
-	int parent = open_in(root, ".", O_PATH | O_DIRECTORY, resolve, 0);
+	/* Mostly only the last component is missing: start from the longest prefix that exists
+	 * (opened with the same resolve flags as the whole path was), make the rest one by one. */
+	int parent = -1;
+	char *rest = buf;
+	for (size_t i = strlen(buf); i-- > 0 && parent < 0;) {
+		if (buf[i] != '/' || i == 0)
+			continue;
+		buf[i] = '\0';
+		parent = open_in(root, buf, O_PATH | O_DIRECTORY, resolve, 0);
+		buf[i] = '/';
+		if (parent >= 0)
+			rest = buf + i + 1;
+		else if (errno != ENOENT)
+			fail("%s", what);
+	}
+	if (parent < 0)
+		parent = open_in(root, ".", O_PATH | O_DIRECTORY, resolve, 0);
 	if (parent < 0)
 		fail("%s", what);
 	char *save = NULL;
-	for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+	for (char *c = strtok_r(rest, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		/* Every component left was missing (EEXIST: made meanwhile). mkdirat never follows a
+		 * symlink in its last component: this lands in parent. */
+		if (mkdirat(parent, c, mode) < 0 && errno != EEXIST)
+			fail("%s", what);
 		int next = open_in(parent, c, O_PATH | O_DIRECTORY, resolve, 0);
-		if (next < 0 && errno == ENOENT) {
-			/* mkdirat never follows a symlink in its last component: this lands in parent. */
-			if (mkdirat(parent, c, mode) < 0 && errno != EEXIST)
-				fail("%s", what);
-			next = open_in(parent, c, O_PATH | O_DIRECTORY, resolve, 0);
-		}
 		if (next < 0)
 			fail("%s", what);
 		close(parent);
