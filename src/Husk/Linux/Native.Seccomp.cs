@@ -2,7 +2,8 @@ using System.Runtime.InteropServices;
 
 namespace Husk.Linux;
 
-// libseccomp (Debian's libseccomp2: libseccomp.so.2), loaded on first use; used by Husk.Seccomp.
+// libseccomp, used by Husk.Seccomp: linked into bin/husk (libseccomp.a, Husk.Cli.csproj); loaded by
+// name (libseccomp.so.2) only where this library runs on the .NET runtime, as in the unit tests.
 // libseccomp functions return a negative errno (not -1 + errno) on failure.
 public static unsafe partial class Native
 {

@@ -14,7 +14,7 @@ public static unsafe class SeccompSupport
 {
     static readonly Lazy<(bool Available, string Version, uint Api, string? Error)> s_probe = new(Probe);
 
-    /// <summary>libseccomp.so.2 could be loaded.</summary>
+    /// <summary>libseccomp can be used (always in bin/husk, which links it; under the .NET runtime, when libseccomp.so.2 loads).</summary>
     public static bool Available => s_probe.Value.Available;
 
     /// <summary>"2.5.4", or "" when the library is missing.</summary>
