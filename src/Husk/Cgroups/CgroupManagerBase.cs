@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Husk.Linux;
+using Husk.Rootfs;
 using Husk.Spec;
 using IOPath = System.IO.Path;
 
@@ -70,7 +71,7 @@ internal abstract class CgroupManagerBase : ICgroupManager
     void CreateIn(CgroupDir d)
     {
         string mount = d.Hierarchy.Mountpoint.TrimEnd('/');
-        if (!d.Dir.StartsWith(mount + "/", StringComparison.Ordinal))
+        if (!ContainerPath.IsBelow(d.Dir, mount))
             throw new HuskException($"cgroup: {d.Dir} is not under the hierarchy mounted at {d.Hierarchy.Mountpoint}");
         if (!Directory.Exists(mount))
             throw new HuskException($"cgroup: cannot create {d.Dir}: {mount} does not exist");

@@ -1,3 +1,5 @@
+using Husk.Rootfs;
+
 namespace Husk.Cgroups;
 
 /// <summary>Builds the right <see cref="ICgroupManager"/> for the host.</summary>
@@ -48,8 +50,7 @@ public static class CgroupManagers
         foreach (var h in host.Hierarchies)
         {
             var m = h.Mountpoint.AsSpan().TrimEnd('/');
-            if (dir.Length > m.Length && dir[m.Length] == '/' && dir.AsSpan().StartsWith(m, StringComparison.Ordinal)
-                && (best == null || m.Length > best.Mountpoint.AsSpan().TrimEnd('/').Length))
+            if (ContainerPath.IsBelow(dir, m) && (best == null || m.Length > best.Mountpoint.AsSpan().TrimEnd('/').Length))
                 best = h;
         }
         return best ?? new CgroupHierarchy(Path.GetDirectoryName(dir) ?? "/", "/", [], host.Layout == CgroupLayout.V2, "/");

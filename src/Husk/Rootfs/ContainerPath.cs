@@ -62,8 +62,15 @@ public static class ContainerPath
     {
         var p = Clean(path);
         var d = Clean(dir);
-        return d == "/" || p == d || (p.Length > d.Length && p[d.Length] == '/' && p.StartsWith(d, StringComparison.Ordinal));
+        return d == "/" || p == d || IsBelow(p, d);
     }
+
+    /// <summary>
+    /// True when <paramref name="path"/> is strictly below <paramref name="dir"/> (no trailing '/'),
+    /// as written, not cleaned; without building <c>dir + "/"</c> for each comparison.
+    /// </summary>
+    public static bool IsBelow(ReadOnlySpan<char> path, ReadOnlySpan<char> dir) =>
+        path.Length > dir.Length && path[dir.Length] == '/' && path.StartsWith(dir, StringComparison.Ordinal);
 
     /// <summary>
     /// The container path of <paramref name="hostPath"/>, a path the kernel reported (readlink of

@@ -46,7 +46,8 @@ public sealed record MountInfoEntry(string Root, string MountPoint, string Optio
     public static string Unescape(ReadOnlySpan<char> field)
     {
         if (!field.Contains('\\')) return field.ToString();
-        var utf8 = Encoding.UTF8.GetBytes(field.ToString());
+        var utf8 = new byte[Encoding.UTF8.GetByteCount(field)];
+        Encoding.UTF8.GetBytes(field, utf8);
         int length = 0;
         for (int i = 0; i < utf8.Length; i++)
         {

@@ -31,6 +31,13 @@ public class ContainerPathTests
     public void IsWithin(string path, string dir, bool expected) =>
         Assert.Equal(expected, ContainerPath.IsWithin(path, dir));
 
+    [Theory]
+    [InlineData("/sys/fs/cgroup/cpu/husk", "/sys/fs/cgroup/cpu", true)]
+    [InlineData("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu", false)]
+    [InlineData("/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu", false)]
+    public void IsBelow_is_strict_and_takes_the_whole_last_name(string path, string dir, bool expected) =>
+        Assert.Equal(expected, ContainerPath.IsBelow(path, dir));
+
     [Fact]
     public void Split_ParentAndName()
     {
