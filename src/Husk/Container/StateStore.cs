@@ -1,5 +1,5 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using System.Buffers;
 using Husk.Linux;
 
 namespace Husk.Container;
@@ -9,20 +9,24 @@ namespace Husk.Container;
 /// config.json and exec.fifo. Every command that changes a container holds an exclusive
 /// flock on its directory, so two commands on one id never interleave.
 /// </summary>
-public sealed partial class StateStore(string root)
+public sealed class StateStore(string root)
 {
     public const string StateFile = "state.json", ConfigFile = "config.json", ExecFifo = "exec.fifo";
 
     public string Root { get; } = root;
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_+.-]*$")]
-    private static partial Regex IdPattern();
+    static readonly SearchValues<char> IdChars =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+.-");
 
-    /// <summary>runc's rule for ids: letters, digits, "_+-."; no path separators, not "." or "..".</summary>
+    /// <summary>
+    /// An id is a letter or digit, then letters, digits and "_+.-" (runc's ^[\w+-\.]+$, but no
+    /// leading punctuation): never a path separator, "." or "..". A character set, not a Regex: in
+    /// .NET, "$" also matches before a final newline, so "^...$" let "abc\n" through.
+    /// </summary>
     public static void ValidateId(string id)
     {
         if (id.Length == 0) throw new HuskException("container id cannot be empty");
-        if (id.Length > 1024 || !IdPattern().IsMatch(id) || id is "." or "..")
+        if (id.Length > 1024 || !char.IsAsciiLetterOrDigit(id[0]) || id.AsSpan().ContainsAnyExcept(IdChars))
             throw new HuskException($"invalid container id \"{id}\": use letters, digits and _+-. only");
     }
 

@@ -115,7 +115,8 @@ public sealed class StateStoreTests : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     [Theory]
-    [InlineData(""), InlineData("."), InlineData(".."), InlineData("a/b"), InlineData("../x"), InlineData("-x"), InlineData("a b")]
+    [InlineData(""), InlineData("."), InlineData(".."), InlineData("a/b"), InlineData("../x"), InlineData("-x"), InlineData("a b"),
+     InlineData("abc\n"), InlineData("ab\u00e9"), InlineData("a\0")]
     public void Bad_ids_are_refused(string id) => Assert.Throws<HuskException>(() => StateStore.ValidateId(id));
 
     [Theory]
