@@ -47,11 +47,12 @@ public static class CgroupManagers
     static CgroupHierarchy HierarchyOf(HostInfo host, string dir)
     {
         CgroupHierarchy? best = null;
+        int bestLength = -1;
         foreach (var h in host.Hierarchies)
         {
             var m = h.Mountpoint.AsSpan().TrimEnd('/');
-            if (ContainerPath.IsBelow(dir, m) && (best == null || m.Length > best.Mountpoint.AsSpan().TrimEnd('/').Length))
-                best = h;
+            if (m.Length > bestLength && ContainerPath.IsBelow(dir, m))
+                (best, bestLength) = (h, m.Length);
         }
         return best ?? new CgroupHierarchy(Path.GetDirectoryName(dir) ?? "/", "/", [], host.Layout == CgroupLayout.V2, "/");
     }
